@@ -1,0 +1,50 @@
+# The two commands: `make serve` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+SW_VENV := .venv-signalwire
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := sip-tester baresip espeak-ng sox
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: serve test install install-test system-deps lint typecheck unit signalwire-sdk bench clean
+
+serve: $(VENV)/.installed
+	$(BIN)/callgate serve
+
+test: system-deps $(VENV)/.installed-test $(SW_VENV)/.installed
+	$(BIN)/python scripts/run_tests.py
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+# signalwire 2.1.1 pins twilio 6.54.0, so its SDK lives in a virtual environment of its own.
+$(SW_VENV)/.installed: requirements-signalwire.txt
+	@test -x $(SW_VENV)/bin/python || $(PYTHON) -m venv $(SW_VENV)
+	$(SW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SW_VENV)/bin/python -m pip install -q -r requirements-signalwire.txt
+	@touch $@
+
+system-deps:
+	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then :; else \
+		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(SYSTEM_PACKAGES); \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/api_create.py
+
+clean:
+	rm -rf $(VENV) $(SW_VENV) .pytest_cache .mypy_cache .ruff_cache test-results

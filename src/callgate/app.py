@@ -1,0 +1,70 @@
+"""The composition root: the one place that wires store, services, dialects and the web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from callgate.config import Settings
+from callgate.dialects.openapi import openapi_document
+from callgate.dialects.signalwire import SIGNALWIRE
+from callgate.dialects.twilio.api import CompatApi
+from callgate.dialects.twilio.face import TWILIO
+from callgate.engine.services import Services
+from callgate.store import SqlStore
+from callgate.store.base import Store
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """The HTTP application. It opens (and migrates) the store on startup unless one is handed in open."""
+    owned = store is None
+    the_store: Store = store if store is not None else SqlStore(settings.db)
+    document = openapi_document()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owned:
+            await the_store.open()
+        app.state.services = Services.over(the_store)
+        try:
+            yield
+        finally:
+            if owned:
+                await the_store.close()
+
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def not_found(request: Request, exc: Any) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return JSONResponse(
+            {
+                "code": 20404 if status == 404 else 20004,
+                "message": f"The requested resource {request.url.path} was not found"
+                if status == 404
+                else f"The HTTP method {request.method} is not allowed on {request.url.path}",
+                "more_info": f"https://www.twilio.com/docs/errors/{20404 if status == 404 else 20004}",
+                "status": status,
+            },
+            status_code=status,
+        )
+
+    routes = [
+        Route("/openapi.json", openapi),
+        Route("/healthz", health),
+        *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
+        *CompatApi("", (TWILIO, SIGNALWIRE)).routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    app.state.settings = settings
+    return app

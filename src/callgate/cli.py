@@ -1,0 +1,170 @@
+"""The `callgate` command: serve, accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from callgate import __version__
+from callgate.config import Settings
+from callgate.core.call import Account
+from callgate.dialects.twilio.face import TWILIO
+from callgate.engine.accounts import new_account
+from callgate.store import SqlStore
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    """The account as `callgate accounts create --json` prints it: one account, three faces."""
+    return {
+        "id": str(account.id),
+        "name": account.name,
+        "twilio": {"account_sid": TWILIO.render_account(account.id), "auth_token": account.auth_token},
+        "signalwire": {"project_id": str(account.id), "api_token": account.signalwire_token},
+        "bandwidth": {
+            "account_id": account.bandwidth_account_id,
+            "username": account.bandwidth_username,
+            "password": account.bandwidth_password,
+        },
+    }
+
+
+def base_urls(settings: Settings) -> dict[str, str]:
+    base = settings.base_url
+    return {"twilio": base, "signalwire": f"{base}/api/laml", "bandwidth": f"{base}/api/v2"}
+
+
+async def _create_account(db: str, name: str) -> Account:
+    store = SqlStore(db)
+    try:
+        await store.open()
+        account = new_account(name)
+        await store.create_account(account)
+        return account
+    finally:
+        await store.close()
+
+
+async def _list_accounts(db: str) -> list[Account]:
+    store = SqlStore(db)
+    try:
+        await store.open()
+        return await store.list_accounts()
+    finally:
+        await store.close()
+
+
+def _print_banner(settings: Settings, created: Account | None, accounts: list[Account]) -> None:
+    urls = base_urls(settings)
+    out = sys.stdout
+    out.write(f"Callgate {__version__} on {settings.base_url} (store: {_redact(settings.db)})\n")
+    if created is not None:
+        info = account_json(created)
+        out.write("Created the first account. Keep these credentials; they are shown only now.\n")
+        out.write(f"  Twilio      AccountSid {info['twilio']['account_sid']}  AuthToken {created.auth_token}\n")
+        out.write(f"  SignalWire  ProjectID  {created.id}  API token {created.signalwire_token}\n")
+        out.write(
+            f"  Bandwidth   account    {created.bandwidth_account_id}  user {created.bandwidth_username}"
+            f"  password {created.bandwidth_password}\n"
+        )
+    else:
+        out.write(f"{len(accounts)} account(s) in the store; `callgate accounts list --json` shows them.\n")
+    out.write(f"  Twilio base URL      {urls['twilio']}\n")
+    out.write(f"  SignalWire base URL  {urls['signalwire']}\n")
+    out.write(f"  Bandwidth base URL   {urls['bandwidth']}\n")
+    out.write(f"  OpenAPI              {settings.base_url}/openapi.json\n")
+    out.flush()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from callgate.app import create_app
+
+    store = SqlStore(settings.db)
+    await store.open()
+    try:
+        accounts = await store.list_accounts()
+        created = None
+        if not accounts:
+            created = new_account("default")
+            await store.create_account(created)
+            accounts = [created]
+        host, port = settings.http_host_port
+        app = create_app(settings, store=store)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=settings.log_level, access_log=False, server_header=False
+        )
+        server = uvicorn.Server(config)
+        _print_banner(settings, created, accounts)
+        await server.serve()
+    finally:
+        await store.close()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "http", None):
+        overrides["http"] = args.http
+    if getattr(args, "db", None):
+        overrides["db"] = args.db
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callgate", description="Self-hostable programmable voice.")
+    parser.add_argument("--version", action="version", version=f"callgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (SQLite by default)")
+    serve.add_argument("--http", help="HOST:PORT to listen on (env CALLGATE_HTTP, default 127.0.0.1:8080)")
+    serve.add_argument("--db", help="database URL (env CALLGATE_DB, default sqlite:///./callgate.db)")
+
+    accounts = sub.add_parser("accounts", help="manage accounts")
+    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = acc_sub.add_parser("create", help="create an account with fresh credentials")
+    create.add_argument("--name", default="default")
+    create.add_argument("--db", help="database URL (env CALLGATE_DB)")
+    create.add_argument("--json", action="store_true", help="print the account as JSON")
+    listing = acc_sub.add_parser("list", help="list accounts with their credentials")
+    listing.add_argument("--db", help="database URL (env CALLGATE_DB)")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+
+    if args.command == "serve":
+        try:
+            asyncio.run(_serve(settings))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    if args.accounts_command == "create":
+        account = asyncio.run(_create_account(settings.db, args.name))
+        if args.json:
+            print(json.dumps(account_json(account)))
+        else:
+            info = account_json(account)
+            print(f"{account.name}: Twilio {info['twilio']['account_sid']} / SignalWire {account.id}"
+                  f" / Bandwidth {account.bandwidth_account_id}")
+        return 0
+    if args.accounts_command == "list":
+        found = asyncio.run(_list_accounts(settings.db))
+        if args.json:
+            print(json.dumps([account_json(a) for a in found]))
+        else:
+            for a in found:
+                print(f"{a.id}  {TWILIO.render_account(a.id)}  {a.name}")
+        return 0
+    parser.error("unknown command")
+    return 2

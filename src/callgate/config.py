@@ -1,0 +1,75 @@
+"""Settings: one pydantic-settings class, from CALLGATE_* environment variables and an optional TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_DB = "sqlite:///./callgate.db"
+DEFAULT_HTTP = "127.0.0.1:8080"
+
+
+def split_host_port(value: str, default_port: int) -> tuple[str, int]:
+    """`HOST:PORT`, `[V6]:PORT`, `HOST` or `:PORT` -> (host, port)."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, ""
+    if port and not port.isdigit():
+        raise ValueError(f"bad port in {value!r}")
+    return host or "127.0.0.1", int(port) if port else default_port
+
+
+class Settings(BaseSettings):
+    """Every setting of a Callgate process."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLGATE_", extra="ignore")
+
+    http: str = Field(DEFAULT_HTTP, description="HOST:PORT the HTTP API listens on")
+    db: str = Field(DEFAULT_DB, description="database URL: sqlite:///path or postgresql://...")
+    public_url: str | None = Field(None, description="base URL printed and used in links (default from http)")
+    config_file: Path | None = Field(None, description="optional TOML file with these settings")
+    log_level: str = "info"
+
+    @field_validator("http")
+    @classmethod
+    def _check_http(cls, value: str) -> str:
+        split_host_port(value, 8080)
+        return value
+
+    @property
+    def http_host_port(self) -> tuple[str, int]:
+        return split_host_port(self.http, 8080)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = self.http_host_port
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[Any] = [init_settings, env_settings]
+        import os
+
+        path = os.environ.get("CALLGATE_CONFIG_FILE")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

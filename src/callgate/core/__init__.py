@@ -1,0 +1,1 @@
+"""Dialect-free, I/O-free domain model: calls, their state machine, events and errors."""

@@ -1,0 +1,227 @@
+"""Declarative request parameters: one table per operation drives parsing, validation and OpenAPI.
+
+A `Param` names the wire parameter, its kind and limits, the neutral attribute it fills and the
+vendor error code a bad value answers with. `parse_form` turns the repeated-key form a vendor SDK
+sends into typed values and a list of `InvalidParameter` errors; `openapi_schema` renders the same
+table, so the served OpenAPI document can never drift from what the routes accept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from callgate.core.errors import InvalidParameter
+
+
+class Kind(Enum):
+    STRING = "string"
+    URL = "url"
+    INT = "integer"
+    BOOL = "boolean"
+    ENUM = "enum"
+    DATE_TIME = "date-time"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One request parameter.
+
+    `code` is the error code for a bad value; `required_code` makes the parameter required.
+    `many` accepts the parameter repeated (`StatusCallbackEvent=a&StatusCallbackEvent=b`) and,
+    with `split_spaces`, also space-separated in one value.
+    """
+
+    name: str
+    kind: Kind = Kind.STRING
+    attr: str | None = None
+    code: int = 20001
+    required_code: int | None = None
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    case_insensitive: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    max_length: int | None = None
+    many: bool = False
+    split_spaces: bool = False
+    default: Any = None
+    missing_message: str | None = None
+    check: Callable[[str], str | None] | None = field(default=None, compare=False)
+
+    @property
+    def target(self) -> str:
+        return self.attr or _snake(self.name)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, as the vendors require for webhook URLs."""
+    if any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def _convert(param: Param, raw: str) -> Any:
+    """The typed value of `raw`, or raise ValueError with the reason."""
+    if param.max_length is not None and len(raw) > param.max_length:
+        raise ValueError(f"{param.name} must be at most {param.max_length} characters")
+    if param.kind is Kind.URL:
+        if not is_http_url(raw):
+            raise ValueError(f"{param.name} is not a valid URL: {raw}")
+        return raw
+    if param.kind is Kind.INT:
+        text = raw.strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"{param.name} must be an integer: {raw}")
+        value = int(text)
+        if (param.minimum is not None and value < param.minimum) or (
+            param.maximum is not None and value > param.maximum
+        ):
+            raise ValueError(f"{param.name} must be between {param.minimum} and {param.maximum}: {raw}")
+        return value
+    if param.kind is Kind.BOOL:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"{param.name} must be true or false: {raw}")
+    if param.kind is Kind.ENUM:
+        for choice in param.choices:
+            if raw == choice or (param.case_insensitive and raw.lower() == choice.lower()):
+                return choice
+        raise ValueError(f"{param.name} must be one of {', '.join(param.choices)}: {raw}")
+    if param.pattern is not None and not re.fullmatch(param.pattern, raw):
+        raise ValueError(f"{param.name} is not valid: {raw}")
+    if param.check is not None:
+        reason = param.check(raw)
+        if reason:
+            raise ValueError(reason)
+    return raw
+
+
+@dataclass(slots=True)
+class Parsed:
+    """Typed values by target attribute, the wire names that were present, and every error found."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    errors: list[InvalidParameter] = field(default_factory=list)
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+
+def parse_form(form: Any, params: Sequence[Param]) -> Parsed:
+    """Parse a form (anything with `getlist`) against `params`. Unknown keys are ignored, as the vendors do."""
+    out = Parsed()
+    for param in params:
+        raws: list[str] = [v for v in form.getlist(param.name) if isinstance(v, str)]
+        if param.many and param.split_spaces:
+            raws = [part for raw in raws for part in raw.split()]
+        if not raws or (not param.many and raws[-1] == ""):
+            if param.required_code is not None:
+                out.errors.append(
+                    InvalidParameter(required_message(param), code=param.required_code, param=param.name)
+                )
+            continue
+        out.present.add(param.name)
+        try:
+            if param.many:
+                out.values[param.target] = tuple(_convert(param, raw) for raw in raws)
+            else:
+                out.values[param.target] = _convert(param, raws[-1])
+        except ValueError as exc:
+            out.errors.append(InvalidParameter(str(exc), code=param.code, param=param.name))
+    return out
+
+
+def required_message(param: Param) -> str:
+    return param.missing_message or f"Missing required parameter {param.name} in the post body"
+
+
+def openapi_parameter_schema(param: Param) -> dict[str, Any]:
+    """The JSON Schema of one parameter's value."""
+    schema: dict[str, Any]
+    if param.kind is Kind.INT:
+        schema = {"type": "integer"}
+        if param.minimum is not None:
+            schema["minimum"] = param.minimum
+        if param.maximum is not None:
+            schema["maximum"] = param.maximum
+    elif param.kind is Kind.BOOL:
+        schema = {"type": "boolean"}
+    elif param.kind is Kind.ENUM:
+        schema = {"type": "string", "enum": list(param.choices)}
+    elif param.kind is Kind.URL:
+        schema = {"type": "string", "format": "uri"}
+    elif param.kind is Kind.DATE_TIME:
+        schema = {"type": "string", "format": "date-time"}
+    else:
+        schema = {"type": "string"}
+        if param.pattern is not None:
+            schema["pattern"] = f"^{param.pattern}$"
+    if param.max_length is not None:
+        schema["maxLength"] = param.max_length
+    if param.default is not None:
+        schema["default"] = param.default
+    if param.many:
+        schema = {"type": "array", "items": schema}
+    if param.description:
+        schema["description"] = param.description
+    return schema
+
+
+def openapi_form_body(params: Iterable[Param]) -> dict[str, Any]:
+    """An OpenAPI requestBody for a form-encoded operation."""
+    plist = list(params)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {p.name: openapi_parameter_schema(p) for p in plist},
+    }
+    required = [p.name for p in plist if p.required_code is not None]
+    if required:
+        schema["required"] = required
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def openapi_query(params: Iterable[Param]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "in": "query",
+            "required": p.required_code is not None,
+            "schema": openapi_parameter_schema(p),
+        }
+        for p in params
+    ]
+
+
+__all__ = [
+    "Kind",
+    "Param",
+    "Parsed",
+    "is_http_url",
+    "openapi_form_body",
+    "openapi_query",
+    "parse_form",
+]

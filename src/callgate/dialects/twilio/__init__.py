@@ -1,0 +1,1 @@
+"""The Twilio 2010-04-01 dialect (Calls and Applications). SignalWire's Compatibility API reuses it."""

@@ -1,0 +1,226 @@
+"""The 2010-04-01 Calls and Applications routes, for every `Flavor` (Twilio, SignalWire).
+
+Routes parse and validate, call one service, and render; they hold no SQL and no SIP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from callgate.core.call import Account, APPLICATION_FIELDS
+from callgate.core.errors import ApiError, InvalidParameter, MethodNotAllowed, NotFound
+from callgate.dialects.params import parse_form
+from callgate.dialects.twilio import commands, schemas
+from callgate.dialects.twilio.face import TWILIO
+from callgate.dialects.twilio.flavor import Flavor
+from callgate.dialects.twilio.http import (
+    PageRequest,
+    authenticate,
+    page_path,
+    paging_filters,
+    read_form,
+    services,
+)
+from callgate.dialects.twilio.render import page_body
+
+Handler = Callable[[Request, Flavor, Account], Awaitable[Response]]
+# Every method reaches the endpoint, so an unsupported one gets the vendor error body (20004).
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _not_found(request: Request) -> NotFound:
+    return NotFound(f"The requested resource {request.url.path} was not found")
+
+
+class CompatApi:
+    """The routes under one prefix. `flavors` picks the face: with one flavor it is fixed, else the
+    account id in the path decides (a Twilio `AC...` sid or a SignalWire UUID)."""
+
+    def __init__(self, prefix: str, flavors: tuple[Flavor, ...]) -> None:
+        self.prefix = prefix
+        self.flavors = flavors
+
+    def flavor_for(self, account_ref: str) -> Flavor:
+        for flavor in self.flavors:
+            if flavor.parse_account(account_ref) is not None:
+                return flavor
+        return self.flavors[0]
+
+    def routes(self) -> list[BaseRoute]:
+        base = f"{self.prefix}/2010-04-01/Accounts/{{account}}"
+        table: list[tuple[str, dict[str, Handler]]] = [
+            ("/Calls", {"GET": list_calls, "POST": create_call}),
+            ("/Calls/{sid}", {"GET": fetch_call, "POST": update_call, "DELETE": delete_call}),
+            ("/Applications", {"GET": list_applications, "POST": create_application}),
+            (
+                "/Applications/{sid}",
+                {"GET": fetch_application, "POST": update_application, "DELETE": delete_application},
+            ),
+        ]
+        routes: list[BaseRoute] = []
+        # `.json` first: `{sid}` would otherwise swallow the suffix.
+        for suffix in (".json", ""):
+            for path, handlers in table:
+                routes.append(Route(base + path + suffix, self._endpoint(handlers), methods=_ALL_METHODS))
+        return routes
+
+    def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            account_ref = request.path_params["account"]
+            flavor = self.flavor_for(account_ref)
+            try:
+                account = await authenticate(request, flavor, account_ref)
+                handler = handlers.get(request.method)
+                if handler is None:
+                    raise MethodNotAllowed(f"The HTTP method {request.method} is not allowed on this resource")
+                return await handler(request, flavor, account)
+            except ApiError as exc:
+                errors = getattr(exc, "all_errors", None)
+                return flavor.error_response(exc, request.url.path, errors)
+
+        return endpoint
+
+
+def _raise_all(parsed: Any) -> None:
+    """Raise the first problem, carrying every problem for dialects that list them all."""
+    if parsed.errors:
+        first = parsed.errors[0]
+        first.all_errors = list(parsed.errors)
+        raise first
+
+
+# Calls
+
+
+async def create_call(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(await read_form(request), schemas.create_call(flavor))
+    try:
+        command = commands.create_call(parsed, flavor)
+    except InvalidParameter:
+        _raise_all(parsed)
+        raise
+    call = await services(request).calls.create(account.id, command)
+    # Twilio answers 201; twilio 6.54 (SignalWire's SDK) takes any 2xx with a body.
+    return JSONResponse(flavor.call_json(call, flavor), status_code=201)
+
+
+async def fetch_call(request: Request, flavor: Flavor, account: Account) -> Response:
+    call_id = flavor.parse_call(request.path_params["sid"])
+    call = None if call_id is None else await services(request).calls.get(account.id, call_id)
+    if call is None:
+        raise _not_found(request)
+    return JSONResponse(flavor.call_json(call, flavor))
+
+
+async def update_call(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(await read_form(request), schemas.update_call(flavor))
+    call_id = flavor.parse_call(request.path_params["sid"])
+    if call_id is None:
+        raise _not_found(request)
+    try:
+        command = commands.update_call(parsed, flavor)
+    except InvalidParameter:
+        _raise_all(parsed)
+        raise
+    call = await services(request).calls.update(account.id, call_id, command)
+    if call is None:
+        raise _not_found(request)
+    return JSONResponse(flavor.call_json(call, flavor))
+
+
+async def delete_call(request: Request, flavor: Flavor, account: Account) -> Response:
+    call_id = flavor.parse_call(request.path_params["sid"])
+    if call_id is None or not await services(request).calls.delete(account.id, call_id):
+        raise _not_found(request)
+    return Response(status_code=204)
+
+
+async def list_calls(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(request.query_params, schemas.LIST_CALLS)
+    page = PageRequest.from_parsed(parsed)
+    flt = commands.call_filter(parsed, flavor)
+    rows, next_token, previous_token = page.split(
+        await services(request).calls.list(account.id, flt, page.window)
+    )
+    return JSONResponse(
+        page_body(
+            "calls",
+            [flavor.call_json(c, flavor) for c in rows],
+            path=page_path(request),
+            filters=paging_filters(request),
+            page=page.number,
+            page_size=page.size,
+            token=page.token,
+            next_token=next_token,
+            previous_token=previous_token,
+        )
+    )
+
+
+# Applications
+
+
+def _application_fields(parsed: Any) -> dict[str, Any]:
+    _raise_all(parsed)
+    return {k: v for k, v in parsed.values.items() if k in APPLICATION_FIELDS}
+
+
+async def create_application(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(await read_form(request), schemas.APPLICATION_WRITE)
+    app = await services(request).applications.create(account.id, _application_fields(parsed))
+    return JSONResponse(flavor.application_json(app, flavor), status_code=201)
+
+
+async def fetch_application(request: Request, flavor: Flavor, account: Account) -> Response:
+    app_id = flavor.parse_application(request.path_params["sid"])
+    app = None if app_id is None else await services(request).applications.get(account.id, app_id)
+    if app is None:
+        raise _not_found(request)
+    return JSONResponse(flavor.application_json(app, flavor))
+
+
+async def update_application(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(await read_form(request), schemas.APPLICATION_WRITE)
+    app_id = flavor.parse_application(request.path_params["sid"])
+    if app_id is None:
+        raise _not_found(request)
+    app = await services(request).applications.update(account.id, app_id, _application_fields(parsed))
+    if app is None:
+        raise _not_found(request)
+    return JSONResponse(flavor.application_json(app, flavor))
+
+
+async def delete_application(request: Request, flavor: Flavor, account: Account) -> Response:
+    app_id = flavor.parse_application(request.path_params["sid"])
+    if app_id is None or not await services(request).applications.delete(account.id, app_id):
+        raise _not_found(request)
+    return Response(status_code=204)
+
+
+async def list_applications(request: Request, flavor: Flavor, account: Account) -> Response:
+    parsed = parse_form(request.query_params, schemas.LIST_APPLICATIONS)
+    page = PageRequest.from_parsed(parsed)
+    rows, next_token, previous_token = page.split(
+        await services(request).applications.list(account.id, parsed.values.get("friendly_name"), page.window)
+    )
+    return JSONResponse(
+        page_body(
+            "applications",
+            [flavor.application_json(a, flavor) for a in rows],
+            path=page_path(request),
+            filters=paging_filters(request),
+            page=page.number,
+            page_size=page.size,
+            token=page.token,
+            next_token=next_token,
+            previous_token=previous_token,
+        )
+    )
+
+
+__all__ = ["TWILIO", "CompatApi"]

@@ -1,0 +1,30 @@
+"""The Twilio face: `AC`/`CA`/`AP` + 32 hex sids, Twilio's error body, TwiML."""
+
+from __future__ import annotations
+
+from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, twilio_error_body
+from callgate.dialects.twilio.render import twilio_application, twilio_call
+
+_account = prefixed_sid("AC")
+_call = prefixed_sid("CA")
+_app = prefixed_sid("AP")
+
+TWILIO = Flavor(
+    name="twilio",
+    realm="Twilio API",
+    uri_prefix="",
+    render_account=_account[0],
+    parse_account=_account[1],
+    render_call=_call[0],
+    parse_call=_call[1],
+    render_application=_app[0],
+    parse_application=_app[1],
+    markup_params=("Twiml",),
+    # Twilio error 21206: digits, # and *, the DTMF letters A-D, w (0.5 s) and W (1 s)
+    send_digits_pattern=r"[0-9A-D#*wW]{1,32}",
+    direction_outbound="outbound-api",
+    token_of=lambda account: account.auth_token,
+    error_body=twilio_error_body,
+    call_json=twilio_call,
+    application_json=twilio_application,
+)

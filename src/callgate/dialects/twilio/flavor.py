@@ -1,0 +1,92 @@
+"""What differs between faces that speak the 2010-04-01 Calls API: ids, error bodies, a few values.
+
+The Twilio dialect is written once against a `Flavor`; SignalWire's Compatibility API is the same
+code with `callgate.dialects.signalwire.SIGNALWIRE`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from starlette.responses import JSONResponse
+
+from callgate.core.call import Account, Application, Call
+from callgate.core.errors import ApiError, AuthenticationFailed
+
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def prefixed_sid(prefix: str) -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
+    """Render and parse Twilio-style sids: `prefix` + the 32 hex digits of the UUID."""
+
+    def render(value: UUID) -> str:
+        return prefix + value.hex
+
+    def parse(value: str) -> UUID | None:
+        if len(value) == 34 and value[:2] == prefix and _HEX32.fullmatch(value[2:]):
+            return UUID(hex=value[2:])
+        return None
+
+    return render, parse
+
+
+def uuid_sid() -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
+    """Render and parse SignalWire sids: the UUID itself, in its canonical form."""
+
+    def parse(value: str) -> UUID | None:
+        if len(value) != 36:
+            return None
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+
+    return str, parse
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One face of the 2010-04-01 API."""
+
+    name: str
+    realm: str
+    #: the path prefix of resource `uri` fields ("" or "/api/laml")
+    uri_prefix: str
+    render_account: Callable[[UUID], str]
+    parse_account: Callable[[str], UUID | None]
+    render_call: Callable[[UUID], str]
+    parse_call: Callable[[str], UUID | None]
+    render_application: Callable[[UUID], str]
+    parse_application: Callable[[str], UUID | None]
+    #: form parameters that carry inline call-control markup
+    markup_params: tuple[str, ...]
+    send_digits_pattern: str
+    direction_outbound: str
+    #: the account secret checked by HTTP Basic
+    token_of: Callable[[Account], str]
+    #: error body and status for an ApiError (`errors` holds every problem found, first is `error`)
+    error_body: Callable[[ApiError, list[ApiError], str], tuple[int, dict[str, Any]]]
+    #: the JSON of a call and of an application
+    call_json: Callable[[Call, Flavor], dict[str, Any]]
+    application_json: Callable[[Application, Flavor], dict[str, Any]]
+
+    def error_response(self, error: ApiError, path: str, errors: list[ApiError] | None = None) -> JSONResponse:
+        status, body = self.error_body(error, errors or [error], path)
+        headers = {}
+        if isinstance(error, AuthenticationFailed):
+            headers["WWW-Authenticate"] = f'Basic realm="{self.realm}"'
+        return JSONResponse(body, status_code=status, headers=headers)
+
+
+def twilio_error_body(error: ApiError, _errors: list[ApiError], _path: str) -> tuple[int, dict[str, Any]]:
+    # Exactly these four keys: adding `type`/`title` switches twilio-python to another exception class.
+    return error.http_status, {
+        "code": error.code,
+        "message": error.message,
+        "more_info": f"https://www.twilio.com/docs/errors/{error.code}",
+        "status": error.http_status,
+    }

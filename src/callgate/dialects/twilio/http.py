@@ -1,0 +1,120 @@
+"""Request plumbing shared by the 2010-04-01 routes: forms, HTTP Basic, paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import MultiDict
+from starlette.requests import Request
+
+from callgate.core.call import Account
+from callgate.core.errors import AuthenticationFailed, InvalidParameter
+from callgate.dialects.params import Parsed
+from callgate.dialects.twilio import schemas
+from callgate.dialects.twilio.flavor import Flavor
+from callgate.engine.services import Services
+from callgate.store.base import Page
+
+MAX_BODY_BYTES = 1 << 20
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def read_form(request: Request) -> MultiDict:
+    """The form body as sent by the SDKs (repeated keys kept), without python-multipart."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
+    content_type = request.headers.get("content-type", "application/x-www-form-urlencoded")
+    if body and not content_type.lower().startswith("application/x-www-form-urlencoded"):
+        raise InvalidParameter(
+            f"Send parameters as application/x-www-form-urlencoded, not {content_type.split(';')[0]}", code=20001
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter("The request body is not valid UTF-8", code=20001) from None
+    return MultiDict(parse_qsl(text, keep_blank_values=True))
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+async def authenticate(request: Request, flavor: Flavor, account_ref: str) -> Account:
+    """The account in the path, if the HTTP Basic credentials are its own (Twilio error 20003)."""
+    credentials = _basic_credentials(request.headers.get("authorization"))
+    if credentials is None:
+        raise AuthenticationFailed("Authentication Error - No credentials provided")
+    user, password = credentials
+    account_id = flavor.parse_account(account_ref)
+    user_id = flavor.parse_account(user)
+    if account_id is None or user_id != account_id:
+        raise AuthenticationFailed("Authenticate")
+    account = await services(request).accounts.get(account_id)
+    # Compare even when the account is missing, so timing does not tell whether it exists.
+    expected = flavor.token_of(account) if account is not None else "\0" * 32
+    if not hmac.compare_digest(password.encode(), expected.encode()) or account is None:
+        raise AuthenticationFailed("Authenticate")
+    return account
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    number: int
+    size: int
+    token: str | None
+    window: Page  # asks for one row more than `size`, to learn whether another page follows
+
+    @classmethod
+    def from_parsed(cls, parsed: Parsed) -> PageRequest:
+        parsed.raise_first()
+        size = parsed.values.get("page_size", 50)
+        number = parsed.values.get("page", 0)
+        token = parsed.values.get("page_token")
+        if token is None:
+            return cls(number, size, None, Page(size + 1, offset=number * size))
+        seq = int(token[2:])
+        if token.startswith("PB"):
+            return cls(number, size, token, Page(size + 1, before_seq=seq))
+        return cls(number, size, token, Page(size + 1, after_seq=seq))
+
+    def split(self, rows: list[Any]) -> tuple[list[Any], str | None, str | None]:
+        """The rows of this page, and the tokens of the next and previous pages."""
+        backwards = self.window.before_seq is not None
+        more = len(rows) > self.size
+        if more:
+            rows = rows[1:] if backwards else rows[: self.size]
+        next_token = f"PA{rows[-1].seq}" if rows and (more or backwards) else None
+        previous_token = f"PB{rows[0].seq}" if rows and self.number > 0 else None
+        return rows, next_token, previous_token
+
+
+def paging_filters(request: Request) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.query_params.multi_items() if k not in {"PageSize", "Page", "PageToken"}]
+
+
+def page_path(request: Request) -> str:
+    """The list path relative to the API root (no /api/laml): what next_page_uri must start with."""
+    path = request.url.path
+    return path.removeprefix("/api/laml")
+
+
+__all__ = ["PageRequest", "authenticate", "read_form", "schemas", "services"]

@@ -1,0 +1,153 @@
+"""The call service: the one place that creates call records and moves them through their states.
+
+Routes call it with neutral commands; later the call runner calls `apply` with the events it
+sees on the wire. Every move goes through `callgate.core.status.next_status` and is written with
+a compare-and-set on the status, so concurrent writers retry instead of overwriting each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from callgate.core.call import Call, CallFilter, CreateCall, UpdateCall
+from callgate.core.errors import ApiError, InvalidCallState, InvalidParameter, NotFound
+from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
+from callgate.core.status import LIVE, TERMINAL, CallStatus, InvalidTransition, next_status
+from callgate.store.base import Page, Store, TimelineEntry
+
+_MAX_RETRIES = 8
+
+
+class CallInProgressCannotDelete(ApiError):
+    """Twilio error 20009: a call record can be deleted only once the call has ended."""
+
+    http_status = 400
+    code = 20009
+
+
+class ApplicationNotFound(ApiError):
+    """Twilio error 21218: the ApplicationSid names no application of this account."""
+
+    http_status = 400
+    code = 21218
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallService:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create(self, account_id: UUID, command: CreateCall) -> Call:
+        """Store a new outbound call as `queued` with its first timeline event."""
+        options = command.options
+        if options.application_id is not None:
+            app = await self._store.get_application(account_id, options.application_id)
+            if app is None:
+                raise ApplicationNotFound(
+                    "ApplicationSid is invalid: the application does not exist in this account",
+                    param="ApplicationSid",
+                )
+            if not app.voice_url:
+                raise InvalidParameter(
+                    "The application has no VoiceUrl: set one before placing calls with it",
+                    code=21205,
+                    param="ApplicationSid",
+                )
+        now = self._clock().replace(microsecond=0)
+        call = Call(
+            id=uuid.uuid4(),
+            account_id=account_id,
+            to=command.to,
+            from_=command.from_,
+            status=CallStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            options=options,
+        )
+        return await self._store.insert_call(call, CallQueued({"to": call.to, "from": call.from_}), now)
+
+    async def get(self, account_id: UUID, call_id: UUID) -> Call | None:
+        return await self._store.get_call(account_id, call_id)
+
+    async def list(self, account_id: UUID, flt: CallFilter, page: Page) -> list[Call]:
+        return await self._store.list_calls(account_id, flt, page)
+
+    async def timeline(self, account_id: UUID, call_id: UUID) -> list[TimelineEntry] | None:
+        if await self._store.get_call(account_id, call_id) is None:
+            return None
+        return await self._store.timeline(call_id)
+
+    async def update(self, account_id: UUID, call_id: UUID, command: UpdateCall) -> Call | None:
+        """End a call or change what it runs. None if there is no such call for this account."""
+        for _ in range(_MAX_RETRIES):
+            call = await self._store.get_call(account_id, call_id)
+            if call is None:
+                return None
+            event, changes = self._plan_update(call, command)
+            if event is None:
+                return call
+            moved = await self._write(call, event, changes)
+            if moved is not None:
+                return moved
+        raise ApiError("The call changed too often to update it; try again", code=20500)
+
+    def _plan_update(self, call: Call, command: UpdateCall) -> tuple[CallEvent | None, dict[str, Any]]:
+        if call.status in TERMINAL:
+            verb = "redirect" if "url" in command.changes or "markup" in command.changes else "update"
+            raise InvalidCallState(f"Call is not in-progress. Cannot {verb}.")
+        changes: dict[str, Any] = {}
+        if command.changes:
+            changes["options"] = call.options.merged(**command.changes)
+        if command.status is None:
+            return (CallUpdated({"changed": sorted(command.changes)}) if changes else None), changes
+        now = self._clock().replace(microsecond=0)
+        if call.status is CallStatus.IN_PROGRESS:
+            if command.status is CallStatus.CANCELED:
+                # Twilio: canceled only affects queued or ringing calls.
+                return (CallUpdated({"changed": sorted(command.changes)}) if changes else None), changes
+            event: CallEvent = CallEnded({"by": "api"})
+            changes.update(end_time=now, duration_s=_seconds(call.start_time, now))
+        else:
+            event = CallCanceled({"by": "api"})
+            changes.update(end_time=now)
+        return event, changes
+
+    async def apply(self, call_id: UUID, account_id: UUID, event: CallEvent, **changes: Any) -> Call:
+        """Move a call by `event` (from the call runner); raises InvalidTransition or NotFound."""
+        for _ in range(_MAX_RETRIES):
+            call = await self._store.get_call(account_id, call_id)
+            if call is None:
+                raise NotFound(f"no call {call_id}")
+            moved = await self._write(call, event, changes)
+            if moved is not None:
+                return moved
+        raise ApiError("The call changed too often to update it; try again", code=20500)
+
+    async def _write(self, call: Call, event: CallEvent, changes: dict[str, Any]) -> Call | None:
+        status = next_status(call.status, event)
+        return await self._store.update_call(
+            call.id, call.status, {**changes, "status": status}, event, self._clock().replace(microsecond=0)
+        )
+
+    async def delete(self, account_id: UUID, call_id: UUID) -> bool:
+        call = await self._store.get_call(account_id, call_id)
+        if call is None:
+            return False
+        if call.status in LIVE:
+            raise CallInProgressCannotDelete("Cannot delete this resource before it is complete")
+        return await self._store.delete_call(account_id, call_id)
+
+
+def _seconds(start: datetime | None, end: datetime) -> int:
+    return 0 if start is None else max(0, int((end - start).total_seconds()))
+
+
+__all__ = ["CallService", "InvalidTransition", "utcnow"]

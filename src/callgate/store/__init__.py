@@ -1,0 +1,6 @@
+"""Persistence: one `Store` protocol, one SQL implementation for SQLite and PostgreSQL."""
+
+from callgate.store.base import Page, Store, TimelineEntry
+from callgate.store.sql import SqlStore, open_store
+
+__all__ = ["Page", "SqlStore", "Store", "TimelineEntry", "open_store"]
