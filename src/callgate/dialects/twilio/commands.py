@@ -127,10 +127,10 @@ def _day_bounds(
     """Inclusive (after, before) bounds from `StartTime`, `StartTime<` and `StartTime>` (or End...)."""
     low = high = None
     if exact in values:
-        moment, is_date = _instant(wire, values[exact])
-        low, high = moment, moment + (timedelta(days=1) if is_date else timedelta(seconds=1)) - timedelta(
-            microseconds=1
-        )
+        # A day filter: twilio-python sends a date as midnight, `2009-07-06T00:00:00Z`.
+        moment, _ = _instant(wire, values[exact])
+        low = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        high = low + timedelta(days=1) - timedelta(microseconds=1)
     if before in values:
         moment, is_date = _instant(wire + "<", values[before])
         # "on or before" a date includes the whole day

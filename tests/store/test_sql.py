@@ -1,0 +1,201 @@
+"""The SQL store on both back-ends: persistence, paging, compare-and-set moves, the timeline."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from callgate.core.call import Application, Call, CallFilter, CallOptions
+from callgate.core.events import CallAnswered, CallEnded, CallQueued, CallRinging
+from callgate.core.status import CallStatus
+from callgate.engine.accounts import new_account
+from callgate.store import Page, SqlStore
+from callgate.store.sql import async_url
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def store(db_url):
+    s = SqlStore(db_url)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def make_call(account_id, n=0, **kw) -> Call:
+    return Call(
+        id=uuid.uuid4(),
+        account_id=account_id,
+        to=kw.pop("to", f"+1415555010{n % 10}"),
+        from_="+14155550199",
+        status=CallStatus.QUEUED,
+        created_at=T0 + timedelta(seconds=n),
+        updated_at=T0 + timedelta(seconds=n),
+        options=CallOptions(url="https://example.com/voice", status_callback_events=("ringing",)),
+        **kw,
+    )
+
+
+async def new_account_id(store) -> uuid.UUID:
+    account = new_account("store-test")
+    await store.create_account(account)
+    return account.id
+
+
+def test_async_url_maps_plain_urls_to_async_drivers():
+    assert async_url("sqlite:///./callgate.db") == "sqlite+aiosqlite:///./callgate.db"
+    assert async_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    with pytest.raises(ValueError, match="unsupported database URL"):
+        async_url("mysql://h/db")
+
+
+async def test_account_round_trip(store):
+    account = new_account("round-trip")
+    await store.create_account(account)
+    assert await store.get_account(account.id) == account
+    assert account in await store.list_accounts()
+    assert await store.get_account(uuid.uuid4()) is None
+
+
+async def test_call_round_trip_keeps_every_field(store):
+    account_id = await new_account_id(store)
+    call = make_call(account_id, answered_by="human", sip_result_code=200, price="-0.0085")
+    stored = await store.insert_call(call, CallQueued(), T0)
+    assert stored.seq is not None
+    assert await store.get_call(account_id, call.id) == stored
+
+
+async def test_get_call_is_scoped_to_the_account(store):
+    account_id = await new_account_id(store)
+    call = await store.insert_call(make_call(account_id), CallQueued(), T0)
+    assert await store.get_call(uuid.uuid4(), call.id) is None
+
+
+async def test_list_is_newest_first_and_pages_by_keyset(store):
+    account_id = await new_account_id(store)
+    calls = [await store.insert_call(make_call(account_id, n), CallQueued(), T0) for n in range(5)]
+    newest_first = [c.id for c in reversed(calls)]
+    first = await store.list_calls(account_id, CallFilter(), Page(2))
+    assert [c.id for c in first] == newest_first[:2]
+    second = await store.list_calls(account_id, CallFilter(), Page(2, after_seq=first[-1].seq))
+    assert [c.id for c in second] == newest_first[2:4]
+    back = await store.list_calls(account_id, CallFilter(), Page(2, before_seq=second[0].seq))
+    assert [c.id for c in back] == newest_first[:2]
+    by_offset = await store.list_calls(account_id, CallFilter(), Page(2, offset=4))
+    assert [c.id for c in by_offset] == newest_first[4:]
+
+
+async def test_list_filters(store):
+    account_id = await new_account_id(store)
+    a = await store.insert_call(make_call(account_id, 1, to="+14155550111"), CallQueued(), T0)
+    b = await store.insert_call(make_call(account_id, 2, to="+14155550122"), CallQueued(), T0)
+    started = T0 + timedelta(hours=1)
+    changes = {"start_time": started, "status": CallStatus.RINGING}
+    b = await store.update_call(b.id, CallStatus.QUEUED, changes, CallRinging(), started)
+    assert b is not None and b.status is CallStatus.RINGING
+    assert [c.id for c in await store.list_calls(account_id, CallFilter(to="+14155550111"), Page(10))] == [a.id]
+    ringing = await store.list_calls(account_id, CallFilter(status=CallStatus.RINGING), Page(10))
+    assert [c.id for c in ringing] == [b.id]
+    window = CallFilter(start_after=started - timedelta(minutes=1), start_before=started + timedelta(minutes=1))
+    assert [c.id for c in await store.list_calls(account_id, window, Page(10))] == [b.id]
+    later = CallFilter(start_after=started + timedelta(seconds=1))
+    assert await store.list_calls(account_id, later, Page(10)) == []
+
+
+async def test_update_is_a_compare_and_set_on_status(store):
+    account_id = await new_account_id(store)
+    call = await store.insert_call(make_call(account_id), CallQueued(), T0)
+    moved = await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0)
+    assert moved is not None and moved.status is CallStatus.RINGING
+    # A second writer that still believes the call is queued loses.
+    lost = await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.CANCELED}, CallRinging(), T0)
+    assert lost is None
+    assert (await store.get_call(account_id, call.id)).status is CallStatus.RINGING
+
+
+async def test_timeline_records_every_event_in_order(store):
+    account_id = await new_account_id(store)
+    call = await store.insert_call(make_call(account_id), CallQueued({"to": "x"}), T0)
+    await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0)
+    await store.update_call(
+        call.id, CallStatus.RINGING, {"status": CallStatus.IN_PROGRESS}, CallAnswered(), T0 + timedelta(seconds=3)
+    )
+    await store.update_call(
+        call.id, CallStatus.IN_PROGRESS, {"status": CallStatus.COMPLETED}, CallEnded({"by": "callee"}), T0
+    )
+    timeline = await store.timeline(call.id)
+    assert [(e.name, e.status) for e in timeline] == [
+        ("CallQueued", CallStatus.QUEUED),
+        ("CallRinging", CallStatus.RINGING),
+        ("CallAnswered", CallStatus.IN_PROGRESS),
+        ("CallEnded", CallStatus.COMPLETED),
+    ]
+    assert timeline[0].data == {"to": "x"} and timeline[-1].data == {"by": "callee"}
+    assert timeline[2].at == T0 + timedelta(seconds=3)
+
+
+async def test_delete_removes_the_call_and_its_timeline(store):
+    account_id = await new_account_id(store)
+    call = await store.insert_call(make_call(account_id), CallQueued(), T0)
+    assert await store.delete_call(uuid.uuid4(), call.id) is False
+    assert await store.delete_call(account_id, call.id) is True
+    assert await store.get_call(account_id, call.id) is None
+    assert await store.timeline(call.id) == []
+
+
+async def test_applications_crud(store):
+    account_id = await new_account_id(store)
+    app = Application(
+        id=uuid.uuid4(), account_id=account_id, created_at=T0, updated_at=T0,
+        friendly_name="ivr", voice_url="https://example.com/ivr", voice_method="GET",
+    )
+    stored = await store.insert_application(app)
+    assert await store.get_application(account_id, app.id) == stored
+    changed = replace(stored, voice_url="https://example.com/ivr2", updated_at=T0 + timedelta(seconds=1))
+    assert await store.update_application(changed) == changed
+    assert (await store.get_application(account_id, app.id)).voice_url == "https://example.com/ivr2"
+    named = await store.list_applications(account_id, "ivr", Page(10))
+    assert [a.id for a in named] == [app.id]
+    assert await store.list_applications(account_id, "other", Page(10)) == []
+    assert await store.delete_application(account_id, app.id) is True
+    assert await store.get_application(account_id, app.id) is None
+
+
+async def test_reopening_keeps_everything_and_migrations_are_idempotent(db_url):
+    first = SqlStore(db_url)
+    await first.open()
+    account_id = await new_account_id(first)
+    call = await first.insert_call(make_call(account_id), CallQueued(), T0)
+    await first.close()
+    second = SqlStore(db_url)
+    await second.open()  # runs the migrations again: nothing to do, nothing lost
+    try:
+        assert await second.get_call(account_id, call.id) == call
+        async with second.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"accounts", "calls", "call_events", "applications", "alembic_version"} <= tables
+    finally:
+        await second.close()
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path}/wal.db")
+    await store.open()
+    try:
+        async with store.engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+        assert mode == "wal"
+    finally:
+        await store.close()

@@ -1,0 +1,48 @@
+"""The pure packages never import I/O: asyncio, sockets, SQL or HTTP (DESIGN.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "callgate"
+PURE = ["core", "telephony/sip", "telephony/rtp", "telephony/media"]
+FORBIDDEN = {"asyncio", "socket", "sqlalchemy", "httpx", "starlette", "uvicorn", "requests", "aiosqlite", "asyncpg"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def pure_files() -> list[Path]:
+    return [p for pkg in PURE if (SRC / pkg).exists() for p in sorted((SRC / pkg).rglob("*.py"))]
+
+
+@pytest.mark.parametrize("path", pure_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_pure_module_imports_no_io(path):
+    assert imported_modules(path) & FORBIDDEN == set()
+
+
+def test_core_does_not_import_outer_layers():
+    for path in (SRC / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("callgate."):
+                assert node.module.startswith("callgate.core"), f"{path.name} imports {node.module}"
+
+
+def test_dialects_do_not_touch_the_store_directly():
+    for path in (SRC / "dialects").rglob("*.py"):
+        modules = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not {m for m in modules if m.startswith("callgate.store.sql") or m == "sqlalchemy"}, path
