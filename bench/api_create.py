@@ -133,7 +133,7 @@ class Server:
 
     def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.name, self.argv, self.log = name, argv, log
-        self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self._fh = open(log, "wb")  # closed in stop()
         self.proc = subprocess.Popen(
             argv, stdout=self._fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
@@ -307,7 +307,8 @@ def bench_store(store_kind: str, args: argparse.Namespace, workdir: Path, server
     call_file = sdir / "call.json"
     call_file.write_bytes(capture_call(cg_base, sid, auth, body.encode()))
     bare_port = free_port()
-    bare = Server("bare", [sys.executable, str(HERE / "bare_endpoint.py"), "--http", f"127.0.0.1:{bare_port}"],
+    bare = Server("bare",
+                  [sys.executable, str(HERE / "bare_endpoint.py"), "--http", f"127.0.0.1:{bare_port}"],
                   sdir / "bare.log", env={**os.environ, "CALLGATE_BENCH_BODY": str(call_file)})
     servers.append(bare)
     bare_base = f"http://127.0.0.1:{bare_port}"
@@ -409,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         for store in stores:
             try:
                 store.drop()
-            except Exception as exc:  # noqa: BLE001 - report and go on cleaning up
+            except Exception as exc:  # report and go on cleaning up
                 print(f"could not drop {store.url}: {exc}", file=sys.stderr)
         if args.keep:
             print(f"kept {workdir}")

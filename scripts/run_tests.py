@@ -53,8 +53,18 @@ def main() -> int:
     sw_env = {**env, "CALLGATE_BIN": str(venv / "callgate")}
     run(
         "signalwire SDK tests",
-        [str(sw_venv / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={sw_xml}",
-         "-c", "tests_signalwire/pytest.ini", "tests_signalwire"],
+        [
+            str(sw_venv / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={sw_xml}",
+            "-c",
+            "tests_signalwire/pytest.ini",
+            "tests_signalwire",
+        ],
         sw_env,
     )
     passed = failed = skipped = 0

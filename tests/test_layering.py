@@ -7,7 +7,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "callgate"
 PURE = ["core", "telephony/sip", "telephony/rtp", "telephony/media"]
-FORBIDDEN = {"asyncio", "socket", "sqlalchemy", "httpx", "starlette", "uvicorn", "requests", "aiosqlite", "asyncpg"}
+FORBIDDEN = {
+    "asyncio",
+    "socket",
+    "sqlalchemy",
+    "httpx",
+    "starlette",
+    "uvicorn",
+    "requests",
+    "aiosqlite",
+    "asyncpg",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

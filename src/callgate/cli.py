@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from callgate import __version__
 from callgate.config import Settings
@@ -64,7 +69,9 @@ def _print_banner(settings: Settings, created: Account | None, accounts: list[Ac
     if created is not None:
         info = account_json(created)
         out.write("Created the first account. Keep these credentials; they are shown only now.\n")
-        out.write(f"  Twilio      AccountSid {info['twilio']['account_sid']}  AuthToken {created.auth_token}\n")
+        out.write(
+            f"  Twilio      AccountSid {info['twilio']['account_sid']}  AuthToken {created.auth_token}\n"
+        )
         out.write(f"  SignalWire  ProjectID  {created.id}  API token {created.signalwire_token}\n")
         out.write(
             f"  Bandwidth   account    {created.bandwidth_account_id}  user {created.bandwidth_username}"
@@ -83,6 +90,26 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _uvicorn_server(config: Any) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown; a clean stop should exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            try:
+                yield
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    return Server(config)
 
 
 async def _serve(settings: Settings) -> None:
@@ -104,7 +131,7 @@ async def _serve(settings: Settings) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level=settings.log_level, access_log=False, server_header=False
         )
-        server = uvicorn.Server(config)
+        server = _uvicorn_server(config)
         _print_banner(settings, created, accounts)
         await server.serve()
     finally:
@@ -140,7 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
 
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except (ValueError, OSError, SQLAlchemyError) as exc:
+        # A bad URL, an unreachable database: one clear line, no traceback.
+        print(f"callgate: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = _settings(args)
 
     if args.command == "serve":
@@ -155,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(account_json(account)))
         else:
             info = account_json(account)
-            print(f"{account.name}: Twilio {info['twilio']['account_sid']} / SignalWire {account.id}"
-                  f" / Bandwidth {account.bandwidth_account_id}")
+            print(
+                f"{account.name}: Twilio {info['twilio']['account_sid']} / SignalWire {account.id}"
+                f" / Bandwidth {account.bandwidth_account_id}"
+            )
         return 0
     if args.accounts_command == "list":
         found = asyncio.run(_list_accounts(settings.db))

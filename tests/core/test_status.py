@@ -6,13 +6,24 @@ from callgate.core.status import LIVE, TERMINAL, TRANSITIONS, CallStatus, Invali
 
 def test_wire_values_are_the_vendor_strings():
     assert {s.value for s in CallStatus} == {
-        "queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled",
+        "queued",
+        "ringing",
+        "in-progress",
+        "completed",
+        "busy",
+        "failed",
+        "no-answer",
+        "canceled",
     }
 
 
 def test_terminal_set_is_exactly_the_ended_statuses():
     assert TERMINAL == {
-        CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELED,
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
     }
     assert LIVE == {CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS}
 

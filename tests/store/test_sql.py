@@ -105,10 +105,14 @@ async def test_list_filters(store):
     changes = {"start_time": started, "status": CallStatus.RINGING}
     b = await store.update_call(b.id, CallStatus.QUEUED, changes, CallRinging(), started)
     assert b is not None and b.status is CallStatus.RINGING
-    assert [c.id for c in await store.list_calls(account_id, CallFilter(to="+14155550111"), Page(10))] == [a.id]
+    assert [c.id for c in await store.list_calls(account_id, CallFilter(to="+14155550111"), Page(10))] == [
+        a.id
+    ]
     ringing = await store.list_calls(account_id, CallFilter(status=CallStatus.RINGING), Page(10))
     assert [c.id for c in ringing] == [b.id]
-    window = CallFilter(start_after=started - timedelta(minutes=1), start_before=started + timedelta(minutes=1))
+    window = CallFilter(
+        start_after=started - timedelta(minutes=1), start_before=started + timedelta(minutes=1)
+    )
     assert [c.id for c in await store.list_calls(account_id, window, Page(10))] == [b.id]
     later = CallFilter(start_after=started + timedelta(seconds=1))
     assert await store.list_calls(account_id, later, Page(10)) == []
@@ -117,10 +121,14 @@ async def test_list_filters(store):
 async def test_update_is_a_compare_and_set_on_status(store):
     account_id = await new_account_id(store)
     call = await store.insert_call(make_call(account_id), CallQueued(), T0)
-    moved = await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0)
+    moved = await store.update_call(
+        call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0
+    )
     assert moved is not None and moved.status is CallStatus.RINGING
     # A second writer that still believes the call is queued loses.
-    lost = await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.CANCELED}, CallRinging(), T0)
+    lost = await store.update_call(
+        call.id, CallStatus.QUEUED, {"status": CallStatus.CANCELED}, CallRinging(), T0
+    )
     assert lost is None
     assert (await store.get_call(account_id, call.id)).status is CallStatus.RINGING
 
@@ -130,7 +138,11 @@ async def test_timeline_records_every_event_in_order(store):
     call = await store.insert_call(make_call(account_id), CallQueued({"to": "x"}), T0)
     await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0)
     await store.update_call(
-        call.id, CallStatus.RINGING, {"status": CallStatus.IN_PROGRESS}, CallAnswered(), T0 + timedelta(seconds=3)
+        call.id,
+        CallStatus.RINGING,
+        {"status": CallStatus.IN_PROGRESS},
+        CallAnswered(),
+        T0 + timedelta(seconds=3),
     )
     await store.update_call(
         call.id, CallStatus.IN_PROGRESS, {"status": CallStatus.COMPLETED}, CallEnded({"by": "callee"}), T0
@@ -158,8 +170,13 @@ async def test_delete_removes_the_call_and_its_timeline(store):
 async def test_applications_crud(store):
     account_id = await new_account_id(store)
     app = Application(
-        id=uuid.uuid4(), account_id=account_id, created_at=T0, updated_at=T0,
-        friendly_name="ivr", voice_url="https://example.com/ivr", voice_method="GET",
+        id=uuid.uuid4(),
+        account_id=account_id,
+        created_at=T0,
+        updated_at=T0,
+        friendly_name="ivr",
+        voice_url="https://example.com/ivr",
+        voice_method="GET",
     )
     stored = await store.insert_application(app)
     assert await store.get_application(account_id, app.id) == stored

@@ -172,7 +172,9 @@ class Application:
 
 
 APPLICATION_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(Application) if f.name not in {"id", "account_id", "created_at", "updated_at", "seq"}
+    f.name
+    for f in fields(Application)
+    if f.name not in {"id", "account_id", "created_at", "updated_at", "seq"}
 )
 
 

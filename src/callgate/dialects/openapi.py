@@ -57,7 +57,13 @@ def _responses(flavor: Flavor, ok: int, ok_schema: str | None) -> dict[str, Any]
 
 
 def _operation(
-    flavor: Flavor, op_id: str, summary: str, ok: int, ok_schema: str | None, *, body: tuple[Param, ...] = (),
+    flavor: Flavor,
+    op_id: str,
+    summary: str,
+    ok: int,
+    ok_schema: str | None,
+    *,
+    body: tuple[Param, ...] = (),
     query: tuple[Param, ...] = (),
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
@@ -82,29 +88,53 @@ def _paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
     for suffix in (".json", ""):
         paths[f"{base}/Calls{suffix}"] = {
             "parameters": [account],
-            "post": _operation(flavor, f"create_call{suffix}", "Create a call", 201, "Call",
-                               body=schemas.create_call(flavor)),
-            "get": _operation(flavor, f"list_calls{suffix}", "List calls", 200, "CallPage", query=schemas.LIST_CALLS),
+            "post": _operation(
+                flavor, f"create_call{suffix}", "Create a call", 201, "Call", body=schemas.create_call(flavor)
+            ),
+            "get": _operation(
+                flavor, f"list_calls{suffix}", "List calls", 200, "CallPage", query=schemas.LIST_CALLS
+            ),
         }
         paths[f"{base}/Calls/{{sid}}{suffix}"] = {
             "parameters": [account, sid],
             "get": _operation(flavor, f"fetch_call{suffix}", "Fetch a call", 200, "Call"),
-            "post": _operation(flavor, f"update_call{suffix}", "Update a call", 200, "Call",
-                               body=schemas.update_call(flavor)),
+            "post": _operation(
+                flavor, f"update_call{suffix}", "Update a call", 200, "Call", body=schemas.update_call(flavor)
+            ),
             "delete": _operation(flavor, f"delete_call{suffix}", "Delete an ended call", 204, None),
         }
         paths[f"{base}/Applications{suffix}"] = {
             "parameters": [account],
-            "post": _operation(flavor, f"create_application{suffix}", "Create an application", 201,
-                               "Application", body=schemas.APPLICATION_WRITE),
-            "get": _operation(flavor, f"list_applications{suffix}", "List applications", 200, "ApplicationPage",
-                              query=schemas.LIST_APPLICATIONS),
+            "post": _operation(
+                flavor,
+                f"create_application{suffix}",
+                "Create an application",
+                201,
+                "Application",
+                body=schemas.APPLICATION_WRITE,
+            ),
+            "get": _operation(
+                flavor,
+                f"list_applications{suffix}",
+                "List applications",
+                200,
+                "ApplicationPage",
+                query=schemas.LIST_APPLICATIONS,
+            ),
         }
         paths[f"{base}/Applications/{{sid}}{suffix}"] = {
             "parameters": [account, sid],
-            "get": _operation(flavor, f"fetch_application{suffix}", "Fetch an application", 200, "Application"),
-            "post": _operation(flavor, f"update_application{suffix}", "Update an application", 200,
-                               "Application", body=schemas.APPLICATION_WRITE),
+            "get": _operation(
+                flavor, f"fetch_application{suffix}", "Fetch an application", 200, "Application"
+            ),
+            "post": _operation(
+                flavor,
+                f"update_application{suffix}",
+                "Update an application",
+                200,
+                "Application",
+                body=schemas.APPLICATION_WRITE,
+            ),
             "delete": _operation(flavor, f"delete_application{suffix}", "Delete an application", 204, None),
         }
     return paths
@@ -112,8 +142,10 @@ def _paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
 
 def _page(key: str, item: str) -> dict[str, Any]:
     props: dict[str, Any] = {k: {"type": "integer"} for k in ("page", "page_size", "start", "end")}
-    props |= {k: {"type": "string", "nullable": True} for k in
-              ("uri", "first_page_uri", "next_page_uri", "previous_page_uri")}
+    props |= {
+        k: {"type": "string", "nullable": True}
+        for k in ("uri", "first_page_uri", "next_page_uri", "previous_page_uri")
+    }
     props[key] = {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}}
     return {"type": "object", "properties": props}
 
@@ -126,8 +158,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Callgate",
             "version": __version__,
-            "description": "Twilio- and SignalWire-compatible Calls and Applications APIs. On /2010-04-01 the "
-            "account id in the path picks the face: AC... is Twilio, a UUID is SignalWire.",
+            "description": "Twilio- and SignalWire-compatible Calls and Applications APIs. "
+            "On /2010-04-01 the account id in the path picks the face: "
+            "AC... is Twilio, a UUID is SignalWire.",
         },
         "paths": paths,
         "components": {

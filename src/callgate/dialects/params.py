@@ -132,7 +132,10 @@ class Parsed:
 
 
 def parse_form(form: Any, params: Sequence[Param]) -> Parsed:
-    """Parse a form (anything with `getlist`) against `params`. Unknown keys are ignored, as the vendors do."""
+    """Parse a form (anything with `getlist`) against `params`.
+
+    Unknown keys are ignored, as the vendors do.
+    """
     out = Parsed()
     for param in params:
         raws: list[str] = [v for v in form.getlist(param.name) if isinstance(v, str)]

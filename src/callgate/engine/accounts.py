@@ -34,7 +34,9 @@ class AccountDirectory:
     is found on its first request.
     """
 
-    def __init__(self, store: Store, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: Store, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._ttl_s = ttl_s
         self._clock = clock

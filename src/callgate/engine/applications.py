@@ -27,7 +27,7 @@ class ApplicationService:
     async def get(self, account_id: UUID, app_id: UUID) -> Application | None:
         return await self._store.get_application(account_id, app_id)
 
-    async def list(self, account_id: UUID, friendly_name: str | None, page: Page) -> list[Application]:
+    async def search(self, account_id: UUID, friendly_name: str | None, page: Page) -> list[Application]:
         return await self._store.list_applications(account_id, friendly_name, page)
 
     async def update(self, account_id: UUID, app_id: UUID, fields: dict[str, Any]) -> Application | None:

@@ -77,7 +77,7 @@ class CallService:
     async def get(self, account_id: UUID, call_id: UUID) -> Call | None:
         return await self._store.get_call(account_id, call_id)
 
-    async def list(self, account_id: UUID, flt: CallFilter, page: Page) -> list[Call]:
+    async def search(self, account_id: UUID, flt: CallFilter, page: Page) -> list[Call]:
         return await self._store.list_calls(account_id, flt, page)
 
     async def timeline(self, account_id: UUID, call_id: UUID) -> list[TimelineEntry] | None:

@@ -7,8 +7,9 @@ event in one transaction, so two writers (an API node and a worker) can never bo
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import and_, delete, event, insert, select, update
@@ -40,7 +41,9 @@ def async_url(url: str) -> str:
         return str(parsed.set(drivername="sqlite+aiosqlite"))
     if backend in {"postgresql", "postgres"}:
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://")
+    raise ValueError(
+        f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://"
+    )
 
 
 def _naive(dt: datetime | None) -> datetime | None:
@@ -216,7 +219,9 @@ class SqlStore:
     async def get_account(self, account_id: UUID) -> Account | None:
         async with self.engine.connect() as conn:
             row = (
-                (await conn.execute(select(accounts).where(accounts.c.id == str(account_id)))).mappings().first()
+                (await conn.execute(select(accounts).where(accounts.c.id == str(account_id))))
+                .mappings()
+                .first()
             )
             return None if row is None else _account_from_row(row)
 
@@ -392,9 +397,10 @@ def _application_config(app: Application) -> dict[str, Any]:
     return {k: getattr(app, k) for k in APPLICATION_FIELDS if k != "friendly_name"}
 
 
-def _replace_seq(record: Any, seq: int) -> Any:
-    from dataclasses import replace
+R = TypeVar("R", Call, Application)
 
+
+def _replace_seq(record: R, seq: int) -> R:
     return replace(record, seq=seq)
 
 

@@ -13,10 +13,27 @@ from callgate.dialects.twilio.face import TWILIO
 pytestmark = pytest.mark.sdk
 
 APP_FIELDS = {
-    "account_sid", "api_version", "date_created", "date_updated", "friendly_name", "message_status_callback",
-    "sid", "sms_fallback_method", "sms_fallback_url", "sms_method", "sms_status_callback", "sms_url",
-    "status_callback", "status_callback_method", "uri", "voice_caller_id_lookup", "voice_fallback_method",
-    "voice_fallback_url", "voice_method", "voice_url", "public_application_connect_enabled",
+    "account_sid",
+    "api_version",
+    "date_created",
+    "date_updated",
+    "friendly_name",
+    "message_status_callback",
+    "sid",
+    "sms_fallback_method",
+    "sms_fallback_url",
+    "sms_method",
+    "sms_status_callback",
+    "sms_url",
+    "status_callback",
+    "status_callback_method",
+    "uri",
+    "voice_caller_id_lookup",
+    "voice_fallback_method",
+    "voice_fallback_url",
+    "voice_method",
+    "voice_url",
+    "public_application_connect_enabled",
 }
 
 
@@ -45,7 +62,9 @@ def test_create_fetch_update_delete(twilio, account):
 
     updated = twilio.applications(app.sid).update(voice_url="https://example.com/ivr2", friendly_name="IVR 2")
     assert (updated.voice_url, updated.friendly_name, updated.voice_method) == (
-        "https://example.com/ivr2", "IVR 2", "GET",
+        "https://example.com/ivr2",
+        "IVR 2",
+        "GET",
     )
     assert twilio.applications(app.sid).fetch().voice_url == "https://example.com/ivr2"
 
@@ -57,8 +76,11 @@ def test_create_fetch_update_delete(twilio, account):
 
 def test_json_has_every_field(live, account):
     sid = TWILIO.render_account(account.id)
-    r = httpx.post(f"{live.base_url}/2010-04-01/Accounts/{sid}/Applications.json",
-                   data={"FriendlyName": "x"}, auth=(sid, account.auth_token))
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Applications.json",
+        data={"FriendlyName": "x"},
+        auth=(sid, account.auth_token),
+    )
     assert r.status_code == 201
     body = r.json()
     assert set(body) == APP_FIELDS

@@ -18,10 +18,32 @@ pytestmark = pytest.mark.sdk
 
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Hello from Callgate</Say></Response>'
 CALL_FIELDS = {
-    "sid", "date_created", "date_updated", "parent_call_sid", "account_sid", "to", "to_formatted", "from",
-    "from_formatted", "phone_number_sid", "status", "start_time", "end_time", "duration", "price", "price_unit",
-    "direction", "answered_by", "api_version", "forwarded_from", "group_sid", "caller_name", "queue_time",
-    "trunk_sid", "uri", "subresource_uris",
+    "sid",
+    "date_created",
+    "date_updated",
+    "parent_call_sid",
+    "account_sid",
+    "to",
+    "to_formatted",
+    "from",
+    "from_formatted",
+    "phone_number_sid",
+    "status",
+    "start_time",
+    "end_time",
+    "duration",
+    "price",
+    "price_unit",
+    "direction",
+    "answered_by",
+    "api_version",
+    "forwarded_from",
+    "group_sid",
+    "caller_name",
+    "queue_time",
+    "trunk_sid",
+    "uri",
+    "subresource_uris",
 }
 
 
@@ -82,22 +104,38 @@ def test_create_with_every_parameter(twilio, live, account):
     stored = live.run(live.services.calls.get(account.id, uuid.UUID(hex=call.sid[2:])))
     o = stored.options
     assert (o.url, o.method, o.fallback_url, o.fallback_method) == (
-        "https://example.com/voice.xml", "GET", "https://example.com/fallback", "POST",
+        "https://example.com/voice.xml",
+        "GET",
+        "https://example.com/fallback",
+        "POST",
     )
     assert o.status_callback_events == ("initiated", "ringing", "answered", "completed")
     assert (o.status_callback, o.status_callback_method) == ("https://example.com/status", "GET")
     assert (o.send_digits, o.timeout_s, o.time_limit_s) == ("ww1234#", 25, 600)
-    assert (o.record, o.recording_channels, o.recording_track, o.trim) == (True, "dual", "inbound", "do-not-trim")
+    assert (o.record, o.recording_channels, o.recording_track, o.trim) == (
+        True,
+        "dual",
+        "inbound",
+        "do-not-trim",
+    )
     assert o.recording_status_callback_events == ("in-progress", "completed")
     assert (o.sip_auth_username, o.sip_auth_password) == ("alice", "secret")
     assert (o.machine_detection, o.machine_detection_timeout_s) == ("DetectMessageEnd", 45)
-    assert (o.machine_detection_speech_threshold_ms, o.machine_detection_speech_end_threshold_ms) == (3000, 1500)
+    assert (o.machine_detection_speech_threshold_ms, o.machine_detection_speech_end_threshold_ms) == (
+        3000,
+        1500,
+    )
     assert o.machine_detection_silence_timeout_ms == 6000
     assert (o.async_amd, o.async_amd_status_callback, o.async_amd_status_callback_method) == (
-        True, "https://example.com/amd", "GET",
+        True,
+        "https://example.com/amd",
+        "GET",
     )
     assert (o.caller_id, o.byoc, o.call_reason, o.call_token) == (
-        "+14155550198", "BY" + "a" * 32, "Appointment reminder", "token-123",
+        "+14155550198",
+        "BY" + "a" * 32,
+        "Appointment reminder",
+        "token-123",
     )
     assert o.client_notification_url == "https://example.com/notify"
 
@@ -144,14 +182,19 @@ def test_fetch(twilio):
     call = create(twilio)
     fetched = twilio.calls(call.sid).fetch()
     assert (fetched.sid, fetched.to, fetched.status, fetched.date_created) == (
-        call.sid, call.to, "queued", call.date_created,
+        call.sid,
+        call.to,
+        "queued",
+        call.date_created,
     )
 
 
 def test_fetch_without_json_suffix(live, account, twilio):
     call = create(twilio)
     sid = TWILIO.render_account(account.id)
-    r = httpx.get(f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls/{call.sid}", auth=(sid, account.auth_token))
+    r = httpx.get(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls/{call.sid}", auth=(sid, account.auth_token)
+    )
     assert r.status_code == 200 and r.json()["sid"] == call.sid
 
 
@@ -177,10 +220,20 @@ def test_list_page_keys_and_uris(live, account, twilio):
         create(twilio, to=f"+1415555011{n}")
     sid = TWILIO.render_account(account.id)
     path = f"/2010-04-01/Accounts/{sid}/Calls.json"
-    r = httpx.get(live.base_url + path, params={"PageSize": 2, "To": "+14155550110"}, auth=(sid, account.auth_token))
+    r = httpx.get(
+        live.base_url + path, params={"PageSize": 2, "To": "+14155550110"}, auth=(sid, account.auth_token)
+    )
     body = r.json()
     assert set(body) == {
-        "calls", "page", "page_size", "uri", "first_page_uri", "next_page_uri", "previous_page_uri", "start", "end",
+        "calls",
+        "page",
+        "page_size",
+        "uri",
+        "first_page_uri",
+        "next_page_uri",
+        "previous_page_uri",
+        "start",
+        "end",
     }
     assert (body["page"], body["page_size"], body["start"], body["end"]) == (0, 2, 0, 0)
     assert body["next_page_uri"] is None and body["previous_page_uri"] is None
@@ -256,13 +309,21 @@ def test_update_completed_hangs_up_an_answered_call(live, account, twilio):
 def test_update_redirect_and_callbacks(live, account, twilio):
     call = create(twilio)
     updated = twilio.calls(call.sid).update(
-        url="https://example.com/next", method="GET", fallback_url="https://example.com/fb",
-        status_callback="https://example.com/sc", status_callback_method="GET", time_limit=120,
+        url="https://example.com/next",
+        method="GET",
+        fallback_url="https://example.com/fb",
+        status_callback="https://example.com/sc",
+        status_callback_method="GET",
+        time_limit=120,
     )
     assert updated.status == "queued"
     o = live.run(live.services.calls.get(account.id, uuid.UUID(hex=call.sid[2:]))).options
     assert (o.url, o.method, o.fallback_url, o.status_callback, o.time_limit_s) == (
-        "https://example.com/next", "GET", "https://example.com/fb", "https://example.com/sc", 120,
+        "https://example.com/next",
+        "GET",
+        "https://example.com/fb",
+        "https://example.com/sc",
+        120,
     )
     twilio.calls(call.sid).update(twiml=TWIML)
     o = live.run(live.services.calls.get(account.id, uuid.UUID(hex=call.sid[2:]))).options
@@ -285,8 +346,11 @@ def test_delete(twilio):
 def test_another_accounts_call_is_not_found(live, twilio, other_account):
     call = create(twilio)
     other = twilio_client(live, other_account)
-    for action in (lambda: other.calls(call.sid).fetch(), lambda: other.calls(call.sid).update(status="canceled"),
-                   lambda: other.calls(call.sid).delete()):
+    for action in (
+        lambda: other.calls(call.sid).fetch(),
+        lambda: other.calls(call.sid).update(status="canceled"),
+        lambda: other.calls(call.sid).delete(),
+    ):
         with pytest.raises(TwilioRestException) as info:
             action()
         assert (info.value.status, info.value.code) == (404, 20404)

@@ -17,7 +17,12 @@ TWIML = "<Response><Say>hi</Say></Response>"
 CASES = [
     # (id, changes to a valid request, code, words in the message)
     ("to-missing", {"to": ""}, 21201, "No 'To' number is specified"),
-    ("to-not-a-number", {"to": "+1234"}, 21211, "The phone number you are attempting to call, +1234, is not valid."),
+    (
+        "to-not-a-number",
+        {"to": "+1234"},
+        21211,
+        "The phone number you are attempting to call, +1234, is not valid.",
+    ),
     ("to-letters", {"to": "hello"}, 21211, "not valid"),
     ("to-bad-sip", {"to": "sip:"}, 21211, "not valid"),
     ("to-national", {"to": "4155550100"}, 21211, "not valid"),
@@ -44,14 +49,39 @@ CASES = [
     ("timeout-high", {"timeout": 601}, 21208, "Timeout must be between 1 and 600"),
     ("timeout-text", {"timeout": "soon"}, 21208, "Timeout must be an integer"),
     ("record", {"record": "maybe"}, 21200, "Record must be true or false"),
-    ("recording-channels", {"recording_channels": "stereo"}, 21200, "RecordingChannels must be one of mono, dual"),
+    (
+        "recording-channels",
+        {"recording_channels": "stereo"},
+        21200,
+        "RecordingChannels must be one of mono, dual",
+    ),
     ("recording-track", {"recording_track": "all"}, 21200, "RecordingTrack"),
-    ("recording-callback", {"recording_status_callback": "x"}, 21205, "RecordingStatusCallback is not a valid"),
-    ("recording-callback-method", {"recording_status_callback_method": "X"}, 21209, "RecordingStatusCallbackMethod"),
+    (
+        "recording-callback",
+        {"recording_status_callback": "x"},
+        21205,
+        "RecordingStatusCallback is not a valid",
+    ),
+    (
+        "recording-callback-method",
+        {"recording_status_callback_method": "X"},
+        21209,
+        "RecordingStatusCallbackMethod",
+    ),
     ("recording-event", {"recording_status_callback_event": ["done"]}, 21200, "RecordingStatusCallbackEvent"),
     ("trim", {"trim": "yes"}, 21200, "Trim must be one of trim-silence, do-not-trim"),
-    ("amd", {"machine_detection": "Maybe"}, 21207, "MachineDetection must be one of Enable, DetectMessageEnd"),
-    ("amd-timeout-low", {"machine_detection_timeout": 0}, 21200, "MachineDetectionTimeout must be between 1 and 120"),
+    (
+        "amd",
+        {"machine_detection": "Maybe"},
+        21207,
+        "MachineDetection must be one of Enable, DetectMessageEnd",
+    ),
+    (
+        "amd-timeout-low",
+        {"machine_detection_timeout": 0},
+        21200,
+        "MachineDetectionTimeout must be between 1 and 120",
+    ),
     ("amd-timeout-high", {"machine_detection_timeout": 121}, 21200, "between 1 and 120"),
     ("speech-low", {"machine_detection_speech_threshold": 999}, 21200, "between 1000 and 6000"),
     ("speech-high", {"machine_detection_speech_threshold": 6001}, 21200, "between 1000 and 6000"),
@@ -66,12 +96,25 @@ CASES = [
     ("byoc", {"byoc": "BYnothex"}, 21200, "Byoc is not valid"),
     ("app-sid-format", {"url": None, "application_sid": "AP123"}, 21218, "ApplicationSid is invalid: AP123"),
     ("app-unknown", {"url": None, "application_sid": "AP" + "1" * 32}, 21218, "ApplicationSid is invalid"),
-    ("twiml-too-long", {"url": None, "twiml": "<Response>" + "<Pause/>" * 500 + "</Response>"}, 32018,
-     "Twiml size exceeded maximum allowed value of 4000 characters"),
-    ("twiml-malformed", {"url": None, "twiml": "<Response><Say>hi</Response>"}, 12100, "not a well-formed XML"),
+    (
+        "twiml-too-long",
+        {"url": None, "twiml": "<Response>" + "<Pause/>" * 500 + "</Response>"},
+        32018,
+        "Twiml size exceeded maximum allowed value of 4000 characters",
+    ),
+    (
+        "twiml-malformed",
+        {"url": None, "twiml": "<Response><Say>hi</Response>"},
+        12100,
+        "not a well-formed XML",
+    ),
     ("twiml-wrong-root", {"url": None, "twiml": "<Say>hi</Say>"}, 12100, "<Response> as its root"),
-    ("twiml-entity-bomb", {"url": None, "twiml": '<!DOCTYPE r [<!ENTITY a "aaaa">]><Response>&a;</Response>'},
-     12100, "forbidden XML construct"),
+    (
+        "twiml-entity-bomb",
+        {"url": None, "twiml": '<!DOCTYPE r [<!ENTITY a "aaaa">]><Response>&a;</Response>'},
+        12100,
+        "forbidden XML construct",
+    ),
 ]
 
 
@@ -164,8 +207,9 @@ def test_unknown_account_is_401_not_404(live):
 )
 def test_list_rejects_bad_filters(live, account, params, code):
     sid = TWILIO.render_account(account.id)
-    r = httpx.get(f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", params=params,
-                  auth=(sid, account.auth_token))
+    r = httpx.get(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", params=params, auth=(sid, account.auth_token)
+    )
     assert r.status_code == 400
     assert r.json()["code"] == code
 
@@ -190,10 +234,14 @@ def test_update_rejects_bad_input_and_keeps_the_call(twilio):
 def test_unknown_call_sid_forms_are_404(live, account, twilio):
     sid = TWILIO.render_account(account.id)
     for call_sid in ("CA" + "0" * 32, "CAnothex", "not-a-sid"):
-        r = httpx.get(f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json",
-                      auth=(sid, account.auth_token))
+        r = httpx.get(
+            f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json", auth=(sid, account.auth_token)
+        )
         assert r.status_code == 404
-        assert r.json()["message"] == f"The requested resource /2010-04-01/Accounts/{sid}/Calls/{call_sid}.json was not found"
+        assert (
+            r.json()["message"]
+            == f"The requested resource /2010-04-01/Accounts/{sid}/Calls/{call_sid}.json was not found"
+        )
 
 
 def test_method_not_allowed_uses_the_vendor_body(live, account):
@@ -204,6 +252,9 @@ def test_method_not_allowed_uses_the_vendor_body(live, account):
 
 def test_wrong_content_type_is_refused(live, account):
     sid = TWILIO.render_account(account.id)
-    r = httpx.post(f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", json={"To": "+14155550100"},
-                   auth=(sid, account.auth_token))
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json",
+        json={"To": "+14155550100"},
+        auth=(sid, account.auth_token),
+    )
     assert r.status_code == 400 and r.json()["code"] == 20001

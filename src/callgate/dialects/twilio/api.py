@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from callgate.core.call import Account, APPLICATION_FIELDS
+from callgate.core.call import APPLICATION_FIELDS, Account
 from callgate.core.errors import ApiError, InvalidParameter, MethodNotAllowed, NotFound
 from callgate.dialects.params import parse_form
 from callgate.dialects.twilio import commands, schemas
@@ -77,7 +77,9 @@ class CompatApi:
                 account = await authenticate(request, flavor, account_ref)
                 handler = handlers.get(request.method)
                 if handler is None:
-                    raise MethodNotAllowed(f"The HTTP method {request.method} is not allowed on this resource")
+                    raise MethodNotAllowed(
+                        f"The HTTP method {request.method} is not allowed on this resource"
+                    )
                 return await handler(request, flavor, account)
             except ApiError as exc:
                 errors = getattr(exc, "all_errors", None)
@@ -145,7 +147,7 @@ async def list_calls(request: Request, flavor: Flavor, account: Account) -> Resp
     page = PageRequest.from_parsed(parsed)
     flt = commands.call_filter(parsed, flavor)
     rows, next_token, previous_token = page.split(
-        await services(request).calls.list(account.id, flt, page.window)
+        await services(request).calls.search(account.id, flt, page.window)
     )
     return JSONResponse(
         page_body(
@@ -206,7 +208,9 @@ async def list_applications(request: Request, flavor: Flavor, account: Account) 
     parsed = parse_form(request.query_params, schemas.LIST_APPLICATIONS)
     page = PageRequest.from_parsed(parsed)
     rows, next_token, previous_token = page.split(
-        await services(request).applications.list(account.id, parsed.values.get("friendly_name"), page.window)
+        await services(request).applications.search(
+            account.id, parsed.values.get("friendly_name"), page.window
+        )
     )
     return JSONResponse(
         page_body(

@@ -26,14 +26,17 @@ def _one_handler(parsed: Parsed, flavor: Flavor, *, required: bool) -> None:
     given = [n for n in ("Url", *flavor.markup_params, "ApplicationSid") if n in parsed.present]
     if not given and required:
         if flavor.name == "twilio":
-            message = "Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml"
+            message = (
+                "Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml"
+            )
         else:
             message = f"Url, {_markup_names(flavor)} or ApplicationSid parameter is required"
         parsed.errors.append(InvalidParameter(message, code=schemas.BAD_URL, param="Url"))
     elif len(given) > 1:
         parsed.errors.append(
             InvalidParameter(
-                f"Only one of Url, {_markup_names(flavor)} or ApplicationSid may be given, not {' and '.join(given)}",
+                f"Only one of Url, {_markup_names(flavor)} or ApplicationSid may be given, "
+                f"not {' and '.join(given)}",
                 code=schemas.BAD_URL,
                 param=given[1],
             )
@@ -69,7 +72,9 @@ def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:
     caller_id = values.get("caller_id")
     if caller_id is not None and not valid_caller(caller_id, callee):
         parsed.errors.append(
-            InvalidParameter(f"CallerId is not a valid phone number: {caller_id}", code=21212, param="CallerId")
+            InvalidParameter(
+                f"CallerId is not a valid phone number: {caller_id}", code=21212, param="CallerId"
+            )
         )
     _one_handler(parsed, flavor, required=True)
     _check_markup(parsed, flavor)
@@ -152,7 +157,9 @@ def call_filter(parsed: Parsed, flavor: Flavor) -> CallFilter:
                 code=20001,
                 param="ParentCallSid",
             )
-    start_after, start_before = _day_bounds(values, "start_time", "start_time_before", "start_time_after", "StartTime")
+    start_after, start_before = _day_bounds(
+        values, "start_time", "start_time_before", "start_time_after", "StartTime"
+    )
     end_after, end_before = _day_bounds(values, "end_time", "end_time_before", "end_time_after", "EndTime")
     return CallFilter(
         to=values.get("to"),

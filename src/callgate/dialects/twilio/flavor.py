@@ -74,7 +74,9 @@ class Flavor:
     call_json: Callable[[Call, Flavor], dict[str, Any]]
     application_json: Callable[[Application, Flavor], dict[str, Any]]
 
-    def error_response(self, error: ApiError, path: str, errors: list[ApiError] | None = None) -> JSONResponse:
+    def error_response(
+        self, error: ApiError, path: str, errors: list[ApiError] | None = None
+    ) -> JSONResponse:
         status, body = self.error_body(error, errors or [error], path)
         headers = {}
         if isinstance(error, AuthenticationFailed):

@@ -35,7 +35,8 @@ async def read_form(request: Request) -> MultiDict:
     content_type = request.headers.get("content-type", "application/x-www-form-urlencoded")
     if body and not content_type.lower().startswith("application/x-www-form-urlencoded"):
         raise InvalidParameter(
-            f"Send parameters as application/x-www-form-urlencoded, not {content_type.split(';')[0]}", code=20001
+            f"Send parameters as application/x-www-form-urlencoded, not {content_type.split(';')[0]}",
+            code=20001,
         )
     try:
         text = body.decode("utf-8")
@@ -108,7 +109,9 @@ class PageRequest:
 
 
 def paging_filters(request: Request) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.query_params.multi_items() if k not in {"PageSize", "Page", "PageToken"}]
+    return [
+        (k, v) for k, v in request.query_params.multi_items() if k not in {"PageSize", "Page", "PageToken"}
+    ]
 
 
 def page_path(request: Request) -> str:

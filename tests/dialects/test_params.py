@@ -1,0 +1,65 @@
+from starlette.datastructures import MultiDict
+
+from callgate.dialects.params import Kind, Param, is_http_url, openapi_parameter_schema, parse_form
+
+PARAMS = (
+    Param("Name", required_code=1, missing_message="Name please"),
+    Param("Count", Kind.INT, code=2, minimum=1, maximum=5),
+    Param("Flag", Kind.BOOL, code=3),
+    Param("Mode", Kind.ENUM, code=4, choices=("GET", "POST"), case_insensitive=True),
+    Param("Event", Kind.ENUM, code=5, choices=("a", "b"), many=True, split_spaces=True),
+    Param("Hook", Kind.URL, code=6),
+)
+
+
+def test_typed_values_and_repeated_keys():
+    form = MultiDict(
+        [("Name", "x"), ("Count", "3"), ("Flag", "True"), ("Mode", "get"), ("Event", "a"), ("Event", "b a")]
+    )
+    parsed = parse_form(form, PARAMS)
+    assert parsed.errors == []
+    assert parsed.values == {"name": "x", "count": 3, "flag": True, "mode": "GET", "event": ("a", "b", "a")}
+    assert parsed.present == {"Name", "Count", "Flag", "Mode", "Event"}
+
+
+def test_every_error_is_collected_with_its_code():
+    form = MultiDict([("Count", "9"), ("Flag", "yes please"), ("Mode", "PUT"), ("Event", "c"), ("Hook", "x")])
+    parsed = parse_form(form, PARAMS)
+    assert [(e.code, e.param) for e in parsed.errors] == [
+        (1, "Name"),
+        (2, "Count"),
+        (3, "Flag"),
+        (4, "Mode"),
+        (5, "Event"),
+        (6, "Hook"),
+    ]
+    assert parsed.errors[0].message == "Name please"
+    assert parsed.errors[1].message == "Count must be between 1 and 5: 9"
+
+
+def test_blank_counts_as_missing_and_unknown_keys_are_ignored():
+    parsed = parse_form(MultiDict([("Name", ""), ("Other", "1")]), PARAMS)
+    assert [e.code for e in parsed.errors] == [1]
+    assert parsed.values == {}
+
+
+def test_http_urls():
+    assert is_http_url("https://example.com/a?b=c")
+    assert is_http_url("http://127.0.0.1:8080/x")
+    for bad in (
+        "example.com",
+        "/relative",
+        "ftp://example.com",
+        "https://",
+        "https://exa mple.com",
+        "http://h:99999",
+    ):
+        assert not is_http_url(bad), bad
+
+
+def test_openapi_schema_mirrors_the_param():
+    assert openapi_parameter_schema(PARAMS[1]) == {"type": "integer", "minimum": 1, "maximum": 5}
+    assert openapi_parameter_schema(PARAMS[4]) == {
+        "type": "array",
+        "items": {"type": "string", "enum": ["a", "b"]},
+    }

@@ -1,0 +1,159 @@
+"""The CLI contract: `callgate serve` and `callgate accounts`, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from twilio.rest import Client
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+CALLGATE = [sys.executable, "-m", "callgate"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [*CALLGATE, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+class ServeProcess:
+    """`callgate serve` in a child process; its banner is read line by line until the server is ready."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [*CALLGATE, "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "Application startup complete" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def wait_ready(self) -> str:
+        assert self.ready.wait(60), "".join(self.lines)
+        assert self.proc.poll() is None, "".join(self.lines)
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def test_accounts_create_and_list_json(fresh_db_url):
+    created = json.loads(run_cli("accounts", "create", "--name", "acme", "--db", fresh_db_url, "--json"))
+    assert set(created) == {"id", "name", "twilio", "signalwire", "bandwidth"}
+    assert created["name"] == "acme"
+    assert str(uuid.UUID(created["id"])) == created["id"]
+    assert re.fullmatch(r"AC[0-9a-f]{32}", created["twilio"]["account_sid"])
+    assert created["twilio"]["account_sid"][2:] == uuid.UUID(created["id"]).hex
+    assert len(created["twilio"]["auth_token"]) == 32
+    assert created["signalwire"]["project_id"] == created["id"]
+    assert created["signalwire"]["api_token"]
+    assert created["bandwidth"]["account_id"].isdigit()
+    assert set(created["bandwidth"]) == {"account_id", "username", "password"}
+    listed = json.loads(run_cli("accounts", "list", "--db", fresh_db_url, "--json"))
+    assert listed == [created]
+
+
+def test_accounts_db_from_environment(tmp_path):
+    url = f"sqlite:///{tmp_path}/env.db"
+    created = json.loads(run_cli("accounts", "create", "--json", env={"CALLGATE_DB": url}))
+    assert json.loads(run_cli("accounts", "list", "--json", env={"CALLGATE_DB": url})) == [created]
+
+
+def test_serve_creates_an_account_and_keeps_every_call_across_a_restart(fresh_db_url):
+    port = free_port()
+    first = ServeProcess("--http", f"127.0.0.1:{port}", "--db", fresh_db_url)
+    try:
+        banner = first.wait_ready()
+        sid = re.search(r"AccountSid (AC[0-9a-f]{32})", banner).group(1)
+        token = re.search(r"AuthToken ([0-9a-f]{32})", banner).group(1)
+        assert f"http://127.0.0.1:{port}/api/laml" in banner and f"http://127.0.0.1:{port}/api/v2" in banner
+        client = Client(sid, token)
+        client.api.base_url = f"http://127.0.0.1:{port}"
+        sids = [
+            client.calls.create(to=f"+1415555010{n}", from_="+14155550199", url="https://e.com/v").sid
+            for n in range(3)
+        ]
+        client.calls(sids[0]).update(status="canceled")
+    finally:
+        assert first.stop() == 0
+
+    second = ServeProcess("--http", f"127.0.0.1:{port}", "--db", fresh_db_url)
+    try:
+        banner = second.wait_ready()
+        assert token not in banner  # credentials are printed once, at creation
+        assert "1 account(s)" in banner
+        assert [c.sid for c in client.calls.list()] == list(reversed(sids))
+        assert client.calls(sids[0]).fetch().status == "canceled"
+        assert client.calls(sids[1]).fetch().to == "+14155550101"
+    finally:
+        assert second.stop() == 0
+
+
+def test_serve_reads_its_address_and_store_from_the_environment(tmp_path):
+    port = free_port()
+    db = tmp_path / "from-env.db"
+    server = ServeProcess(env={"CALLGATE_HTTP": f"127.0.0.1:{port}", "CALLGATE_DB": f"sqlite:///{db}"})
+    try:
+        server.wait_ready()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        assert Path(db).exists()
+    finally:
+        server.stop()
+
+
+def test_bad_database_url_fails_clearly(tmp_path):
+    result = subprocess.run(
+        [*CALLGATE, "accounts", "list", "--db", "mysql://nowhere/db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "unsupported database URL" in result.stderr
+
+
+def test_tokens_never_reach_the_logs(fresh_db_url):
+    port = free_port()
+    created = json.loads(run_cli("accounts", "create", "--db", fresh_db_url, "--json"))
+    server = ServeProcess("--http", f"127.0.0.1:{port}", "--db", fresh_db_url)
+    try:
+        server.wait_ready()
+        sid, token = created["twilio"]["account_sid"], created["twilio"]["auth_token"]
+        httpx.get(f"http://127.0.0.1:{port}/2010-04-01/Accounts/{sid}/Calls.json", auth=(sid, token))
+        httpx.get(
+            f"http://127.0.0.1:{port}/2010-04-01/Accounts/{sid}/Calls.json", auth=(sid, "wrong-" + token)
+        )
+    finally:
+        server.stop()
+    time.sleep(0)  # the reader thread has drained stdout once the process exited
+    output = "".join(server.lines)
+    assert token not in output
+    assert created["signalwire"]["api_token"] not in output
