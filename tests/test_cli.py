@@ -51,7 +51,7 @@ class ServeProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line)
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:
                 self.ready.set()
         self.ready.set()
 

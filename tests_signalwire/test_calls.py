@@ -293,11 +293,31 @@ def test_list_two_pages_and_all(fresh_account: Account) -> None:
     seen = first_sids + second_sids + third_sids
     assert len(seen) == len(set(seen)) == 5
     assert set(seen) == created
+    # And back: the page before the last is the second one again.
+    back = third.previous_page()
+    assert back is not None
+    assert [c.sid for c in back] == second_sids
 
     listed = client.calls.list(page_size=2)
     assert [c.sid for c in listed] == seen
     assert len(client.calls.list(limit=3, page_size=2)) == 3
     assert {c.sid for c in client.calls.stream(page_size=4)} == created
+
+
+def test_filters_carry_over_to_the_next_page(fresh_account: Account) -> None:
+    client = fresh_account.client()
+    wanted = {client.calls.create(to="+14155550250", from_=FROM, url=VOICE_URL).sid for _ in range(3)}
+    for _ in range(2):
+        client.calls.create(to="+14155550251", from_=FROM, url=VOICE_URL)
+    first = client.calls.page(to="+14155550250", page_size=2)
+    first_sids = [c.sid for c in first]
+    second = first.next_page()
+    assert second is not None
+    second_sids = [c.sid for c in second]
+    assert len(first_sids) == 2 and len(second_sids) == 1
+    assert set(first_sids + second_sids) == wanted
+    assert second.next_page() is None
+    assert {c.sid for c in client.calls.list(to="+14155550250", page_size=1)} == wanted
 
 
 def test_list_page_json_and_next_page_uri(fresh_account: Account) -> None:

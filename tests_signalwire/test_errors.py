@@ -304,3 +304,53 @@ def test_the_sdk_reads_the_flat_code_and_message(client: Any) -> None:
     assert (info.value.status, info.value.code, info.value.method) == (422, 20009, "DELETE")
     assert info.value.msg.startswith("Unable to delete record: ")
     assert len(info.value.msg) > len("Unable to delete record: ")
+
+
+# Known server bugs (see the suite's report): each request answers 500 with a plain-text body and
+# leaves the kept-alive connection closed. They are strict xfails, so a fix turns them into failures
+# that ask for the marker to be removed.
+
+
+def _fresh_get(account: Account, path: str, params: Any) -> requests.Response:
+    return requests.get(account.laml.url(path), params=params, auth=(account.project_id, account.api_token),
+                        timeout=10)
+
+
+def _fresh_post(account: Account, path: str, data: Any) -> requests.Response:
+    return requests.post(account.laml.url(path), data=data, auth=(account.project_id, account.api_token),
+                         timeout=10)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: PageToken PA + 19 digits passes the pattern, overflows int64: 500")
+def test_an_out_of_range_page_token_is_a_parameter_error(account: Account) -> None:
+    response = _fresh_get(account, "/Calls.json", {"PageToken": "PA9999999999999999999"})
+    assert_parameter_errors(response, ["21481"])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: StartTime< on 9999-12-31 adds a day past datetime.max: 500")
+def test_the_last_representable_day_is_a_valid_filter(account: Account) -> None:
+    response = _fresh_get(account, "/Calls.json", {"StartTime<": "9999-12-31"})
+    assert response.status_code in (200, 400), response.text
+    response = _fresh_get(account, "/Calls.json", {"EndTime": "9999-12-31"})
+    assert response.status_code in (200, 400), response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("post", "/Applications.json", {"FriendlyName": "a\x00b"}),
+        ("get", "/Applications.json", {"FriendlyName": "a\x00b"}),
+        ("get", "/Calls.json", {"To": "a\x00b"}),
+        ("post", "/Calls.json", call_params(To="sip:alice@example.com;x=\x00", From="bob")),
+    ],
+    ids=["create application", "list applications", "list calls", "create call"],
+)
+def test_a_nul_character_is_not_a_server_error(
+    request: pytest.FixtureRequest, account: Account, method: str, path: str, data: Any
+) -> None:
+    if account.server.backend == "postgres":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="BUG: PostgreSQL text refuses NUL: 500"))
+    send = _fresh_post if method == "post" else _fresh_get
+    response = send(account, path, data)
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
