@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from support import PG, Account, Raw, Server, psql
+from support import PG, Account, Server, psql
 
 
 @pytest.fixture(
@@ -62,10 +61,5 @@ def fresh_account(server: Server) -> Account:
 @pytest.fixture(scope="module")
 def client(account: Account) -> Any:
     return account.client()
-
-
-@pytest.fixture(scope="module")
-def laml(account: Account) -> Raw:
-    return account.laml
 
 

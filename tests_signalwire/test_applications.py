@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
-
 from support import FROM, TO, VOICE_URL, Account, call_params
+from twilio.base.exceptions import TwilioRestException
 
 # The keys signalwire 2.1.1's ApplicationInstance reads strictly, and the optional one.
 STRICT_APPLICATION_KEYS = {
-    "account_sid", "api_version", "date_created", "date_updated", "friendly_name", "sid", "sms_fallback_method",
-    "sms_fallback_url", "sms_method", "sms_status_callback", "sms_url", "status_callback",
+    "account_sid", "api_version", "date_created", "date_updated", "friendly_name", "sid",
+    "sms_fallback_method", "sms_fallback_url", "sms_method", "sms_status_callback", "sms_url", "status_callback",
     "status_callback_method", "uri", "voice_caller_id_lookup", "voice_fallback_method", "voice_fallback_url",
     "voice_method", "voice_url",
 }
@@ -96,7 +95,7 @@ def test_a_minimal_application_parses_in_the_sdk(client: Any, account: Account) 
 
 def test_list_and_filter_by_friendly_name(fresh_account: Account) -> None:
     client = fresh_account.client()
-    sids = {client.applications.create(friendly_name=name, voice_url=VOICE_URL).sid for name in ("a", "b", "c")}
+    sids = {client.applications.create(friendly_name=n, voice_url=VOICE_URL).sid for n in ("a", "b", "c")}
     listed = client.applications.list()
     assert {a.sid for a in listed} == sids
     assert {a.friendly_name for a in listed} == {"a", "b", "c"}
@@ -118,7 +117,8 @@ def test_another_accounts_application_is_not_found(client: Any, other_account: A
 
 
 def test_bad_application_parameters_are_listed(account: Account) -> None:
-    response = account.laml.post("/Applications.json", {"FriendlyName": "x", "VoiceUrl": "nope", "VoiceMethod": "PUT"})
+    form = {"FriendlyName": "x", "VoiceUrl": "nope", "VoiceMethod": "PUT"}
+    response = account.laml.post("/Applications.json", form)
     assert response.status_code == 400
     assert sorted(e["code"] for e in response.json()["errors"]) == ["21402", "21403"]
 

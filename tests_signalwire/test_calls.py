@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from signalwire.voice_response import VoiceResponse
-from twilio.base.exceptions import TwilioRestException
-
 from support import FROM, LAML, TO, VOICE_URL, Account, call_params, sid_to_twilio, twilio_to_sid
+from twilio.base.exceptions import TwilioRestException
 
 # Every field the seed's CallResponse requires.
 CALL_RESPONSE_FIELDS = {
@@ -421,7 +420,7 @@ def test_delete_an_ended_call(client: Any) -> None:
 # One account, two faces
 
 
-def test_a_call_created_through_the_twilio_face_is_seen_by_the_signalwire_sdk(client: Any, account: Account) -> None:
+def test_a_call_created_through_the_twilio_face_is_seen_by_the_sdk(client: Any, account: Account) -> None:
     response = account.twilio.post("/Calls.json", call_params(To="+14155550177"))
     assert response.status_code == 201, response.text
     twilio_call = response.json()
@@ -435,7 +434,7 @@ def test_a_call_created_through_the_twilio_face_is_seen_by_the_signalwire_sdk(cl
     assert sid in _sids(client.calls.list(to="+14155550177"))
 
 
-def test_a_call_created_by_the_signalwire_sdk_is_seen_through_the_twilio_face(client: Any, account: Account) -> None:
+def test_a_call_created_by_the_sdk_is_seen_through_the_twilio_face(client: Any, account: Account) -> None:
     call = client.calls.create(to="+14155550178", from_=FROM, url=VOICE_URL)
     response = account.twilio.get(f"/Calls/{sid_to_twilio(call.sid)}.json")
     assert response.status_code == 200, response.text
@@ -453,9 +452,8 @@ def test_a_call_created_by_the_signalwire_sdk_is_seen_through_the_twilio_face(cl
 def test_the_sdk_path_without_api_laml_serves_the_signalwire_face(account: Account) -> None:
     """The SDK requests /2010-04-01/... with the project UUID; the body is still SignalWire's."""
     created = account.laml.post("/Calls.json", call_params()).json()
-    plain = account.laml.session.get(
-        f"{account.server.base_url}/2010-04-01/Accounts/{account.project_id}/Calls/{created['sid']}.json", timeout=10
-    )
+    path = f"/2010-04-01/Accounts/{account.project_id}/Calls/{created['sid']}.json"
+    plain = account.laml.session.get(account.server.base_url + path, timeout=10)
     assert plain.status_code == 200
     assert plain.json() == created
 
