@@ -40,7 +40,7 @@ system-deps:
 	fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests tests_signalwire bench scripts
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test

@@ -195,8 +195,19 @@ class Store:
 
     def create(self) -> None:
         if self.kind == "postgresql":
-            run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", f"{self.admin}/postgres",
-                 "-c", f'CREATE DATABASE "{self.dbname}"'])
+            run(
+                [
+                    "psql",
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    f"{self.admin}/postgres",
+                    "-c",
+                    f'CREATE DATABASE "{self.dbname}"',
+                ]
+            )
             self.created = True
 
     def count_calls(self) -> int:
@@ -208,27 +219,47 @@ class Store:
 
     def drop(self) -> None:
         if self.kind == "postgresql" and self.created:
-            run(["psql", "-X", "-q", "-d", f"{self.admin}/postgres",
-                 "-c", f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)'])
+            run(
+                [
+                    "psql",
+                    "-X",
+                    "-q",
+                    "-d",
+                    f"{self.admin}/postgres",
+                    "-c",
+                    f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)',
+                ]
+            )
             self.created = False
 
 
 def wrk(url: str, script: Path, args: argparse.Namespace, duration: float) -> dict[str, Any]:
-    argv = [args.wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{duration:g}s", "--latency",
-            "--timeout", "10s", "-s", str(script), url]
+    argv = [
+        args.wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{duration:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
     for line in proc.stdout.splitlines():
         if line.startswith("WRKJSON "):
-            data: dict[str, Any] = json.loads(line[len("WRKJSON "):])
+            data: dict[str, Any] = json.loads(line[len("WRKJSON ") :])
             data["text"] = proc.stdout
             return data
     raise RuntimeError(f"no summary in wrk output:\n{proc.stdout}")
 
 
-def measure(target: str, store_kind: str, url: str, script: Path, args: argparse.Namespace,
-            store: Store | None) -> Result:
+def measure(
+    target: str, store_kind: str, url: str, script: Path, args: argparse.Namespace, store: Store | None
+) -> Result:
     if args.warmup > 0:
         wrk(url, script, args, args.warmup)
     time.sleep(args.settle)
@@ -239,10 +270,18 @@ def measure(target: str, store_kind: str, url: str, script: Path, args: argparse
     duration_s = data["duration_us"] / 1e6
     errors = {k: v for k, v in data["errors"].items() if k != "status"}
     result = Result(
-        target=target, store=store_kind, requests=data["requests"], duration_s=round(duration_s, 3),
-        rps=data["requests"] / duration_s, p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000, max_ms=data["max_us"] / 1000, non_2xx=data["errors"]["status"],
-        socket_errors=errors, statuses=data["statuses"],
+        target=target,
+        store=store_kind,
+        requests=data["requests"],
+        duration_s=round(duration_s, 3),
+        rps=data["requests"] / duration_s,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        non_2xx=data["errors"]["status"],
+        socket_errors=errors,
+        statuses=data["statuses"],
     )
     if args.verbose:
         print(data["text"])
@@ -265,17 +304,21 @@ def measure(target: str, store_kind: str, url: str, script: Path, args: argparse
         if 0 <= extra <= args.connections:
             result.checks.append(
                 f"stored {result.stored_delta} calls for {result.requests} completed requests (+{extra} in "
-                f"flight at the stop, allowed 0..{args.connections})")
+                f"flight at the stop, allowed 0..{args.connections})"
+            )
         else:
             result.ok = False
             result.checks.append(
-                f"MISMATCH: stored {result.stored_delta} calls for {result.requests} completed requests")
+                f"MISMATCH: stored {result.stored_delta} calls for {result.requests} completed requests"
+            )
     return result
 
 
 def capture_call(base: str, sid: str, auth: str, body: bytes) -> bytes:
     req = urllib.request.Request(
-        base + CALLS_PATH.format(sid=sid), data=body, method="POST",
+        base + CALLS_PATH.format(sid=sid),
+        data=body,
+        method="POST",
         headers={"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
@@ -284,8 +327,9 @@ def capture_call(base: str, sid: str, auth: str, body: bytes) -> bytes:
         return bytes(resp.read())
 
 
-def bench_store(store_kind: str, args: argparse.Namespace, workdir: Path, servers: list[Server],
-                stores: list[Store]) -> list[Result]:
+def bench_store(
+    store_kind: str, args: argparse.Namespace, workdir: Path, servers: list[Server], stores: list[Store]
+) -> list[Result]:
     sdir = workdir / store_kind
     sdir.mkdir()
     store = Store(store_kind, sdir, args.pg_url)
@@ -297,9 +341,11 @@ def bench_store(store_kind: str, args: argparse.Namespace, workdir: Path, server
     body = urllib.parse.urlencode(FORM)
 
     cg_port = free_port()
-    callgate = Server(f"callgate ({store_kind})",
-                      [args.callgate, "serve", "--http", f"127.0.0.1:{cg_port}", "--db", store.url],
-                      sdir / "callgate.log")
+    callgate = Server(
+        f"callgate ({store_kind})",
+        [args.callgate, "serve", "--http", f"127.0.0.1:{cg_port}", "--db", store.url],
+        sdir / "callgate.log",
+    )
     servers.append(callgate)
     cg_base = f"http://127.0.0.1:{cg_port}"
     wait_ready(callgate, cg_base + "/healthz")
@@ -307,18 +353,25 @@ def bench_store(store_kind: str, args: argparse.Namespace, workdir: Path, server
     call_file = sdir / "call.json"
     call_file.write_bytes(capture_call(cg_base, sid, auth, body.encode()))
     bare_port = free_port()
-    bare = Server("bare",
-                  [sys.executable, str(HERE / "bare_endpoint.py"), "--http", f"127.0.0.1:{bare_port}"],
-                  sdir / "bare.log", env={**os.environ, "CALLGATE_BENCH_BODY": str(call_file)})
+    bare = Server(
+        "bare",
+        [sys.executable, str(HERE / "bare_endpoint.py"), "--http", f"127.0.0.1:{bare_port}"],
+        sdir / "bare.log",
+        env={**os.environ, "CALLGATE_BENCH_BODY": str(call_file)},
+    )
     servers.append(bare)
     bare_base = f"http://127.0.0.1:{bare_port}"
     wait_ready(bare, bare_base + "/healthz")
 
     script = sdir / "create_call.lua"
-    script.write_text(WRK_LUA % {
-        "body": lua_string(body), "auth": lua_string(auth),
-        "response": RESPONSE_LUA if args.status_check else "",
-    })
+    script.write_text(
+        WRK_LUA
+        % {
+            "body": lua_string(body),
+            "auth": lua_string(auth),
+            "response": RESPONSE_LUA if args.status_check else "",
+        }
+    )
     path = CALLS_PATH.format(sid=sid)
     results: list[Result] = []
     for _ in range(args.repeat):
@@ -346,8 +399,10 @@ def print_results(results: list[Result], args: argparse.Namespace) -> bool:
         cg = [r.rps for r in results if r.store == store_kind and r.target == "callgate"]
         ratio = (sum(cg) / len(cg)) / (sum(bare) / len(bare))
         verdict = "meets" if ratio >= args.target else "BELOW"
-        print(f"ratio callgate ({store_kind}) / bare throughput: {ratio:.2f}  "
-              f"({verdict} the target of {args.target:.2f})")
+        print(
+            f"ratio callgate ({store_kind}) / bare throughput: {ratio:.2f}  "
+            f"({verdict} the target of {args.target:.2f})"
+        )
         if args.check_target and ratio < args.target:
             ok = False
     for r in results:
@@ -357,28 +412,40 @@ def print_results(results: list[Result], args: argparse.Namespace) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target (2)")
     parser.add_argument("--connections", "-c", type=int, default=32, help="concurrent connections (32)")
     parser.add_argument("--threads", "-t", type=int, default=1, help="wrk threads (1)")
     parser.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="sqlite")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432",
-                        help="PostgreSQL server (no database); a fresh database is created and dropped")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server (no database); a fresh database is created and dropped",
+    )
     parser.add_argument("--order", default="bare,callgate", help="order of the targets (bare,callgate)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each target this many times")
     parser.add_argument("--settle", type=float, default=0.5, help="pause between runs, seconds (0.5)")
-    parser.add_argument("--no-status-check", dest="status_check", action="store_false",
-                        help="do not count status codes in wrk's Lua (slightly cheaper for wrk)")
+    parser.add_argument(
+        "--no-status-check",
+        dest="status_check",
+        action="store_false",
+        help="do not count status codes in wrk's Lua (slightly cheaper for wrk)",
+    )
     parser.add_argument("--target", type=float, default=0.5, help="target ratio callgate/bare (0.5)")
     parser.add_argument("--check-target", action="store_true", help="exit 1 if the ratio is below --target")
     parser.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, stores)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print wrk's own output")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
-    parser.add_argument("--callgate", default=str(BIN / "callgate") if (BIN / "callgate").exists()
-                        else (shutil.which("callgate") or "callgate"))
+    parser.add_argument(
+        "--callgate",
+        default=str(BIN / "callgate")
+        if (BIN / "callgate").exists()
+        else (shutil.which("callgate") or "callgate"),
+    )
     args = parser.parse_args(argv)
     if sorted(args.order.split(",")) != ["bare", "callgate"]:
         parser.error("--order is bare,callgate or callgate,bare")
@@ -391,9 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
 
     kinds = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
-    print(f"create-call benchmark: wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + "
-          f"{args.duration:g} s per target, order {args.order}, repeat {args.repeat}; "
-          f"{os.cpu_count()} CPUs (shared by wrk and the servers), Python {platform.python_version()}")
+    print(
+        f"create-call benchmark: wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + "
+        f"{args.duration:g} s per target, order {args.order}, repeat {args.repeat}; "
+        f"{os.cpu_count()} CPUs (shared by wrk and the servers), Python {platform.python_version()}"
+    )
     workdir = Path(tempfile.mkdtemp(prefix="callgate-bench-"))
     servers: list[Server] = []
     stores: list[Store] = []
@@ -418,9 +487,18 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     ok = print_results(results, args)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(
-            {"argv": sys.argv, "cpus": os.cpu_count(), "python": platform.python_version(),
-             "results": [asdict(r) for r in results]}, indent=2) + "\n")
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "argv": sys.argv,
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "results": [asdict(r) for r in results],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0 if ok else 1
 
 

@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         call = json.load(fh)
     host, _, port = args.http.rpartition(":")
     config = uvicorn.Config(
-        create_app(call), host=host or "127.0.0.1", port=int(port), log_level="info", access_log=False,
+        create_app(call),
+        host=host or "127.0.0.1",
+        port=int(port),
+        log_level="info",
+        access_log=False,
         server_header=False,
     )
     asyncio.run(uvicorn.Server(config).serve())

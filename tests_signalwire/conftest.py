@@ -61,5 +61,3 @@ def fresh_account(server: Server) -> Account:
 @pytest.fixture(scope="module")
 def client(account: Account) -> Any:
     return account.client()
-
-

@@ -24,7 +24,13 @@ STOP_TIMEOUT_S = 10.0
 PG = {"host": HOST, "port": "5432", "user": "postgres"}
 
 # The SDKs talk to loopback only: no proxy, no region/edge host rewriting, no space URL from the env.
-_SDK_ENV = ("TWILIO_REGION", "TWILIO_EDGE", "SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_TOKEN")
+_SDK_ENV = (
+    "TWILIO_REGION",
+    "TWILIO_EDGE",
+    "SIGNALWIRE_SPACE_URL",
+    "SIGNALWIRE_PROJECT_ID",
+    "SIGNALWIRE_TOKEN",
+)
 for _var in _SDK_ENV:
     os.environ.pop(_var, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -136,10 +142,25 @@ class Server:
 
 def psql(sql: str, database: str = "postgres") -> None:
     if shutil.which("psql") is None:
-        raise RuntimeError("psql is not installed: the PostgreSQL back-end needs it (or use -m 'not postgres')")
+        raise RuntimeError("psql is missing: the PostgreSQL back-end needs it (or use -m 'not postgres')")
     done = subprocess.run(
-        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", database,
-         "-v", "ON_ERROR_STOP=1", "-X", "-q", "-c", sql],
+        [
+            "psql",
+            "-h",
+            PG["host"],
+            "-p",
+            PG["port"],
+            "-U",
+            PG["user"],
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-X",
+            "-q",
+            "-c",
+            sql,
+        ],
         capture_output=True,
         text=True,
         timeout=30,

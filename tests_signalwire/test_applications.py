@@ -16,10 +16,25 @@ from twilio.base.exceptions import TwilioRestException
 
 # The keys signalwire 2.1.1's ApplicationInstance reads strictly, and the optional one.
 STRICT_APPLICATION_KEYS = {
-    "account_sid", "api_version", "date_created", "date_updated", "friendly_name", "sid",
-    "sms_fallback_method", "sms_fallback_url", "sms_method", "sms_status_callback", "sms_url", "status_callback",
-    "status_callback_method", "uri", "voice_caller_id_lookup", "voice_fallback_method", "voice_fallback_url",
-    "voice_method", "voice_url",
+    "account_sid",
+    "api_version",
+    "date_created",
+    "date_updated",
+    "friendly_name",
+    "sid",
+    "sms_fallback_method",
+    "sms_fallback_url",
+    "sms_method",
+    "sms_status_callback",
+    "sms_url",
+    "status_callback",
+    "status_callback_method",
+    "uri",
+    "voice_caller_id_lookup",
+    "voice_fallback_method",
+    "voice_fallback_url",
+    "voice_method",
+    "voice_url",
 }
 
 FULL_APPLICATION = {
@@ -60,10 +75,19 @@ def test_create_fetch_update_delete(client: Any, account: Account) -> None:
     _check_application(fetched, account, FULL_APPLICATION)
     assert fetched.date_created == app.date_created
 
-    updated = client.applications(app.sid).update(friendly_name="back office", voice_url="https://example.com/b.xml",
-                                                  voice_method="POST")
-    _check_application(updated, account, {**FULL_APPLICATION, "friendly_name": "back office",
-                                          "voice_url": "https://example.com/b.xml", "voice_method": "POST"})
+    updated = client.applications(app.sid).update(
+        friendly_name="back office", voice_url="https://example.com/b.xml", voice_method="POST"
+    )
+    _check_application(
+        updated,
+        account,
+        {
+            **FULL_APPLICATION,
+            "friendly_name": "back office",
+            "voice_url": "https://example.com/b.xml",
+            "voice_method": "POST",
+        },
+    )
     assert client.applications(app.sid).fetch().friendly_name == "back office"
 
     assert client.applications(app.sid).delete() is True

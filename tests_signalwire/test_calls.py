@@ -19,16 +19,52 @@ from twilio.base.exceptions import TwilioRestException
 
 # Every field the seed's CallResponse requires.
 CALL_RESPONSE_FIELDS = {
-    "sid", "account_sid", "date_created", "date_updated", "parent_call_sid", "to", "formatted_to",
-    "to_formatted", "from", "formatted_from", "from_formatted", "phone_number_sid", "status", "start_time",
-    "end_time", "duration", "price", "price_unit", "direction", "answered_by", "api_version",
-    "forwarded_from", "caller_name", "uri", "subresource_uris", "annotation", "group_sid", "audio_in_mos",
-    "sip_result_code", "audio_rtt_avg", "audio_rtt_min", "audio_rtt_max", "audio_out_jitter_min",
-    "audio_out_jitter_max", "audio_out_jitter_avg", "audio_out_lost",
+    "sid",
+    "account_sid",
+    "date_created",
+    "date_updated",
+    "parent_call_sid",
+    "to",
+    "formatted_to",
+    "to_formatted",
+    "from",
+    "formatted_from",
+    "from_formatted",
+    "phone_number_sid",
+    "status",
+    "start_time",
+    "end_time",
+    "duration",
+    "price",
+    "price_unit",
+    "direction",
+    "answered_by",
+    "api_version",
+    "forwarded_from",
+    "caller_name",
+    "uri",
+    "subresource_uris",
+    "annotation",
+    "group_sid",
+    "audio_in_mos",
+    "sip_result_code",
+    "audio_rtt_avg",
+    "audio_rtt_min",
+    "audio_rtt_max",
+    "audio_out_jitter_min",
+    "audio_out_jitter_max",
+    "audio_out_jitter_avg",
+    "audio_out_lost",
 }
 AUDIO_METRICS = (
-    "audio_in_mos", "audio_rtt_avg", "audio_rtt_min", "audio_rtt_max", "audio_out_jitter_min",
-    "audio_out_jitter_max", "audio_out_jitter_avg", "audio_out_lost",
+    "audio_in_mos",
+    "audio_rtt_avg",
+    "audio_rtt_min",
+    "audio_rtt_max",
+    "audio_out_jitter_min",
+    "audio_out_jitter_max",
+    "audio_out_jitter_avg",
+    "audio_out_lost",
 )
 RFC2822 = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000")
 
@@ -42,8 +78,10 @@ EVERY_SEED_PARAMETER: list[tuple[str, str]] = [
     ("FallbackMethod", "GET"),
     ("StatusCallback", "https://example.com/status"),
     ("StatusCallbackMethod", "GET"),
-    *[("StatusCallbackEvent", e)
-      for e in ("initiated", "ringing", "answered", "completed", "ringing_forwarded", "ringing_queued")],
+    *[
+        ("StatusCallbackEvent", e)
+        for e in ("initiated", "ringing", "answered", "completed", "ringing_forwarded", "ringing_queued")
+    ],
     ("CallerId", "+14155550123"),
     ("SendDigits", "1234#*wW"),
     ("Timeout", "45"),
@@ -76,8 +114,9 @@ def assert_rfc2822_now(value: Any) -> None:
     assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5), value
 
 
-def assert_call_response(body: dict[str, Any], account: Account, to: str = TO, from_: str = FROM,
-                         status: str = "queued") -> None:
+def assert_call_response(
+    body: dict[str, Any], account: Account, to: str = TO, from_: str = FROM, status: str = "queued"
+) -> None:
     """The seed's CallResponse, field by field, for an outbound call that has not been placed yet."""
     assert set(body) == CALL_RESPONSE_FIELDS
     sid = body["sid"]
@@ -203,13 +242,26 @@ def test_create_to_sip_and_client_addresses(client: Any) -> None:
 
 def test_amd_none_and_range_bounds_are_accepted(account: Account) -> None:
     """The lowest and highest value of every ranged parameter, and the seed's MachineDetection=none."""
-    low = call_params(Timeout="1", MachineDetection="none", MachineDetectionTimeout="1",
-                      MachineDetectionSpeechThreshold="1000", MachineDetectionSpeechEndThreshold="500",
-                      MachineDetectionSilenceTimeout="2000", MachineWordsThreshold="1", MaxPricePerMinute="1")
-    high = call_params(Timeout="600", MachineDetection="Enable", MachineDetectionTimeout="120",
-                       MachineDetectionSpeechThreshold="6000", MachineDetectionSpeechEndThreshold="5000",
-                       MachineDetectionSilenceTimeout="10000", MachineWordsThreshold="100",
-                       MaxPricePerMinute="12.3456")
+    low = call_params(
+        Timeout="1",
+        MachineDetection="none",
+        MachineDetectionTimeout="1",
+        MachineDetectionSpeechThreshold="1000",
+        MachineDetectionSpeechEndThreshold="500",
+        MachineDetectionSilenceTimeout="2000",
+        MachineWordsThreshold="1",
+        MaxPricePerMinute="1",
+    )
+    high = call_params(
+        Timeout="600",
+        MachineDetection="Enable",
+        MachineDetectionTimeout="120",
+        MachineDetectionSpeechThreshold="6000",
+        MachineDetectionSpeechEndThreshold="5000",
+        MachineDetectionSilenceTimeout="10000",
+        MachineWordsThreshold="100",
+        MaxPricePerMinute="12.3456",
+    )
     for form in (low, high):
         response = account.laml.post("/Calls.json", form)
         assert response.status_code in (200, 201), response.text
@@ -326,8 +378,17 @@ def test_list_page_json_and_next_page_uri(fresh_account: Account) -> None:
     response = laml.get("/Calls.json", params={"PageSize": 2})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"calls", "uri", "first_page_uri", "next_page_uri", "previous_page_uri", "page",
-                         "page_size", "start", "end"}
+    assert set(body) == {
+        "calls",
+        "uri",
+        "first_page_uri",
+        "next_page_uri",
+        "previous_page_uri",
+        "page",
+        "page_size",
+        "start",
+        "end",
+    }
     assert body["page"] == 0 and body["page_size"] == 2 and body["start"] == 0 and body["end"] == 1
     assert len(body["calls"]) == 2
     assert body["previous_page_uri"] is None

@@ -81,6 +81,9 @@ def is_http_url(value: str) -> bool:
 
 def _convert(param: Param, raw: str) -> Any:
     """The typed value of `raw`, or raise ValueError with the reason."""
+    if "\x00" in raw:
+        # PostgreSQL cannot store NUL in text; no vendor parameter has a use for it.
+        raise ValueError(f"{param.name} must not contain NUL characters")
     if param.max_length is not None and len(raw) > param.max_length:
         raise ValueError(f"{param.name} must be at most {param.max_length} characters")
     if param.kind is Kind.URL:

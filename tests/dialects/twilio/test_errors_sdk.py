@@ -254,7 +254,53 @@ def test_wrong_content_type_is_refused(live, account):
     sid = TWILIO.render_account(account.id)
     r = httpx.post(
         f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json",
-        json={"To": "+14155550100"},
+        content=b"<x/>",
+        headers={"Content-Type": "text/xml"},
         auth=(sid, account.auth_token),
     )
     assert r.status_code == 400 and r.json()["code"] == 20001
+
+
+def test_json_body_is_accepted(live, account):
+    sid = TWILIO.render_account(account.id)
+    url = f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json"
+    body = {
+        "To": "+14155550100",
+        "From": "+14155550199",
+        "Url": "https://example.com/v",
+        "StatusCallbackEvent": ["ringing", "answered"],
+        "Record": True,
+        "Timeout": 20,
+    }
+    r = httpx.post(url, json=body, auth=(sid, account.auth_token))
+    assert r.status_code == 201, r.text
+    r = httpx.post(url, json=body | {"Timeout": 0}, auth=(sid, account.auth_token))
+    assert r.status_code == 400 and r.json()["code"] == 21208
+    r = httpx.post(
+        url, content=b"[1]", headers={"Content-Type": "application/json"}, auth=(sid, account.auth_token)
+    )
+    assert r.status_code == 400 and r.json()["code"] == 20001
+
+
+def test_nul_characters_are_refused(live, account):
+    sid = TWILIO.render_account(account.id)
+    url = f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json"
+    r = httpx.post(
+        url,
+        data={"To": "sip:a@b.com;x=\x00", "From": "bob", "Url": "https://e.com/v"},
+        auth=(sid, account.auth_token),
+    )
+    assert r.status_code == 400 and r.json()["code"] == 21211
+    r = httpx.get(url, params={"To": "a\x00b"}, auth=(sid, account.auth_token))
+    assert r.status_code == 400
+
+
+def test_far_dates_and_huge_page_tokens(live, account):
+    sid = TWILIO.render_account(account.id)
+    url = f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json"
+    r = httpx.get(
+        url, params={"StartTime<": "9999-12-31", "EndTime": "9999-12-31"}, auth=(sid, account.auth_token)
+    )
+    assert r.status_code == 200 and r.json()["calls"] == []
+    r = httpx.get(url, params={"PageToken": "PA9999999999999999999"}, auth=(sid, account.auth_token))
+    assert r.status_code == 400 and r.json()["code"] == 21481

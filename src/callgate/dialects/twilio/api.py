@@ -23,6 +23,7 @@ from callgate.dialects.twilio.http import (
     authenticate,
     page_path,
     paging_filters,
+    query_form,
     read_form,
     services,
 )
@@ -143,7 +144,7 @@ async def delete_call(request: Request, flavor: Flavor, account: Account) -> Res
 
 
 async def list_calls(request: Request, flavor: Flavor, account: Account) -> Response:
-    parsed = parse_form(request.query_params, schemas.LIST_CALLS)
+    parsed = parse_form(query_form(request), schemas.LIST_CALLS)
     page = PageRequest.from_parsed(parsed)
     flt = commands.call_filter(parsed, flavor)
     rows, next_token, previous_token = page.split(
@@ -205,7 +206,7 @@ async def delete_application(request: Request, flavor: Flavor, account: Account)
 
 
 async def list_applications(request: Request, flavor: Flavor, account: Account) -> Response:
-    parsed = parse_form(request.query_params, schemas.LIST_APPLICATIONS)
+    parsed = parse_form(query_form(request), schemas.LIST_APPLICATIONS)
     page = PageRequest.from_parsed(parsed)
     rows, next_token, previous_token = page.split(
         await services(request).applications.search(

@@ -126,6 +126,13 @@ def _instant(name: str, raw: str) -> tuple[datetime, bool]:
     return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)), False
 
 
+def _plus(moment: datetime, delta: timedelta) -> datetime:
+    try:
+        return moment + delta
+    except OverflowError:  # 9999-12-31 and its like: the end of time is late enough
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _day_bounds(
     values: dict[str, Any], exact: str, before: str, after: str, wire: str
 ) -> tuple[datetime | None, datetime | None]:
@@ -135,11 +142,11 @@ def _day_bounds(
         # A day filter: twilio-python sends a date as midnight, `2009-07-06T00:00:00Z`.
         moment, _ = _instant(wire, values[exact])
         low = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        high = low + timedelta(days=1) - timedelta(microseconds=1)
+        high = _plus(low, timedelta(days=1) - timedelta(microseconds=1))
     if before in values:
         moment, is_date = _instant(wire + "<", values[before])
         # "on or before" a date includes the whole day
-        high = moment + timedelta(days=1) - timedelta(microseconds=1) if is_date else moment
+        high = _plus(moment, timedelta(days=1) - timedelta(microseconds=1)) if is_date else moment
     if after in values:
         low, _ = _instant(wire + ">", values[after])
     return low, high

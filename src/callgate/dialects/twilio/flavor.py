@@ -18,6 +18,7 @@ from callgate.core.call import Account, Application, Call
 from callgate.core.errors import ApiError, AuthenticationFailed
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def prefixed_sid(prefix: str) -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
@@ -38,12 +39,7 @@ def uuid_sid() -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
     """Render and parse SignalWire sids: the UUID itself, in its canonical form."""
 
     def parse(value: str) -> UUID | None:
-        if len(value) != 36:
-            return None
-        try:
-            return UUID(value)
-        except ValueError:
-            return None
+        return UUID(value) if _UUID.fullmatch(value) else None
 
     return str, parse
 

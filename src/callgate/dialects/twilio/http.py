@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import MultiDict
 from starlette.requests import Request
 
 from callgate.core.call import Account
@@ -27,22 +28,66 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-async def read_form(request: Request) -> MultiDict:
-    """The form body as sent by the SDKs (repeated keys kept), without python-multipart."""
+class Form(dict[str, list[str]]):
+    """Request parameters by name, every value of a repeated key kept in order."""
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Form:
+        form = cls()
+        for key, value in pairs:
+            form.setdefault(key, []).append(value)
+        return form
+
+    def getlist(self, key: str) -> list[str]:
+        return self.get(key, [])
+
+
+def _json_pairs(body: bytes) -> list[tuple[str, str]]:
+    """A JSON object as form pairs: lists repeat the key, booleans become true/false."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidParameter("The request body is not valid JSON", code=20001) from None
+    if not isinstance(data, dict):
+        raise InvalidParameter("The request body must be a JSON object", code=20001)
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            if isinstance(item, bool):
+                item = "true" if item else "false"
+            elif not isinstance(item, str | int | float):
+                raise InvalidParameter(
+                    f"{key} must be a string, a number or a boolean", code=20001, param=key
+                )
+            pairs.append((key, str(item)))
+    return pairs
+
+
+async def read_form(request: Request) -> Form:
+    """The parameters as the SDKs send them: a urlencoded form (repeated keys kept), or a JSON object."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
-    content_type = request.headers.get("content-type", "application/x-www-form-urlencoded")
-    if body and not content_type.lower().startswith("application/x-www-form-urlencoded"):
+    content_type = request.headers.get("content-type", "application/x-www-form-urlencoded").lower()
+    if content_type.startswith("application/json"):
+        return Form.from_pairs(_json_pairs(body))
+    if body and not content_type.startswith("application/x-www-form-urlencoded"):
         raise InvalidParameter(
-            f"Send parameters as application/x-www-form-urlencoded, not {content_type.split(';')[0]}",
+            "Send parameters as application/x-www-form-urlencoded (or JSON), "
+            f"not {content_type.split(';')[0]}",
             code=20001,
         )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidParameter("The request body is not valid UTF-8", code=20001) from None
-    return MultiDict(parse_qsl(text, keep_blank_values=True))
+    return Form.from_pairs(parse_qsl(text, keep_blank_values=True))
+
+
+def query_form(request: Request) -> Form:
+    return Form.from_pairs(request.query_params.multi_items())
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

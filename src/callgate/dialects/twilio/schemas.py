@@ -252,7 +252,7 @@ PAGE_SIZE_CODE = 20007
 PAGING = (
     Param("PageSize", Kind.INT, code=PAGE_SIZE_CODE, minimum=1, maximum=1000, default=50),
     Param("Page", Kind.INT, code=20001, minimum=0, maximum=10_000_000, default=0),
-    Param("PageToken", code=PAGE_TOKEN_CODE, pattern=r"P[AB]\d{1,19}"),
+    Param("PageToken", code=PAGE_TOKEN_CODE, pattern=r"P[AB]\d{1,18}"),
 )
 
 LIST_CALLS = (
