@@ -8,9 +8,8 @@ Starlette routing, reading the body and serialising the JSON, i.e. the ceiling f
 
 It is served exactly as `callgate serve` serves Callgate (see `_serve` in src/callgate/cli.py): one
 process, `uvicorn.Config(app, host=..., port=..., log_level="info", access_log=False,
-server_header=False)` with uvicorn's default loop and http implementations, awaited with
-`asyncio.run(server.serve())`. Note that the latter means the standard asyncio event loop, since
-uvicorn only installs uvloop (loop="auto") in `Server.run()`; `http="auto"` picks httptools.
+server_header=False)` with uvicorn's default http implementation (httptools), awaited on uvloop
+(`uvloop.run(server.serve())`) as `callgate serve` does.
 
     python bench/bare_endpoint.py --http 127.0.0.1:9000 --body-file call.json
 """
@@ -65,7 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         server_header=False,
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # The same event loop as `callgate serve`: uvloop where installed, else asyncio's own.
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    run(uvicorn.Server(config).serve())
     return 0
 
 

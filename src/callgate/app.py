@@ -60,10 +60,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         )
 
     routes = [
+        # Most traffic first: Starlette tries routes in order.
+        *CompatApi("", (TWILIO, SIGNALWIRE)).routes(),
+        *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
         Route("/openapi.json", openapi),
         Route("/healthz", health),
-        *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
-        *CompatApi("", (TWILIO, SIGNALWIRE)).routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
     app.state.settings = settings

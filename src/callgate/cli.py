@@ -138,6 +138,15 @@ async def _serve(settings: Settings) -> None:
         await store.close()
 
 
+def _event_loop_runner() -> Any:
+    """uvloop where it is installed (it comes with uvicorn[standard]), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.run
+    return uvloop.run
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "http", None):
@@ -182,7 +191,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "serve":
         try:
-            asyncio.run(_serve(settings))
+            _event_loop_runner()(_serve(settings))
         except KeyboardInterrupt:
             pass
         return 0

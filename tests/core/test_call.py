@@ -31,3 +31,9 @@ def test_defaults_are_the_vendor_defaults():
     assert options.recording_channels == "mono"
     assert options.recording_track == "both"
     assert options.recording_status_callback_events == ("completed",)
+
+
+def test_options_json_holds_only_what_differs_from_the_defaults():
+    assert CallOptions().to_json() == {}
+    assert CallOptions(timeout_s=30, record=True).to_json() == {"timeout_s": 30, "record": True}
+    assert CallOptions.from_json({}) == CallOptions()

@@ -1,6 +1,4 @@
-from starlette.datastructures import MultiDict
-
-from callgate.dialects.params import Kind, Param, is_http_url, openapi_parameter_schema, parse_form
+from callgate.dialects.params import Form, Kind, Param, is_http_url, openapi_parameter_schema, parse_form
 
 PARAMS = (
     Param("Name", required_code=1, missing_message="Name please"),
@@ -13,7 +11,7 @@ PARAMS = (
 
 
 def test_typed_values_and_repeated_keys():
-    form = MultiDict(
+    form = Form.from_pairs(
         [("Name", "x"), ("Count", "3"), ("Flag", "True"), ("Mode", "get"), ("Event", "a"), ("Event", "b a")]
     )
     parsed = parse_form(form, PARAMS)
@@ -23,7 +21,9 @@ def test_typed_values_and_repeated_keys():
 
 
 def test_every_error_is_collected_with_its_code():
-    form = MultiDict([("Count", "9"), ("Flag", "yes please"), ("Mode", "PUT"), ("Event", "c"), ("Hook", "x")])
+    form = Form.from_pairs(
+        [("Count", "9"), ("Flag", "yes please"), ("Mode", "PUT"), ("Event", "c"), ("Hook", "x")]
+    )
     parsed = parse_form(form, PARAMS)
     assert [(e.code, e.param) for e in parsed.errors] == [
         (1, "Name"),
@@ -38,7 +38,7 @@ def test_every_error_is_collected_with_its_code():
 
 
 def test_blank_counts_as_missing_and_unknown_keys_are_ignored():
-    parsed = parse_form(MultiDict([("Name", ""), ("Other", "1")]), PARAMS)
+    parsed = parse_form(Form.from_pairs([("Name", ""), ("Other", "1")]), PARAMS)
     assert [e.code for e in parsed.errors] == [1]
     assert parsed.values == {}
 
@@ -63,3 +63,14 @@ def test_openapi_schema_mirrors_the_param():
         "type": "array",
         "items": {"type": "string", "enum": ["a", "b"]},
     }
+
+
+def test_urlencoded_parsing_matches_the_standard_library():
+    from urllib.parse import parse_qsl
+
+    for text in (
+        "To=%2B14155550100&From=%2B1415&Url=https%3A%2F%2Fe.com%2Fa%3Fb%3Dc",
+        "a=1&a=2&b=&c&&d=x+y&e=%E2%82%AC&f=%ZZ&g=1=2",
+        "",
+    ):
+        assert Form.from_urlencoded(text) == Form.from_pairs(parse_qsl(text, keep_blank_values=True)), text

@@ -58,15 +58,18 @@ class CallOptions:
     max_price_per_minute: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (UUIDs as strings, tuples as lists)."""
+        """A JSON-ready dict of the options that differ from their defaults (UUIDs as strings,
+        tuples as lists); `from_json` fills the rest back in."""
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name, default in _OPTION_DEFAULTS:
+            value = getattr(self, name)
+            if value == default:
+                continue
             if isinstance(value, UUID):
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
@@ -86,6 +89,9 @@ class CallOptions:
 
     def merged(self, **changes: Any) -> CallOptions:
         return replace(self, **changes)
+
+
+_OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = tuple((f.name, f.default) for f in fields(CallOptions))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
 from callgate.core.call import Account
+from callgate.core.ids import uuid7
 from callgate.store.base import Store
 
 
 def new_account(name: str, now: datetime | None = None) -> Account:
     """An account with random credentials for each of its three faces."""
     return Account(
-        id=uuid.uuid4(),
+        id=uuid7(),
         name=name,
         created_at=now or datetime.now(UTC),
         auth_token=secrets.token_hex(16),

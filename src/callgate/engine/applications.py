@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from callgate.core.call import Application
+from callgate.core.ids import uuid7
 from callgate.engine.calls import utcnow
 from callgate.store.base import Page, Store
 
@@ -21,7 +21,7 @@ class ApplicationService:
 
     async def create(self, account_id: UUID, fields: dict[str, Any]) -> Application:
         now = self._clock().replace(microsecond=0)
-        app = Application(id=uuid.uuid4(), account_id=account_id, created_at=now, updated_at=now, **fields)
+        app = Application(id=uuid7(), account_id=account_id, created_at=now, updated_at=now, **fields)
         return await self._store.insert_application(app)
 
     async def get(self, account_id: UUID, app_id: UUID) -> Application | None:

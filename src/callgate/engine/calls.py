@@ -7,7 +7,6 @@ a compare-and-set on the status, so concurrent writers retry instead of overwrit
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from uuid import UUID
 from callgate.core.call import Call, CallFilter, CreateCall, UpdateCall
 from callgate.core.errors import ApiError, InvalidCallState, InvalidParameter, NotFound
 from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
+from callgate.core.ids import uuid7
 from callgate.core.status import LIVE, TERMINAL, CallStatus, InvalidTransition, next_status
 from callgate.store.base import Page, Store, TimelineEntry
 
@@ -63,7 +63,7 @@ class CallService:
                 )
         now = self._clock().replace(microsecond=0)
         call = Call(
-            id=uuid.uuid4(),
+            id=uuid7(),
             account_id=account_id,
             to=command.to,
             from_=command.from_,

@@ -6,12 +6,18 @@ event in one transaction, so two writers (an API node and a worker) can never bo
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
+import orjson
 from sqlalchemy import and_, delete, event, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -28,6 +34,7 @@ from callgate.core.call import (
 from callgate.core.events import CallEvent
 from callgate.core.status import CallStatus
 from callgate.store.base import Page, TimelineEntry
+from callgate.store.batch import InsertBatcher
 from callgate.store.tables import accounts, applications, call_events, calls
 
 log = logging.getLogger(__name__)
@@ -135,6 +142,36 @@ def _call_values(changes: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+_CALL_INSERT_COLUMNS = (
+    "id", "account_id", "parent_call_id", "status", "direction", "to_addr", "from_addr", "created_at",
+    "updated_at", "start_time", "end_time", "duration_s", "price", "price_unit", "answered_by", "api_version",
+    "queue_time_ms", "sip_call_id", "sip_result_code", "quality", "options",
+)  # fmt: skip
+
+
+def _insert_sql(paramstyle: str, table: str, columns: Sequence[str]) -> str:
+    if paramstyle == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    elif paramstyle in {"numeric_dollar", "numeric"}:
+        prefix = "$" if paramstyle == "numeric_dollar" else ":"
+        marks = ", ".join(f"{prefix}{i}" for i in range(1, len(columns) + 1))
+    elif paramstyle == "format":
+        marks = ", ".join("%s" for _ in columns)
+    else:  # pragma: no cover - every driver we support is listed above
+        raise ValueError(f"unsupported paramstyle {paramstyle}")
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_time(dt: datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DATETIME text form, "2026-11-22 16:00:00.000000"
+    naive = _naive(dt)
+    return None if naive is None else naive.isoformat(sep=" ", timespec="microseconds")
+
+
 def _account_from_row(row: RowMapping) -> Account:
     return Account(
         id=UUID(row["id"]),
@@ -182,6 +219,17 @@ class SqlStore:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._sqlite_writer = SqliteWriter(self.engine.url.database or ":memory:") if self.is_sqlite else None
+        self._inserts = InsertBatcher(
+            self._write_call_batch if self._sqlite_writer is None else self._sqlite_writer.write_call_batch
+        )
+        self._insert_call_sql = _insert_sql(self.engine.dialect.paramstyle, "calls", _CALL_INSERT_COLUMNS)
+        self._insert_event_sql = _insert_sql(
+            self.engine.dialect.paramstyle, "call_events", ("call_id", "at", "name", "status", "data")
+        )
+        # How a datetime is bound without SQLAlchemy's type processing: SQLite keeps SQLAlchemy's
+        # DATETIME text form, asyncpg takes naive UTC datetimes.
+        self._bind_time: Any = _sqlite_time if self.is_sqlite else _naive
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -192,6 +240,9 @@ class SqlStore:
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
+        await self._inserts.close()
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         await self.engine.dispose()
 
     # accounts
@@ -228,16 +279,43 @@ class SqlStore:
     # calls
 
     async def insert_call(self, call: Call, event: CallEvent, now: datetime) -> Call:
-        values = _call_values(
-            {name: getattr(call, name) for name in _CALL_COLUMNS},
+        """Store a new call with its first event (group-committed with concurrent inserts).
+
+        The returned call has no `seq` yet; reading it back gives it one.
+        """
+        when = self._bind_time
+        call_row = (
+            str(call.id),
+            str(call.account_id),
+            None if call.parent_call_id is None else str(call.parent_call_id),
+            call.status.value,
+            call.direction,
+            call.to,
+            call.from_,
+            when(call.created_at),
+            when(call.updated_at),
+            when(call.start_time),
+            when(call.end_time),
+            call.duration_s,
+            call.price,
+            call.price_unit,
+            call.answered_by,
+            call.api_version,
+            call.queue_time_ms,
+            call.sip_call_id,
+            call.sip_result_code,
+            _json_text({k: getattr(call.quality, k) for k in _QUALITY_KEYS}),
+            _json_text(call.options.to_json()),
         )
+        event_row = (str(call.id), when(now), event.name, call.status.value, _json_text(event.data))
+        await self._inserts.submit((call_row, event_row))
+        return call
+
+    async def _write_call_batch(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
+        # Plain executemany with SQL compiled once: the request path's one write, kept lean.
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                insert(calls).values(id=str(call.id), account_id=str(call.account_id), **values)
-            )
-            await self._add_event(conn, call.id, call.status, event, now)
-            seq = result.inserted_primary_key[0]  # type: ignore[index]
-        return _replace_seq(call, seq)
+            await conn.exec_driver_sql(self._insert_call_sql, [call_row for call_row, _ in batch])
+            await conn.exec_driver_sql(self._insert_event_sql, [event_row for _, event_row in batch])
 
     async def get_call(self, account_id: UUID, call_id: UUID) -> Call | None:
         async with self.engine.connect() as conn:
@@ -402,6 +480,52 @@ R = TypeVar("R", Call, Application)
 
 def _replace_seq(record: R, seq: int) -> R:
     return replace(record, seq=seq)
+
+
+class SqliteWriter:
+    """The SQLite write path for new calls: one stdlib connection on one thread of its own.
+
+    Each batch is one hop to that thread and one transaction, instead of a hop per statement
+    through aiosqlite, which keeps the event loop and the writer from trading the GIL per row.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callgate-sqlite-writer")
+        self._conn: sqlite3.Connection | None = None
+        dialect_sql = partial(_insert_sql, "qmark")
+        self._call_sql = dialect_sql("calls", _CALL_INSERT_COLUMNS)
+        self._event_sql = dialect_sql("call_events", ("call_id", "at", "name", "status", "data"))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            _sqlite_pragmas(conn, None)
+            self._conn = conn
+        return self._conn
+
+    def _write(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(self._call_sql, [call_row for call_row, _ in batch])
+            conn.executemany(self._event_sql, [event_row for _, event_row in batch])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def write_call_batch(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._write, batch)
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from callgate.core.call import APPLICATION_FIELDS, Account
 from callgate.core.errors import ApiError, InvalidParameter, MethodNotAllowed, NotFound
 from callgate.dialects.params import parse_form
+from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio import commands, schemas
 from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.flavor import Flavor

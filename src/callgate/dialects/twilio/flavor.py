@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from starlette.responses import JSONResponse
-
 from callgate.core.call import Account, Application, Call
 from callgate.core.errors import ApiError, AuthenticationFailed
+from callgate.dialects.responses import JSONResponse
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

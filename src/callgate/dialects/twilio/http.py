@@ -6,16 +6,14 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
 from callgate.core.call import Account
 from callgate.core.errors import AuthenticationFailed, InvalidParameter
-from callgate.dialects.params import Parsed
+from callgate.dialects.params import Form, Parsed
 from callgate.dialects.twilio import schemas
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.engine.services import Services
@@ -26,20 +24,6 @@ MAX_BODY_BYTES = 1 << 20
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
-
-
-class Form(dict[str, list[str]]):
-    """Request parameters by name, every value of a repeated key kept in order."""
-
-    @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Form:
-        form = cls()
-        for key, value in pairs:
-            form.setdefault(key, []).append(value)
-        return form
-
-    def getlist(self, key: str) -> list[str]:
-        return self.get(key, [])
 
 
 def _json_pairs(body: bytes) -> list[tuple[str, str]]:
@@ -83,7 +67,7 @@ async def read_form(request: Request) -> Form:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidParameter("The request body is not valid UTF-8", code=20001) from None
-    return Form.from_pairs(parse_qsl(text, keep_blank_values=True))
+    return Form.from_urlencoded(text)
 
 
 def query_form(request: Request) -> Form:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -26,11 +25,19 @@ TWILIO_CALL_SUBRESOURCES = (
 )
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def rfc2822(value: datetime | None) -> str | None:
-    """`Tue, 10 Aug 2010 08:02:17 +0000`: the only date form the vendor SDKs parse."""
+    """`Tue, 10 Aug 2010 08:02:17 +0000`: the only date form the vendor SDKs parse (RFC 2822 3.3)."""
     if value is None:
         return None
-    return format_datetime(value.astimezone(UTC).replace(microsecond=0))
+    v = value.astimezone(UTC)
+    return (
+        f"{_DAYS[v.weekday()]}, {v.day:02d} {_MONTHS[v.month]} {v.year:04d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d} +0000"
+    )
 
 
 def account_path(flavor: Flavor, account_id: Any, prefix: str | None = None) -> str:

@@ -1,0 +1,91 @@
+"""Group commit: concurrent inserts share one transaction, and each caller still waits for its commit.
+
+Creating a call is one row in `calls` and one in `call_events`. Under load, a transaction per request
+spends most of its time in the driver and in the commit (and, on SQLite, waiting for the one write
+lock). The batcher keeps one writer task: whatever rows arrive while a transaction is in flight go
+into the next one, as a single executemany per table. Nobody is answered before the transaction
+holding their rows has committed, so nothing acknowledged can be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+_GATHER_ROUNDS = 16
+
+Rows = tuple[tuple[Any, ...], tuple[Any, ...]]  # a call row and its first event row
+WriteMany = Callable[[Sequence[Rows]], Awaitable[None]]
+
+
+class InsertBatcher:
+    """Write (call row, event row) pairs in batches of up to `max_batch`, through `write_many`.
+
+    The writer waits `linger_s` after the first row of a batch before it gathers the rest: under
+    load that lets a whole wave of requests share one commit (measured in bench/api_create.py:
+    0.3 ms lifts create-call throughput by about a sixth); idle, it adds 0.3 ms to a create.
+    """
+
+    def __init__(self, write_many: WriteMany, max_batch: int = 256, linger_s: float = 0.0003) -> None:
+        self._write_many = write_many
+        self._linger_s = linger_s
+        self._max_batch = max_batch
+        self._pending: list[tuple[Rows, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, rows: Rows) -> None:
+        """Return once `rows` are committed; raise what the database raised for them."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        # If the caller goes away, the rows are still written; `_settle` skips its cancelled future.
+        await future
+
+    async def _gather(self) -> None:
+        """Let the requests already read from their sockets join the batch before it is written.
+
+        Each `sleep(0)` runs one more round of the event loop; once a round adds nothing, every
+        request that was ready has been parsed and submitted.
+        """
+        if self._linger_s:
+            await asyncio.sleep(self._linger_s)
+        for _ in range(_GATHER_ROUNDS):
+            waiting = len(self._pending)
+            await asyncio.sleep(0)
+            if len(self._pending) == waiting or len(self._pending) >= self._max_batch:
+                return
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await self._gather()
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                await self._write_many([rows for rows, _ in batch])
+            except Exception:
+                # Retry one by one, so a row that cannot be written fails alone.
+                for rows, future in batch:
+                    try:
+                        await self._write_many([rows])
+                    except Exception as exc:
+                        _settle(future, exc)
+                    else:
+                        _settle(future, None)
+            else:
+                for _, future in batch:
+                    _settle(future, None)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
