@@ -25,3 +25,16 @@ def test_default_time_is_now():
     value = uuid7()
     after = time.time_ns() // 1_000_000
     assert before <= uuid7_time_ms(value) <= after
+
+
+def test_forked_children_draw_different_ids():
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports one id and leaves at once
+        os.write(write, uuid7(unix_ms=5).bytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = uuid.UUID(bytes=os.read(read, 16))
+    assert child != uuid7(unix_ms=5)

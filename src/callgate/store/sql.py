@@ -284,6 +284,7 @@ class SqlStore:
         The returned call has no `seq` yet; reading it back gives it one.
         """
         when = self._bind_time
+        created = when(call.created_at)
         call_row = (
             str(call.id),
             str(call.account_id),
@@ -292,8 +293,8 @@ class SqlStore:
             call.direction,
             call.to,
             call.from_,
-            when(call.created_at),
-            when(call.updated_at),
+            created,
+            created if call.updated_at == call.created_at else when(call.updated_at),
             when(call.start_time),
             when(call.end_time),
             call.duration_s,
@@ -307,7 +308,13 @@ class SqlStore:
             _json_text({k: getattr(call.quality, k) for k in _QUALITY_KEYS}),
             _json_text(call.options.to_json()),
         )
-        event_row = (str(call.id), when(now), event.name, call.status.value, _json_text(event.data))
+        event_row = (
+            str(call.id),
+            created if now == call.created_at else when(now),
+            event.name,
+            call.status.value,
+            _json_text(event.data),
+        )
         await self._inserts.submit((call_row, event_row))
         return call
 

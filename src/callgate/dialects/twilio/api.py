@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,11 +48,13 @@ class CompatApi:
         self.prefix = prefix
         self.flavors = flavors
 
-    def flavor_for(self, account_ref: str) -> Flavor:
+    def flavor_for(self, account_ref: str) -> tuple[Flavor, UUID | None]:
+        """The face the path's account id belongs to, and that id parsed (None if it is no id)."""
         for flavor in self.flavors:
-            if flavor.parse_account(account_ref) is not None:
-                return flavor
-        return self.flavors[0]
+            account_id = flavor.parse_account(account_ref)
+            if account_id is not None:
+                return flavor, account_id
+        return self.flavors[0], None
 
     def routes(self) -> list[BaseRoute]:
         base = f"{self.prefix}/2010-04-01/Accounts/{{account}}"
@@ -73,10 +76,9 @@ class CompatApi:
 
     def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            account_ref = request.path_params["account"]
-            flavor = self.flavor_for(account_ref)
+            flavor, account_id = self.flavor_for(request.path_params["account"])
             try:
-                account = await authenticate(request, flavor, account_ref)
+                account = await authenticate(request, flavor, account_id)
                 handler = handlers.get(request.method)
                 if handler is None:
                     raise MethodNotAllowed(

@@ -7,7 +7,9 @@ import binascii
 import hmac
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from starlette.requests import Request
 
@@ -74,6 +76,7 @@ def query_form(request: Request) -> Form:
     return Form.from_pairs(request.query_params.multi_items())
 
 
+@lru_cache(maxsize=4096)
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header:
         return None
@@ -88,13 +91,12 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-async def authenticate(request: Request, flavor: Flavor, account_ref: str) -> Account:
-    """The account in the path, if the HTTP Basic credentials are its own (Twilio error 20003)."""
+async def authenticate(request: Request, flavor: Flavor, account_id: UUID | None) -> Account:
+    """The account in the path (`account_id`), if the HTTP Basic credentials are its own (Twilio 20003)."""
     credentials = _basic_credentials(request.headers.get("authorization"))
     if credentials is None:
         raise AuthenticationFailed("Authentication Error - No credentials provided")
     user, password = credentials
-    account_id = flavor.parse_account(account_ref)
     user_id = flavor.parse_account(user)
     if account_id is None or user_id != account_id:
         raise AuthenticationFailed("Authenticate")
