@@ -160,3 +160,34 @@ def test_list_query_parameters_match_the_schema(live, account, document):
             if bad_value is not None:
                 r = httpx.get(live.base_url + url_path, params={name: bad_value}, auth=auth)
                 assert r.status_code == 400, (path, name)
+
+
+def _matches(value, schema):
+    if value is None:
+        return schema.get("nullable", False)
+    kind = schema["type"]
+    return {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "object": isinstance(value, dict),
+    }[kind]
+
+
+def test_responses_match_their_documented_schemas(live, account, document):
+    schemas = document["components"]["schemas"]
+    checks = [
+        ("/2010-04-01/Accounts/{account}/Calls.json", "Call", CREATE_BASE),
+        ("/api/laml/2010-04-01/Accounts/{account}/Calls.json", "SignalWireCall", CREATE_BASE),
+        ("/2010-04-01/Accounts/{account}/Applications.json", "Application", {"FriendlyName": "x"}),
+        ("/api/laml/2010-04-01/Accounts/{account}/Applications.json", "SignalWireApplication", {}),
+    ]
+    for path, name, data in checks:
+        url_path, auth = _account_path(path, account)
+        body = httpx.post(live.base_url + url_path, data=data, auth=auth).json()
+        props = schemas[name]["properties"]
+        assert set(body) <= set(props), (name, set(body) - set(props))
+        assert set(schemas[name].get("required", [])) <= set(body)
+        for key, value in body.items():
+            assert _matches(value, props[key]), (name, key, value)

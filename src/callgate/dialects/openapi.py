@@ -39,11 +39,61 @@ _ERROR_ARRAY = {
 }
 
 
+def _props(required: bool, **fields: str) -> dict[str, Any]:
+    """An object schema from `name="type"` pairs; a trailing `?` makes the value nullable."""
+    props: dict[str, Any] = {}
+    for name, kind in fields.items():
+        nullable = kind.endswith("?")
+        kind = kind.rstrip("?")
+        schema: dict[str, Any] = {"type": "object"} if kind == "object" else {"type": kind}
+        if nullable:
+            schema["nullable"] = True
+        props[name.rstrip("_")] = schema
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(props)
+    return out
+
+
+_TWILIO_CALL = _props(
+    True,
+    sid="string", date_created="string", date_updated="string", parent_call_sid="string?",
+    account_sid="string", to="string", to_formatted="string", from_="string", from_formatted="string",
+    phone_number_sid="string?", status="string", start_time="string?", end_time="string?",
+    duration="string?", price="string?", price_unit="string", direction="string", answered_by="string?",
+    api_version="string", forwarded_from="string?", group_sid="string?", caller_name="string?",
+    queue_time="string", trunk_sid="string?", uri="string", subresource_uris="object",
+)  # fmt: skip
+_SIGNALWIRE_CALL = _props(
+    True,
+    sid="string", account_sid="string", date_created="string", date_updated="string",
+    parent_call_sid="string?", to="string", formatted_to="string", to_formatted="string", from_="string",
+    formatted_from="string", from_formatted="string", phone_number_sid="string?", status="string",
+    start_time="string?", end_time="string?", duration="integer", price="number?", price_unit="string",
+    direction="string", answered_by="string?", api_version="string", forwarded_from="string?",
+    caller_name="string?", uri="string", subresource_uris="object", annotation="string?",
+    group_sid="string?", audio_in_mos="number?", sip_result_code="string?", audio_rtt_avg="integer?",
+    audio_rtt_min="integer?", audio_rtt_max="integer?", audio_out_jitter_min="integer?",
+    audio_out_jitter_max="integer?", audio_out_jitter_avg="integer?", audio_out_lost="integer?",
+)  # fmt: skip
+_APPLICATION = _props(
+    False,
+    sid="string", account_sid="string", api_version="string", date_created="string", date_updated="string",
+    friendly_name="string?", voice_url="string?", voice_method="string", voice_fallback_url="string?",
+    voice_fallback_method="string", status_callback="string?", status_callback_method="string",
+    voice_caller_id_lookup="boolean", sms_url="string?", sms_method="string", sms_fallback_url="string?",
+    sms_fallback_method="string", sms_status_callback="string?", message_status_callback="string?",
+    public_application_connect_enabled="boolean", sms_status_callback_method="string", uri="string",
+)  # fmt: skip
+
+
 def _json(schema_ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
 
 
 def _responses(flavor: Flavor, ok: int, ok_schema: str | None) -> dict[str, Any]:
+    if ok_schema is not None and flavor is SIGNALWIRE:
+        ok_schema = "SignalWire" + ok_schema
     out: dict[str, Any] = {}
     out[str(ok)] = {"description": "OK"} | ({"content": _json(ok_schema)} if ok_schema else {})
     if flavor is SIGNALWIRE:
@@ -168,10 +218,14 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Error": _ERROR,
                 "ErrorArray": _ERROR_ARRAY,
-                "Call": {"type": "object"},
-                "Application": {"type": "object"},
+                "Call": _TWILIO_CALL,
+                "SignalWireCall": _SIGNALWIRE_CALL,
+                "Application": _APPLICATION,
+                "SignalWireApplication": _APPLICATION,
                 "CallPage": _page("calls", "Call"),
+                "SignalWireCallPage": _page("calls", "SignalWireCall"),
                 "ApplicationPage": _page("applications", "Application"),
+                "SignalWireApplicationPage": _page("applications", "SignalWireApplication"),
             },
         },
     }

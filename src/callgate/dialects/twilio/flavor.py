@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ def prefixed_sid(prefix: str) -> tuple[Callable[[UUID], str], Callable[[str], UU
     def render(value: UUID) -> str:
         return prefix + value.hex
 
+    @lru_cache(maxsize=4096)
     def parse(value: str) -> UUID | None:
         if len(value) == 34 and value[:2] == prefix and _HEX32.fullmatch(value[2:]):
             return UUID(hex=value[2:])
@@ -37,6 +39,7 @@ def prefixed_sid(prefix: str) -> tuple[Callable[[UUID], str], Callable[[str], UU
 def uuid_sid() -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
     """Render and parse SignalWire sids: the UUID itself, in its canonical form."""
 
+    @lru_cache(maxsize=4096)
     def parse(value: str) -> UUID | None:
         return UUID(value) if _UUID.fullmatch(value) else None
 
