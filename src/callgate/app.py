@@ -9,11 +9,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from callgate.config import Settings
+from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
 from callgate.dialects.openapi import openapi_document
+from callgate.dialects.responses import JSONResponse
 from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio.api import CompatApi
 from callgate.dialects.twilio.face import TWILIO
@@ -46,18 +48,16 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def not_found(request: Request, exc: Any) -> Response:
+        # Paths no route knows, in the body shape of the face the path belongs to.
         status = getattr(exc, "status_code", 404)
-        return JSONResponse(
-            {
-                "code": 20404 if status == 404 else 20004,
-                "message": f"The requested resource {request.url.path} was not found"
-                if status == 404
-                else f"The HTTP method {request.method} is not allowed on {request.url.path}",
-                "more_info": f"https://www.twilio.com/docs/errors/{20404 if status == 404 else 20004}",
-                "status": status,
-            },
-            status_code=status,
-        )
+        path = request.url.path
+        error: ApiError
+        if status == 405:
+            error = MethodNotAllowed(f"The HTTP method {request.method} is not allowed on {path}")
+        else:
+            error = NotFound(f"The requested resource {path} was not found")
+        flavor = SIGNALWIRE if path.startswith("/api/laml/") else TWILIO
+        return flavor.error_response(error, path)
 
     routes = [
         # Most traffic first: Starlette tries routes in order.

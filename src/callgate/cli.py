@@ -18,7 +18,7 @@ from callgate import __version__
 from callgate.config import Settings
 from callgate.core.call import Account
 from callgate.dialects.twilio.face import TWILIO
-from callgate.engine.accounts import new_account
+from callgate.engine.accounts import create_account
 from callgate.store import SqlStore
 
 
@@ -46,9 +46,7 @@ async def _create_account(db: str, name: str) -> Account:
     store = SqlStore(db)
     try:
         await store.open()
-        account = new_account(name)
-        await store.create_account(account)
-        return account
+        return await create_account(store, name)
     finally:
         await store.close()
 
@@ -123,8 +121,7 @@ async def _serve(settings: Settings) -> None:
         accounts = await store.list_accounts()
         created = None
         if not accounts:
-            created = new_account("default")
-            await store.create_account(created)
+            created = await create_account(store, "default")
             accounts = [created]
         host, port = settings.http_host_port
         app = create_app(settings, store=store)

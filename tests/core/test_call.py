@@ -33,7 +33,11 @@ def test_defaults_are_the_vendor_defaults():
     assert options.recording_status_callback_events == ("completed",)
 
 
-def test_options_json_holds_only_what_differs_from_the_defaults():
-    assert CallOptions().to_json() == {}
-    assert CallOptions(timeout_s=30, record=True).to_json() == {"timeout_s": 30, "record": True}
+def test_options_json_holds_every_option_and_fills_in_missing_ones():
+    assert set(CallOptions().to_json()) == set(CallOptions.__dataclass_fields__)
     assert CallOptions.from_json({}) == CallOptions()
+    assert CallOptions.from_json({"timeout_s": 30}).timeout_s == 30
+
+
+def test_secrets_stay_out_of_reprs():
+    assert "s3cret" not in repr(CallOptions(sip_auth_password="s3cret"))

@@ -151,7 +151,7 @@ def test_list_query_parameters_match_the_schema(live, account, document):
                     else "6f1c2e54-0000-4000-8000-000000000000"
                 )
             elif name == "PageToken":
-                value = "PA1"
+                value = "PA" + "0" * 32
             else:
                 value = valid_value(name, schema)
             r = httpx.get(live.base_url + url_path, params={name: value}, auth=auth)

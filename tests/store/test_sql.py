@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect
 
 from callgate.core.call import Application, Call, CallFilter, CallOptions
-from callgate.core.events import CallAnswered, CallEnded, CallQueued, CallRinging
+from callgate.core.events import CallAnswered, CallEnded, CallQueued, CallRinging, CallUpdated
 from callgate.core.status import CallStatus
 from callgate.engine.accounts import new_account
 from callgate.store import Page, SqlStore
@@ -91,9 +91,9 @@ async def test_list_is_newest_first_and_pages_by_keyset(store):
     newest_first = [c.id for c in reversed(calls)]
     first = await store.list_calls(account_id, CallFilter(), Page(2))
     assert [c.id for c in first] == newest_first[:2]
-    second = await store.list_calls(account_id, CallFilter(), Page(2, after_seq=first[-1].seq))
+    second = await store.list_calls(account_id, CallFilter(), Page(2, after=first[-1].id))
     assert [c.id for c in second] == newest_first[2:4]
-    back = await store.list_calls(account_id, CallFilter(), Page(2, before_seq=second[0].seq))
+    back = await store.list_calls(account_id, CallFilter(), Page(2, before=second[0].id))
     assert [c.id for c in back] == newest_first[:2]
     by_offset = await store.list_calls(account_id, CallFilter(), Page(2, offset=4))
     assert [c.id for c in by_offset] == newest_first[4:]
@@ -105,7 +105,7 @@ async def test_list_filters(store):
     b = await store.insert_call(make_call(account_id, 2, to="+14155550122"), CallQueued(), T0)
     started = T0 + timedelta(hours=1)
     changes = {"start_time": started, "status": CallStatus.RINGING}
-    b = await store.update_call(b.id, CallStatus.QUEUED, changes, CallRinging(), started)
+    b = await store.update_call(await store.get_call(account_id, b.id), changes, CallRinging(), started)
     assert b is not None and b.status is CallStatus.RINGING
     assert [c.id for c in await store.list_calls(account_id, CallFilter(to="+14155550111"), Page(10))] == [
         a.id
@@ -120,35 +120,38 @@ async def test_list_filters(store):
     assert await store.list_calls(account_id, later, Page(10)) == []
 
 
-async def test_update_is_a_compare_and_set_on_status(store):
+async def test_update_is_a_compare_and_set_on_the_version(store):
     account_id = await new_account_id(store)
-    call = await store.insert_call(make_call(account_id), CallQueued(), T0)
-    moved = await store.update_call(
-        call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0
+    await store.insert_call(make_call(account_id), CallQueued(), T0)
+    read = (await store.list_calls(account_id, CallFilter(), Page(1)))[0]
+    first = replace(read.options, status_callback="https://example.com/a")
+    moved = await store.update_call(read, {"options": first}, CallUpdated(), T0)
+    assert moved is not None and moved.version == read.version + 1
+    # A second writer that read the same version, and keeps the same status, still loses.
+    second = replace(read.options, url="https://example.com/b")
+    assert await store.update_call(read, {"options": second}, CallUpdated(), T0) is None
+    assert (await store.get_call(account_id, read.id)).options.status_callback == "https://example.com/a"
+    # Read again, and the change lands on top of the first.
+    again = await store.get_call(account_id, read.id)
+    latest = await store.update_call(
+        again, {"options": replace(again.options, url="https://example.com/b")}, CallUpdated(), T0
     )
-    assert moved is not None and moved.status is CallStatus.RINGING
-    # A second writer that still believes the call is queued loses.
-    lost = await store.update_call(
-        call.id, CallStatus.QUEUED, {"status": CallStatus.CANCELED}, CallRinging(), T0
+    assert (latest.options.status_callback, latest.options.url) == (
+        "https://example.com/a",
+        "https://example.com/b",
     )
-    assert lost is None
-    assert (await store.get_call(account_id, call.id)).status is CallStatus.RINGING
 
 
 async def test_timeline_records_every_event_in_order(store):
     account_id = await new_account_id(store)
     call = await store.insert_call(make_call(account_id), CallQueued({"to": "x"}), T0)
-    await store.update_call(call.id, CallStatus.QUEUED, {"status": CallStatus.RINGING}, CallRinging(), T0)
-    await store.update_call(
-        call.id,
-        CallStatus.RINGING,
-        {"status": CallStatus.IN_PROGRESS},
-        CallAnswered(),
-        T0 + timedelta(seconds=3),
-    )
-    await store.update_call(
-        call.id, CallStatus.IN_PROGRESS, {"status": CallStatus.COMPLETED}, CallEnded({"by": "callee"}), T0
-    )
+
+    async def move(changes, event, at):
+        await store.update_call(await store.get_call(account_id, call.id), changes, event, at)
+
+    await move({"status": CallStatus.RINGING}, CallRinging(), T0)
+    await move({"status": CallStatus.IN_PROGRESS}, CallAnswered(), T0 + timedelta(seconds=3))
+    await move({"status": CallStatus.COMPLETED}, CallEnded({"by": "callee"}), T0)
     timeline = await store.timeline(call.id)
     assert [(e.name, e.status) for e in timeline] == [
         ("CallQueued", CallStatus.QUEUED),
@@ -167,6 +170,32 @@ async def test_concurrent_inserts_are_group_committed_and_all_stored(store):
     listed = await store.list_calls(account_id, CallFilter(), Page(100))
     assert {c.id for c in listed} == {c.id for c in made}
     assert [e.data for e in await store.timeline(made[7].id)] == [{"n": 7}]
+
+
+async def test_concurrent_inserts_share_a_transaction(store, monkeypatch):
+    account_id = await new_account_id(store)
+    batches = []
+    writer = store._inserts._write_many
+
+    async def spy(batch):
+        batches.append(len(batch))
+        await writer(batch)
+
+    monkeypatch.setattr(store._inserts, "_write_many", spy)
+    await asyncio.gather(*(store.insert_call(make_call(account_id, n), CallQueued(), T0) for n in range(40)))
+    assert sum(batches) == 40
+    assert len(batches) < 40 and max(batches) > 1
+
+
+async def test_in_memory_sqlite_works():
+    store = SqlStore("sqlite://")
+    await store.open()
+    try:
+        account_id = await new_account_id(store)
+        call = await store.insert_call(make_call(account_id), CallQueued(), T0)
+        assert (await store.get_call(account_id, call.id)).to == call.to
+    finally:
+        await store.close()
 
 
 async def test_a_failing_row_fails_alone(store):
@@ -204,11 +233,15 @@ async def test_applications_crud(store):
         voice_url="https://example.com/ivr",
         voice_method="GET",
     )
-    stored = await store.insert_application(app)
-    assert await store.get_application(account_id, app.id) == stored
+    assert await store.insert_application(app) == app
+    stored = await store.get_application(account_id, app.id)
+    assert replace(stored, seq=None) == app
     changed = replace(stored, voice_url="https://example.com/ivr2", updated_at=T0 + timedelta(seconds=1))
-    assert await store.update_application(changed) == changed
+    assert await store.update_application(changed) == replace(changed, version=1)
     assert (await store.get_application(account_id, app.id)).voice_url == "https://example.com/ivr2"
+    # A writer holding the old version loses instead of overwriting.
+    assert await store.update_application(replace(stored, friendly_name="stale")) is None
+    assert (await store.get_application(account_id, app.id)).friendly_name == "ivr"
     named = await store.list_applications(account_id, "ivr", Page(10))
     assert [a.id for a in named] == [app.id]
     assert await store.list_applications(account_id, "other", Page(10)) == []

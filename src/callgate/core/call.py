@@ -40,7 +40,7 @@ class CallOptions:
     recording_status_callback_events: tuple[str, ...] = ("completed",)
     trim: str = "trim-silence"
     sip_auth_username: str | None = None
-    sip_auth_password: str | None = None
+    sip_auth_password: str | None = field(default=None, repr=False)
     machine_detection: str | None = None
     machine_detection_timeout_s: int = 30
     machine_detection_speech_threshold_ms: int = 2400
@@ -58,13 +58,14 @@ class CallOptions:
     max_price_per_minute: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict of the options that differ from their defaults (UUIDs as strings,
-        tuples as lists); `from_json` fills the rest back in."""
+        """A JSON-ready dict of every option (UUIDs as strings, tuples as lists).
+
+        Every option is stored, defaults included, so a default changed in a later version never
+        changes a call already made.
+        """
         out: dict[str, Any] = {}
-        for name, default in _OPTION_DEFAULTS:
+        for name in _OPTION_NAMES:
             value = getattr(self, name)
-            if value == default:
-                continue
             if isinstance(value, UUID):
                 value = str(value)
             elif isinstance(value, tuple):
@@ -91,7 +92,7 @@ class CallOptions:
         return replace(self, **changes)
 
 
-_OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = tuple((f.name, f.default) for f in fields(CallOptions))
+_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CallOptions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class Call:
     sip_result_code: int | None = None
     quality: CallQuality = field(default_factory=CallQuality)
     seq: int | None = None
+    #: bumped by the store on every update; an update names the version it read
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +146,11 @@ class Account:
     id: UUID
     name: str
     created_at: datetime
-    auth_token: str
-    signalwire_token: str
+    auth_token: str = field(repr=False)
+    signalwire_token: str = field(repr=False)
     bandwidth_account_id: str
     bandwidth_username: str
-    bandwidth_password: str
+    bandwidth_password: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +178,13 @@ class Application:
     message_status_callback: str | None = None
     public_application_connect_enabled: bool = False
     seq: int | None = None
+    version: int = 0
 
 
 APPLICATION_FIELDS: tuple[str, ...] = tuple(
     f.name
     for f in fields(Application)
-    if f.name not in {"id", "account_id", "created_at", "updated_at", "seq"}
+    if f.name not in {"id", "account_id", "created_at", "updated_at", "seq", "version"}
 )
 
 

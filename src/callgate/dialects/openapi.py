@@ -92,17 +92,11 @@ def _json(schema_ref: str) -> dict[str, Any]:
 
 
 def _responses(flavor: Flavor, ok: int, ok_schema: str | None) -> dict[str, Any]:
-    if ok_schema is not None and flavor is SIGNALWIRE:
-        ok_schema = "SignalWire" + ok_schema
-    out: dict[str, Any] = {}
-    out[str(ok)] = {"description": "OK"} | ({"content": _json(ok_schema)} if ok_schema else {})
-    if flavor is SIGNALWIRE:
-        out["400"] = {"description": "Invalid parameters, all listed", "content": _json("ErrorArray")}
-        for status in ("401", "404", "422"):
-            out[status] = {"description": "Error", "content": _json("Error")}
-    else:
-        for status in ("400", "401", "404"):
-            out[status] = {"description": "Error", "content": _json("Error")}
+    out: dict[str, Any] = {str(ok): {"description": "OK"}}
+    if ok_schema is not None:
+        out[str(ok)]["content"] = _json(flavor.schema_prefix + ok_schema)
+    for status, schema in flavor.error_schemas.items():
+        out[status] = {"description": "Error", "content": _json(schema)}
     return out
 
 

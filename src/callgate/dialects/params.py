@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus, urlsplit
 
 from callgate.core.errors import InvalidParameter
@@ -53,6 +53,8 @@ class Param:
     split_spaces: bool = False
     default: Any = None
     missing_message: str | None = None
+    #: a blank value clears the field (None) instead of counting as absent
+    clearable: bool = False
     check: Callable[[str], str | None] | None = field(default=None, compare=False)
 
     @property
@@ -75,10 +77,23 @@ _FALSE = {"false", "0", "no"}
 
 _WHITESPACE = re.compile(r"\s")
 
+T = TypeVar("T")
 
-# Applications send the same few webhook URLs with every request.
-@lru_cache(maxsize=4096)
-def is_http_url(value: str) -> bool:
+
+def short_cache(fn: Callable[[str], T], max_len: int = 256, maxsize: int = 4096) -> Callable[[str], T]:
+    """Memoise `fn` for short strings only: clients choose these strings, so a long one must not
+    pin its megabyte in a cache."""
+    cached = lru_cache(maxsize=maxsize)(fn)
+
+    def call(value: str) -> T:
+        return cached(value) if len(value) <= max_len else fn(value)
+
+    call.__doc__ = fn.__doc__
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    return call
+
+
+def _is_http_url(value: str) -> bool:
     """An absolute http(s) URL with a host, as the vendors require for webhook URLs."""
     if _WHITESPACE.search(value):
         return False
@@ -88,6 +103,10 @@ def is_http_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+# Applications send the same few webhook URLs with every request.
+is_http_url = short_cache(_is_http_url)
 
 
 def _convert(param: Param, raw: str) -> Any:
@@ -163,7 +182,7 @@ class Form(dict[str, list[str]]):
 
 
 # The same numbers and webhook URLs come back request after request.
-_unquote = lru_cache(maxsize=4096)(unquote_plus)
+_unquote = short_cache(unquote_plus)
 
 
 @dataclass(slots=True)
@@ -189,6 +208,10 @@ def parse_form(form: Form, params: Sequence[Param]) -> Parsed:
         raws = form.get(param.name)
         if raws and param.many and param.split_spaces:
             raws = [part for raw in raws for part in raw.split()]
+        if raws and param.clearable and raws[-1] == "":
+            out.present.add(param.name)
+            out.values[param.target] = None
+            continue
         if not raws or (not param.many and raws[-1] == ""):
             if param.required_code is not None:
                 out.errors.append(

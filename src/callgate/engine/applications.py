@@ -9,19 +9,26 @@ from typing import Any
 from uuid import UUID
 
 from callgate.core.call import Application
-from callgate.core.ids import uuid7
-from callgate.engine.calls import utcnow
+from callgate.core.errors import ServiceUnavailable
+from callgate.engine.clock import new_id, utcnow
 from callgate.store.base import Page, Store
+
+_MAX_RETRIES = 8
 
 
 class ApplicationService:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
+    """Creates, reads, changes and deletes applications; changes are compare-and-set on the version."""
+
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime] = utcnow, ids: Callable[[], UUID] = new_id
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._ids = ids
 
     async def create(self, account_id: UUID, fields: dict[str, Any]) -> Application:
         now = self._clock().replace(microsecond=0)
-        app = Application(id=uuid7(), account_id=account_id, created_at=now, updated_at=now, **fields)
+        app = Application(id=self._ids(), account_id=account_id, created_at=now, updated_at=now, **fields)
         return await self._store.insert_application(app)
 
     async def get(self, account_id: UUID, app_id: UUID) -> Application | None:
@@ -31,13 +38,16 @@ class ApplicationService:
         return await self._store.list_applications(account_id, friendly_name, page)
 
     async def update(self, account_id: UUID, app_id: UUID, fields: dict[str, Any]) -> Application | None:
-        app = await self._store.get_application(account_id, app_id)
-        if app is None:
-            return None
-        if not fields:
-            return app
-        changed = replace(app, **fields, updated_at=self._clock().replace(microsecond=0))
-        return await self._store.update_application(changed)
+        """Apply `fields`; None if there is no such application for this account."""
+        for _ in range(_MAX_RETRIES):
+            app = await self._store.get_application(account_id, app_id)
+            if app is None or not fields:
+                return app
+            changed = replace(app, **fields, updated_at=self._clock().replace(microsecond=0))
+            written = await self._store.update_application(changed)
+            if written is not None:
+                return written
+        raise ServiceUnavailable("The application changed too often to update it; try again")
 
     async def delete(self, account_id: UUID, app_id: UUID) -> bool:
         return await self._store.delete_application(account_id, app_id)

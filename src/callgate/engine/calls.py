@@ -1,49 +1,46 @@
 """The call service: the one place that creates call records and moves them through their states.
 
-Routes call it with neutral commands; later the call runner calls `apply` with the events it
-sees on the wire. Every move goes through `callgate.core.status.next_status` and is written with
-a compare-and-set on the status, so concurrent writers retry instead of overwriting each other.
+Routes call it with neutral commands; later the call runner calls `apply` with the events it sees
+on the wire. Every move goes through `callgate.core.status.next_status` and is written with a
+compare-and-set on the call's version, so concurrent writers retry instead of overwriting each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from callgate.core.call import Call, CallFilter, CreateCall, UpdateCall
-from callgate.core.errors import ApiError, InvalidCallState, InvalidParameter, NotFound
+from callgate.core.errors import (
+    CallNotEnded,
+    InvalidCallState,
+    InvalidParameter,
+    NotFound,
+    ServiceUnavailable,
+    UnknownApplication,
+)
 from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
-from callgate.core.ids import uuid7
-from callgate.core.status import LIVE, TERMINAL, CallStatus, InvalidTransition, next_status
+from callgate.core.status import LIVE, TERMINAL, CallStatus, next_status
+from callgate.engine.clock import new_id, utcnow
 from callgate.store.base import Page, Store, TimelineEntry
 
 _MAX_RETRIES = 8
 
 
-class CallInProgressCannotDelete(ApiError):
-    """Twilio error 20009: a call record can be deleted only once the call has ended."""
-
-    http_status = 400
-    code = 20009
-
-
-class ApplicationNotFound(ApiError):
-    """Twilio error 21218: the ApplicationSid names no application of this account."""
-
-    http_status = 400
-    code = 21218
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class CallService:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
+    """Creates, reads, changes and deletes calls for the API, and moves them for the call runner."""
+
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime] = utcnow, ids: Callable[[], UUID] = new_id
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._ids = ids
+
+    def _now(self) -> datetime:
+        return self._clock().replace(microsecond=0)
 
     async def create(self, account_id: UUID, command: CreateCall) -> Call:
         """Store a new outbound call as `queued` with its first timeline event."""
@@ -51,7 +48,7 @@ class CallService:
         if options.application_id is not None:
             app = await self._store.get_application(account_id, options.application_id)
             if app is None:
-                raise ApplicationNotFound(
+                raise UnknownApplication(
                     "ApplicationSid is invalid: the application does not exist in this account",
                     param="ApplicationSid",
                 )
@@ -61,9 +58,9 @@ class CallService:
                     code=21205,
                     param="ApplicationSid",
                 )
-        now = self._clock().replace(microsecond=0)
+        now = self._now()
         call = Call(
-            id=uuid7(),
+            id=self._ids(),
             account_id=account_id,
             to=command.to,
             from_=command.from_,
@@ -97,7 +94,7 @@ class CallService:
             moved = await self._write(call, event, changes)
             if moved is not None:
                 return moved
-        raise ApiError("The call changed too often to update it; try again", code=20500)
+        raise ServiceUnavailable("The call changed too often to update it; try again")
 
     def _plan_update(self, call: Call, command: UpdateCall) -> tuple[CallEvent | None, dict[str, Any]]:
         if call.status in TERMINAL:
@@ -106,21 +103,20 @@ class CallService:
         changes: dict[str, Any] = {}
         if command.changes:
             changes["options"] = call.options.merged(**command.changes)
+        updated: CallEvent | None = CallUpdated({"changed": sorted(command.changes)}) if changes else None
         if command.status is None:
-            return (CallUpdated({"changed": sorted(command.changes)}) if changes else None), changes
-        now = self._clock().replace(microsecond=0)
+            return updated, changes
+        now = self._now()
         if call.status is CallStatus.IN_PROGRESS:
             if command.status is CallStatus.CANCELED:
                 # Twilio: canceled only affects queued or ringing calls.
-                return (CallUpdated({"changed": sorted(command.changes)}) if changes else None), changes
-            event: CallEvent = CallEnded({"by": "api"})
+                return updated, changes
             changes.update(end_time=now, duration_s=_seconds(call.start_time, now))
-        else:
-            event = CallCanceled({"by": "api"})
-            changes.update(end_time=now)
-        return event, changes
+            return CallEnded({"by": "api"}), changes
+        changes.update(end_time=now)
+        return CallCanceled({"by": "api"}), changes
 
-    async def apply(self, call_id: UUID, account_id: UUID, event: CallEvent, **changes: Any) -> Call:
+    async def apply(self, *, account_id: UUID, call_id: UUID, event: CallEvent, **changes: Any) -> Call:
         """Move a call by `event` (from the call runner); raises InvalidTransition or NotFound."""
         for _ in range(_MAX_RETRIES):
             call = await self._store.get_call(account_id, call_id)
@@ -129,25 +125,20 @@ class CallService:
             moved = await self._write(call, event, changes)
             if moved is not None:
                 return moved
-        raise ApiError("The call changed too often to update it; try again", code=20500)
+        raise ServiceUnavailable("The call changed too often to move it; try again")
 
     async def _write(self, call: Call, event: CallEvent, changes: dict[str, Any]) -> Call | None:
         status = next_status(call.status, event)
-        return await self._store.update_call(
-            call.id, call.status, {**changes, "status": status}, event, self._clock().replace(microsecond=0)
-        )
+        return await self._store.update_call(call, {**changes, "status": status}, event, self._now())
 
     async def delete(self, account_id: UUID, call_id: UUID) -> bool:
         call = await self._store.get_call(account_id, call_id)
         if call is None:
             return False
         if call.status in LIVE:
-            raise CallInProgressCannotDelete("Cannot delete this resource before it is complete")
+            raise CallNotEnded("Cannot delete this resource before it is complete")
         return await self._store.delete_call(account_id, call_id)
 
 
 def _seconds(start: datetime | None, end: datetime) -> int:
     return 0 if start is None else max(0, int((end - start).total_seconds()))
-
-
-__all__ = ["CallService", "InvalidTransition", "utcnow"]

@@ -1,6 +1,6 @@
 """Persistence: one `Store` protocol, one SQL implementation for SQLite and PostgreSQL."""
 
 from callgate.store.base import Page, Store, TimelineEntry
-from callgate.store.sql import SqlStore, open_store
+from callgate.store.sql import SqlStore
 
-__all__ = ["Page", "SqlStore", "Store", "TimelineEntry", "open_store"]
+__all__ = ["Page", "SqlStore", "Store", "TimelineEntry"]

@@ -28,17 +28,20 @@ class TimelineEntry:
 class Page:
     """Which rows a list page holds, newest first.
 
-    Keyset paging: `after_seq` takes the rows just older than that row (next page), `before_seq`
-    the rows just newer (previous page). Without either, the page starts at `offset`.
+    Keyset paging: `after` takes the rows just older than the row with that id (next page),
+    `before` the rows just newer (previous page). Without either, the page starts at `offset`.
     """
 
     size: int
     offset: int = 0
-    after_seq: int | None = None
-    before_seq: int | None = None
+    after: UUID | None = None
+    before: UUID | None = None
 
 
 class Store(Protocol):
+    """What the engine needs from persistence. Every call update is a compare-and-set on the
+    version the caller read: None back means another writer got there first."""
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -51,8 +54,7 @@ class Store(Protocol):
     async def list_calls(self, account_id: UUID, flt: CallFilter, page: Page) -> list[Call]: ...
     async def update_call(
         self,
-        call_id: UUID,
-        expected: CallStatus,
+        call: Call,
         changes: dict[str, Any],
         event: CallEvent,
         now: datetime,

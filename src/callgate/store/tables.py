@@ -58,6 +58,8 @@ calls = Table(
     Column("sip_result_code", Integer()),
     Column("quality", JSON(), nullable=False),
     Column("options", JSON(), nullable=False),
+    # Bumped by every update: the compare-and-set token that keeps concurrent writers honest.
+    Column("version", Integer(), nullable=False),
     Index("ix_calls_account_seq", "account_id", "seq"),
 )
 
@@ -82,5 +84,6 @@ applications = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("updated_at", DateTime(), nullable=False),
     Column("config", JSON(), nullable=False),
+    Column("version", Integer(), nullable=False),
     Index("ix_applications_account_seq", "account_id", "seq"),
 )

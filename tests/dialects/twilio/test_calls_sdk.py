@@ -254,9 +254,9 @@ def test_list_filters(live, account, twilio):
     b_id = uuid.UUID(hex=b.sid[2:])
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     calls = live.services.calls
-    live.run(calls.apply(b_id, account.id, CallInitiated(), start_time=started))
-    live.run(calls.apply(b_id, account.id, CallRinging()))
-    live.run(calls.apply(b_id, account.id, CallAnswered()))
+    live.run(calls.apply(account_id=account.id, call_id=b_id, event=CallInitiated(), start_time=started))
+    live.run(calls.apply(account_id=account.id, call_id=b_id, event=CallRinging()))
+    live.run(calls.apply(account_id=account.id, call_id=b_id, event=CallAnswered()))
     assert [x.sid for x in twilio.calls.list(status="in-progress")] == [b.sid]
     assert [x.sid for x in twilio.calls.list(start_time=started.date())] == [b.sid]
     assert [x.sid for x in twilio.calls.list(start_time_after=started - timedelta(minutes=1))] == [b.sid]
@@ -296,8 +296,12 @@ def test_update_completed_hangs_up_an_answered_call(live, account, twilio):
     call = create(twilio)
     call_id = uuid.UUID(hex=call.sid[2:])
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=42)
-    live.run(live.services.calls.apply(call_id, account.id, CallInitiated(), start_time=started))
-    live.run(live.services.calls.apply(call_id, account.id, CallAnswered()))
+    live.run(
+        live.services.calls.apply(
+            account_id=account.id, call_id=call_id, event=CallInitiated(), start_time=started
+        )
+    )
+    live.run(live.services.calls.apply(account_id=account.id, call_id=call_id, event=CallAnswered()))
     # canceled does not touch an in-progress call (Twilio)
     assert twilio.calls(call.sid).update(status="canceled").status == "in-progress"
     done = twilio.calls(call.sid).update(status="completed")

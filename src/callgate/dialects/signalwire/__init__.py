@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from callgate.core.call import Application, Call
-from callgate.core.errors import ApiError, AuthenticationFailed, InvalidParameter, NotFound
+from callgate.core.errors import ApiError, AuthenticationFailed, InvalidParameter, MethodNotAllowed, NotFound
 from callgate.dialects.twilio.addresses import formatted
 from callgate.dialects.twilio.flavor import Flavor, uuid_sid
 from callgate.dialects.twilio.render import account_path, rfc2822
@@ -27,9 +27,11 @@ def signalwire_error_body(error: ApiError, errors: list[ApiError], _path: str) -
                 if isinstance(e, InvalidParameter)
             ]
         }
-    status = error.http_status if isinstance(error, AuthenticationFailed | NotFound) else 422
-    if error.http_status == 405:
-        status = 405
+    # Auth, not-found, wrong-method and server errors keep their status; the rest of the 4xx answers
+    # (well-formed requests that cannot be carried out) are the seed's 422.
+    status = error.http_status
+    if 400 <= status < 500 and not isinstance(error, AuthenticationFailed | NotFound | MethodNotAllowed):
+        status = 422
     return status, {"code": error.code, "message": error.message, "more_info": MORE_INFO, "status": status}
 
 
@@ -122,9 +124,20 @@ SIGNALWIRE = Flavor(
     markup_params=("Laml", "Twiml"),
     # The seed: ^[\d#*wW]{1,32}$
     send_digits_pattern=r"[0-9#*wW]{1,32}",
-    direction_outbound="outbound",
+    status_callback_events=(
+        "initiated",
+        "ringing",
+        "answered",
+        "completed",
+        "ringing_forwarded",
+        "ringing_queued",
+    ),
+    machine_detection_modes=("Enable", "DetectMessageEnd", "none"),
+    missing_handler_message="Url, Laml, Twiml or ApplicationSid parameter is required",
     token_of=lambda account: account.signalwire_token,
     error_body=signalwire_error_body,
     call_json=signalwire_call,
     application_json=signalwire_application,
+    error_schemas={"400": "ErrorArray", "401": "Error", "404": "Error", "422": "Error", "500": "Error"},
+    schema_prefix="SignalWire",
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from functools import lru_cache
 
 import phonenumbers
+
+from callgate.dialects.params import short_cache
 
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 # RFC 3261 25.1, loosely: an optional user part, a host (name, IPv4 or [IPv6]), an optional port, params.
@@ -25,9 +26,7 @@ class AddressKind(Enum):
     CLIENT = "client"
 
 
-# Parsing a number costs tens of microseconds; the same numbers come back call after call.
-@lru_cache(maxsize=16384)
-def phone_number(value: str) -> phonenumbers.PhoneNumber | None:
+def _phone_number(value: str) -> phonenumbers.PhoneNumber | None:
     """The parsed number if `value` is a possible E.164 number, else None."""
     if not _E164.fullmatch(value):
         return None
@@ -38,8 +37,7 @@ def phone_number(value: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_possible_number(number) else None
 
 
-@lru_cache(maxsize=16384)
-def address_kind(value: str) -> AddressKind | None:
+def _address_kind(value: str) -> AddressKind | None:
     """What kind of endpoint `value` names, or None if it is no valid endpoint."""
     if value.startswith("+"):
         return AddressKind.PHONE if phone_number(value) else None
@@ -63,8 +61,7 @@ def valid_caller(value: str, callee: AddressKind | None) -> bool:
     return kind is not None or bool(_IDENTIFIER.fullmatch(value))
 
 
-@lru_cache(maxsize=16384)
-def formatted(value: str) -> str:
+def _formatted(value: str) -> str:
     """The display form Twilio gives: `(415) 555-0100` for NANP numbers, E.164 elsewhere, else as is."""
     number = phone_number(value)
     if number is None:
@@ -72,3 +69,9 @@ def formatted(value: str) -> str:
     if number.country_code == 1:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Parsing a number costs tens of microseconds; the same numbers come back call after call.
+phone_number = short_cache(_phone_number)
+address_kind = short_cache(_address_kind)
+formatted = short_cache(_formatted)

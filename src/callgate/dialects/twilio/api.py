@@ -5,6 +5,7 @@ Routes parse and validate, call one service, and render; they hold no SQL and no
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from callgate.core.call import APPLICATION_FIELDS, Account
-from callgate.core.errors import ApiError, InvalidParameter, MethodNotAllowed, NotFound
+from callgate.core.errors import ApiError, InternalError, InvalidParameter, MethodNotAllowed, NotFound
 from callgate.dialects.params import parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio import commands, schemas
@@ -30,6 +31,8 @@ from callgate.dialects.twilio.http import (
     services,
 )
 from callgate.dialects.twilio.render import page_body
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Flavor, Account], Awaitable[Response]]
 # Every method reaches the endpoint, so an unsupported one gets the vendor error body (20004).
@@ -86,8 +89,12 @@ class CompatApi:
                     )
                 return await handler(request, flavor, account)
             except ApiError as exc:
-                errors = getattr(exc, "all_errors", None)
-                return flavor.error_response(exc, request.url.path, errors)
+                return flavor.error_response(exc, request.url.path, exc.all_errors)
+            except Exception:
+                # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
+                log.exception("%s %s failed", request.method, request.url.path)
+                error = InternalError("An internal error occurred; the request may be retried")
+                return flavor.error_response(error, request.url.path)
 
         return endpoint
 

@@ -22,9 +22,12 @@ TWILIO = Flavor(
     markup_params=("Twiml",),
     # Twilio error 21206: digits, # and *, the DTMF letters A-D, w (0.5 s) and W (1 s)
     send_digits_pattern=r"[0-9A-D#*wW]{1,32}",
-    direction_outbound="outbound-api",
+    status_callback_events=("initiated", "ringing", "answered", "completed"),
+    machine_detection_modes=("Enable", "DetectMessageEnd"),
+    missing_handler_message="Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml",
     token_of=lambda account: account.auth_token,
     error_body=twilio_error_body,
     call_json=twilio_call,
     application_json=twilio_application,
+    error_schemas={"400": "Error", "401": "Error", "404": "Error", "500": "Error"},
 )

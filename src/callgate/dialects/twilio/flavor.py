@@ -46,9 +46,9 @@ def uuid_sid() -> tuple[Callable[[UUID], str], Callable[[str], UUID | None]]:
     return str, parse
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Flavor:
-    """One face of the 2010-04-01 API."""
+    """One face of the 2010-04-01 API (compared and hashed by identity: there is one of each)."""
 
     name: str
     realm: str
@@ -63,7 +63,10 @@ class Flavor:
     #: form parameters that carry inline call-control markup
     markup_params: tuple[str, ...]
     send_digits_pattern: str
-    direction_outbound: str
+    status_callback_events: tuple[str, ...]
+    machine_detection_modes: tuple[str, ...]
+    #: the message when none of Url, the inline document or ApplicationSid is given (21205)
+    missing_handler_message: str
     #: the account secret checked by HTTP Basic
     token_of: Callable[[Account], str]
     #: error body and status for an ApiError (`errors` holds every problem found, first is `error`)
@@ -71,6 +74,10 @@ class Flavor:
     #: the JSON of a call and of an application
     call_json: Callable[[Call, Flavor], dict[str, Any]]
     application_json: Callable[[Application, Flavor], dict[str, Any]]
+    #: OpenAPI: the component schema name of each error status this face answers with
+    error_schemas: dict[str, str]
+    #: OpenAPI: the prefix of this face's component schema names ("" or "SignalWire")
+    schema_prefix: str = ""
 
     def error_response(
         self, error: ApiError, path: str, errors: list[ApiError] | None = None

@@ -7,7 +7,6 @@ import binascii
 import hmac
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -51,11 +50,25 @@ def _json_pairs(body: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
+async def _body(request: Request) -> bytes:
+    """The request body, refused (400) past MAX_BODY_BYTES before more of it is read."""
+    too_big = InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_form(request: Request) -> Form:
     """The parameters as the SDKs send them: a urlencoded form (repeated keys kept), or a JSON object."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
+    body = await _body(request)
     content_type = request.headers.get("content-type", "application/x-www-form-urlencoded").lower()
     if content_type.startswith("application/json"):
         return Form.from_pairs(_json_pairs(body))
@@ -76,7 +89,6 @@ def query_form(request: Request) -> Form:
     return Form.from_pairs(request.query_params.multi_items())
 
 
-@lru_cache(maxsize=4096)
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header:
         return None
@@ -101,15 +113,19 @@ async def authenticate(request: Request, flavor: Flavor, account_id: UUID | None
     if account_id is None or user_id != account_id:
         raise AuthenticationFailed("Authenticate")
     account = await services(request).accounts.get(account_id)
-    # Compare even when the account is missing, so timing does not tell whether it exists.
-    expected = flavor.token_of(account) if account is not None else "\0" * 32
-    if not hmac.compare_digest(password.encode(), expected.encode()) or account is None:
+    if account is None or not hmac.compare_digest(password.encode(), flavor.token_of(account).encode()):
         raise AuthenticationFailed("Authenticate")
     return account
 
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
+    """A list request's page: its number and size, and the rows to fetch for it.
+
+    Page tokens name a row, not a position: `PA` + the 32 hex digits of the last row of the page
+    before (the next page starts after it), `PB` + those of the first row of the page after.
+    """
+
     number: int
     size: int
     token: str | None
@@ -123,19 +139,19 @@ class PageRequest:
         token = parsed.values.get("page_token")
         if token is None:
             return cls(number, size, None, Page(size + 1, offset=number * size))
-        seq = int(token[2:])
+        marker = UUID(hex=token[2:])
         if token.startswith("PB"):
-            return cls(number, size, token, Page(size + 1, before_seq=seq))
-        return cls(number, size, token, Page(size + 1, after_seq=seq))
+            return cls(number, size, token, Page(size + 1, before=marker))
+        return cls(number, size, token, Page(size + 1, after=marker))
 
     def split(self, rows: list[Any]) -> tuple[list[Any], str | None, str | None]:
         """The rows of this page, and the tokens of the next and previous pages."""
-        backwards = self.window.before_seq is not None
+        backwards = self.window.before is not None
         more = len(rows) > self.size
         if more:
             rows = rows[1:] if backwards else rows[: self.size]
-        next_token = f"PA{rows[-1].seq}" if rows and (more or backwards) else None
-        previous_token = f"PB{rows[0].seq}" if rows and self.number > 0 else None
+        next_token = f"PA{rows[-1].id.hex}" if rows and (more or backwards) else None
+        previous_token = f"PB{rows[0].id.hex}" if rows and self.number > 0 else None
         return rows, next_token, previous_token
 
 

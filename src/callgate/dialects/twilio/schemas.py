@@ -14,9 +14,9 @@ from callgate.dialects.twilio.flavor import Flavor
 
 METHODS = ("GET", "POST")
 CALL_STATUSES = ("queued", "ringing", "in-progress", "canceled", "completed", "failed", "busy", "no-answer")
-STATUS_CALLBACK_EVENTS_TWILIO = ("initiated", "ringing", "answered", "completed")
-STATUS_CALLBACK_EVENTS_SIGNALWIRE = (*STATUS_CALLBACK_EVENTS_TWILIO, "ringing_forwarded", "ringing_queued")
 MARKUP_MAX_CHARS = 4000
+ADDRESS_MAX_CHARS = 512  # the store's column width for To and From
+URL_MAX_CHARS = 4096
 
 # Twilio error codes used below.
 CALLS_RESOURCE = 21200  # "Calls Resource": any other bad Calls parameter
@@ -43,8 +43,18 @@ def _method(name: str, attr: str | None = None, code: int = BAD_METHOD) -> Param
     )
 
 
-def _url(name: str, attr: str | None = None, code: int = BAD_URL, description: str = "") -> Param:
-    return Param(name, Kind.URL, attr=attr, code=code, description=description or "Absolute http(s) URL.")
+def _url(
+    name: str, attr: str | None = None, code: int = BAD_URL, description: str = "", clearable: bool = False
+) -> Param:
+    return Param(
+        name,
+        Kind.URL,
+        attr=attr,
+        code=code,
+        max_length=URL_MAX_CHARS,
+        clearable=clearable,
+        description=description or "Absolute http(s) URL.",
+    )
 
 
 def _check_to(value: str) -> str | None:
@@ -56,8 +66,6 @@ def _check_to(value: str) -> str | None:
 @cache
 def create_call(flavor: Flavor) -> tuple[Param, ...]:
     """Create Call: Twilio's CreateCallRequest and SignalWire's CreateCallRequest, in one table."""
-    signalwire = flavor.name == "signalwire"
-    events = STATUS_CALLBACK_EVENTS_SIGNALWIRE if signalwire else STATUS_CALLBACK_EVENTS_TWILIO
     markup = tuple(
         Param(
             name,
@@ -75,6 +83,7 @@ def create_call(flavor: Flavor) -> tuple[Param, ...]:
             code=21211,
             missing_message="No 'To' number is specified",
             check=_check_to,
+            max_length=ADDRESS_MAX_CHARS,
             description="E.164 number, sip: URI or client: identity.",
         ),
         Param(
@@ -83,6 +92,7 @@ def create_call(flavor: Flavor) -> tuple[Param, ...]:
             required_code=21213,
             code=21212,
             missing_message="No 'From' number is specified",
+            max_length=ADDRESS_MAX_CHARS,
             description="Caller: E.164 number, or for SIP/client callees a SIP URI, client identity or name.",
         ),
         _url("Url", description="Absolute URL of the call-control document."),
@@ -103,12 +113,18 @@ def create_call(flavor: Flavor) -> tuple[Param, ...]:
             Kind.ENUM,
             attr="status_callback_events",
             code=BAD_STATUS_CALLBACK_EVENT,
-            choices=events,
+            choices=flavor.status_callback_events,
             many=True,
             split_spaces=True,
             description="Call progress events to report.",
         ),
-        Param("CallerId", attr="caller_id", code=21212, description="Caller id shown instead of From."),
+        Param(
+            "CallerId",
+            attr="caller_id",
+            code=21212,
+            max_length=ADDRESS_MAX_CHARS,
+            description="Caller id shown instead of From.",
+        ),
         Param(
             "SendDigits",
             code=BAD_SEND_DIGITS,
@@ -168,7 +184,7 @@ def create_call(flavor: Flavor) -> tuple[Param, ...]:
             "MachineDetection",
             Kind.ENUM,
             code=BAD_MACHINE_DETECTION,
-            choices=("Enable", "DetectMessageEnd", "none") if signalwire else ("Enable", "DetectMessageEnd"),
+            choices=flavor.machine_detection_modes,
             description="Answering-machine detection mode.",
         ),
         Param(
@@ -252,7 +268,8 @@ PAGE_SIZE_CODE = 20007
 PAGING = (
     Param("PageSize", Kind.INT, code=PAGE_SIZE_CODE, minimum=1, maximum=1000, default=50),
     Param("Page", Kind.INT, code=20001, minimum=0, maximum=10_000_000, default=0),
-    Param("PageToken", code=PAGE_TOKEN_CODE, pattern=r"P[AB]\d{1,18}"),
+    # PA/PB + the 32 hex digits of the row the page follows (next) or precedes (previous)
+    Param("PageToken", code=PAGE_TOKEN_CODE, pattern=r"P[AB][0-9a-f]{32}"),
 )
 
 LIST_CALLS = (
@@ -284,28 +301,24 @@ APP_URL = 21402
 APP_METHOD = 21403
 
 
-def _application_params(required_name: bool) -> tuple[Param, ...]:
-    return (
-        Param("FriendlyName", code=20002, max_length=64),
-        Param(
-            "ApiVersion", Kind.ENUM, code=20001, choices=("2010-04-01", "2008-08-01"), default="2010-04-01"
-        ),
-        _url("VoiceUrl", code=APP_URL),
-        _method("VoiceMethod", code=APP_METHOD),
-        _url("VoiceFallbackUrl", code=APP_URL),
-        _method("VoiceFallbackMethod", code=APP_METHOD),
-        _url("StatusCallback", code=APP_URL),
-        _method("StatusCallbackMethod", code=APP_METHOD),
-        Param("VoiceCallerIdLookup", Kind.BOOL, code=20001, default=False),
-        _url("SmsUrl", code=APP_URL),
-        _method("SmsMethod", code=APP_METHOD),
-        _url("SmsFallbackUrl", code=APP_URL),
-        _method("SmsFallbackMethod", code=APP_METHOD),
-        _url("SmsStatusCallback", code=APP_URL),
-        _url("MessageStatusCallback", code=APP_URL),
-        Param("PublicApplicationConnectEnabled", Kind.BOOL, code=20001, default=False),
-    )
+APPLICATION_WRITE = (
+    Param("FriendlyName", code=20002, max_length=64),
+    Param("ApiVersion", Kind.ENUM, code=20001, choices=("2010-04-01", "2008-08-01"), default="2010-04-01"),
+    _url("VoiceUrl", code=APP_URL, clearable=True),
+    _method("VoiceMethod", code=APP_METHOD),
+    _url("VoiceFallbackUrl", code=APP_URL, clearable=True),
+    _method("VoiceFallbackMethod", code=APP_METHOD),
+    _url("StatusCallback", code=APP_URL, clearable=True),
+    _method("StatusCallbackMethod", code=APP_METHOD),
+    Param("VoiceCallerIdLookup", Kind.BOOL, code=20001, default=False),
+    _url("SmsUrl", code=APP_URL, clearable=True),
+    _method("SmsMethod", code=APP_METHOD),
+    _url("SmsFallbackUrl", code=APP_URL, clearable=True),
+    _method("SmsFallbackMethod", code=APP_METHOD),
+    _url("SmsStatusCallback", code=APP_URL, clearable=True),
+    _url("MessageStatusCallback", code=APP_URL, clearable=True),
+    Param("PublicApplicationConnectEnabled", Kind.BOOL, code=20001, default=False),
+)
 
 
-APPLICATION_WRITE = _application_params(required_name=False)
 LIST_APPLICATIONS = (Param("FriendlyName", code=20002), *PAGING)

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("sip_result_code", sa.Integer()),
         sa.Column("quality", sa.JSON(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
     )
     op.create_index("ix_calls_account_seq", "calls", ["account_id", "seq"])
     op.create_table(
@@ -73,6 +74,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
     )
     op.create_index("ix_applications_account_seq", "applications", ["account_id", "seq"])
 

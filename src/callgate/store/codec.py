@@ -1,0 +1,233 @@
+"""Between records and rows: the one place that knows how a Call, an Account or an Application is
+laid out in the tables of `callgate.store.tables`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import Table
+from sqlalchemy.engine import RowMapping
+
+from callgate.core.call import APPLICATION_FIELDS, Account, Application, Call, CallOptions, CallQuality
+from callgate.core.events import CallEvent
+from callgate.core.status import CallStatus
+from callgate.store.tables import call_events, calls
+
+QUALITY_KEYS = tuple(CallQuality.__dataclass_fields__)
+
+# Call field -> column, for updates.
+CALL_COLUMNS = {
+    "parent_call_id": "parent_call_id",
+    "status": "status",
+    "direction": "direction",
+    "to": "to_addr",
+    "from_": "from_addr",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "duration_s": "duration_s",
+    "price": "price",
+    "price_unit": "price_unit",
+    "answered_by": "answered_by",
+    "api_version": "api_version",
+    "queue_time_ms": "queue_time_ms",
+    "sip_call_id": "sip_call_id",
+    "sip_result_code": "sip_result_code",
+    "quality": "quality",
+    "options": "options",
+}
+
+
+def naive(dt: datetime | None) -> datetime | None:
+    """UTC without tzinfo: how the tables keep times."""
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else dt.replace(tzinfo=UTC)
+
+
+def sqlite_time(dt: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text form, `2026-11-22 16:00:00.000000`."""
+    value = naive(dt)
+    return None if value is None else value.isoformat(sep=" ", timespec="microseconds")
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return None if value is None else UUID(value)
+
+
+def call_from_row(row: RowMapping) -> Call:
+    quality = row["quality"] or {}
+    return Call(
+        id=UUID(row["id"]),
+        account_id=UUID(row["account_id"]),
+        parent_call_id=_uuid(row["parent_call_id"]),
+        status=CallStatus(row["status"]),
+        direction=row["direction"],
+        to=row["to_addr"],
+        from_=row["from_addr"],
+        created_at=aware(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
+        start_time=aware(row["start_time"]),
+        end_time=aware(row["end_time"]),
+        duration_s=row["duration_s"],
+        price=row["price"],
+        price_unit=row["price_unit"],
+        answered_by=row["answered_by"],
+        api_version=row["api_version"],
+        queue_time_ms=row["queue_time_ms"],
+        sip_call_id=row["sip_call_id"],
+        sip_result_code=row["sip_result_code"],
+        quality=CallQuality(**{k: quality.get(k) for k in QUALITY_KEYS}),
+        options=CallOptions.from_json(row["options"]),
+        seq=row["seq"],
+        version=row["version"],
+    )
+
+
+def call_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """Column values for a dict of `Call` field changes (SQLAlchemy binds them)."""
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if isinstance(value, datetime):
+            value = naive(value)
+        elif isinstance(value, UUID):
+            value = str(value)
+        elif isinstance(value, CallStatus):
+            value = value.value
+        elif isinstance(value, CallOptions):
+            value = value.to_json()
+        elif isinstance(value, CallQuality):
+            value = {k: getattr(value, k) for k in QUALITY_KEYS}
+        values[CALL_COLUMNS[name]] = value
+    return values
+
+
+def insert_columns(table: Table) -> tuple[str, ...]:
+    """Every column but the autoincrementing `seq`, in table order."""
+    return tuple(c.name for c in table.columns if c.name != "seq")
+
+
+CALL_INSERT_COLUMNS = insert_columns(calls)
+EVENT_INSERT_COLUMNS = insert_columns(call_events)
+
+
+def insert_sql(paramstyle: str, table: Table) -> str:
+    """A plain INSERT of every column but `seq`, for executemany with rows from `call_rows`.
+
+    Built from the table's own (constant) column names; every value is a bound parameter.
+    """
+    columns = insert_columns(table)
+    if paramstyle == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    elif paramstyle in {"numeric_dollar", "numeric"}:
+        prefix = "$" if paramstyle == "numeric_dollar" else ":"
+        marks = ", ".join(f"{prefix}{i}" for i in range(1, len(columns) + 1))
+    elif paramstyle == "format":
+        marks = ", ".join("%s" for _ in columns)
+    else:  # pragma: no cover - every driver we support is listed above
+        raise ValueError(f"unsupported paramstyle {paramstyle}")
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def call_rows(
+    call: Call, event: CallEvent, now: datetime, bind_time: Callable[[datetime | None], Any]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The `calls` row and the first `call_events` row of a new call, as positional tuples in the
+    column order of `insert_sql`. Times go through `bind_time` (text for SQLite, datetimes for
+    asyncpg); JSON columns are serialised here."""
+    created = bind_time(call.created_at)
+    call_row = {
+        "id": str(call.id),
+        "account_id": str(call.account_id),
+        "parent_call_id": None if call.parent_call_id is None else str(call.parent_call_id),
+        "status": call.status.value,
+        "direction": call.direction,
+        "to_addr": call.to,
+        "from_addr": call.from_,
+        "created_at": created,
+        "updated_at": created if call.updated_at == call.created_at else bind_time(call.updated_at),
+        "start_time": bind_time(call.start_time),
+        "end_time": bind_time(call.end_time),
+        "duration_s": call.duration_s,
+        "price": call.price,
+        "price_unit": call.price_unit,
+        "answered_by": call.answered_by,
+        "api_version": call.api_version,
+        "queue_time_ms": call.queue_time_ms,
+        "sip_call_id": call.sip_call_id,
+        "sip_result_code": call.sip_result_code,
+        "quality": json_text({k: getattr(call.quality, k) for k in QUALITY_KEYS}),
+        "options": json_text(call.options.to_json()),
+        "version": call.version,
+    }
+    event_row = {
+        "call_id": str(call.id),
+        "at": created if now == call.created_at else bind_time(now),
+        "name": event.name,
+        "status": call.status.value,
+        "data": json_text(event.data),
+    }
+    return _ordered(call_row, CALL_INSERT_COLUMNS), _ordered(event_row, EVENT_INSERT_COLUMNS)
+
+
+def _ordered(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in columns)
+
+
+def account_from_row(row: RowMapping) -> Account:
+    return Account(
+        id=UUID(row["id"]),
+        name=row["name"],
+        created_at=aware(row["created_at"]),  # type: ignore[arg-type]
+        auth_token=row["auth_token"],
+        signalwire_token=row["signalwire_token"],
+        bandwidth_account_id=row["bandwidth_account_id"],
+        bandwidth_username=row["bandwidth_username"],
+        bandwidth_password=row["bandwidth_password"],
+    )
+
+
+def account_values(account: Account) -> dict[str, Any]:
+    return {
+        "id": str(account.id),
+        "name": account.name,
+        "created_at": naive(account.created_at),
+        "auth_token": account.auth_token,
+        "signalwire_token": account.signalwire_token,
+        "bandwidth_account_id": account.bandwidth_account_id,
+        "bandwidth_username": account.bandwidth_username,
+        "bandwidth_password": account.bandwidth_password,
+    }
+
+
+def application_from_row(row: RowMapping) -> Application:
+    config = row["config"] or {}
+    return Application(
+        id=UUID(row["id"]),
+        account_id=UUID(row["account_id"]),
+        created_at=aware(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
+        seq=row["seq"],
+        version=row["version"],
+        **{k: config[k] for k in APPLICATION_FIELDS if k in config and k != "friendly_name"},
+        friendly_name=row["friendly_name"],
+    )
+
+
+def application_config(app: Application) -> dict[str, Any]:
+    return {k: getattr(app, k) for k in APPLICATION_FIELDS if k != "friendly_name"}
