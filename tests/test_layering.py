@@ -40,6 +40,15 @@ def test_pure_module_imports_no_io(path):
     assert imported_modules(path) & FORBIDDEN == set()
 
 
+CORE_FORBIDDEN = FORBIDDEN | {"time", "random", "os", "threading", "secrets"}
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "core").rglob("*.py")), ids=lambda p: p.name)
+def test_core_reads_no_clock_and_no_randomness(path):
+    """Clocks and randomness are injected into the core (STYLE.md section 7)."""
+    assert imported_modules(path) & CORE_FORBIDDEN == set()
+
+
 def test_core_does_not_import_outer_layers():
     for path in (SRC / "core").rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -48,11 +57,23 @@ def test_core_does_not_import_outer_layers():
                 assert node.module.startswith("callgate.core"), f"{path.name} imports {node.module}"
 
 
+def _all_imports(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+    return modules
+
+
 def test_dialects_do_not_touch_the_store_directly():
+    """Routes talk to services; only `store.base` (the protocol and its records) may be named."""
     for path in (SRC / "dialects").rglob("*.py"):
-        modules = {
-            node.module
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.ImportFrom) and node.module
+        bad = {
+            m
+            for m in _all_imports(path)
+            if m.split(".")[0] == "sqlalchemy"
+            or (m.startswith("callgate.store") and m != "callgate.store.base")
         }
-        assert not {m for m in modules if m.startswith("callgate.store.sql") or m == "sqlalchemy"}, path
+        assert not bad, (path, bad)

@@ -73,8 +73,3 @@ def test_illegal_moves_raise(status, event):
 def test_terminal_statuses_accept_nothing(status, event):
     with pytest.raises(InvalidTransition):
         next_status(status, event())
-
-
-def test_event_names_are_registered():
-    for name, cls in events.EVENT_TYPES.items():
-        assert cls().name == name

@@ -144,3 +144,12 @@ def test_another_accounts_application_is_invisible(live, twilio, other_account):
     with pytest.raises(TwilioRestException) as info:
         other.calls.create(to="+14155550100", from_="+14155550199", application_sid=app.sid)
     assert info.value.code == 21218
+
+
+def test_a_blank_url_clears_it(twilio):
+    app = twilio.applications.create(
+        friendly_name="clear", voice_url="https://example.com/a", status_callback="https://example.com/s"
+    )
+    cleared = twilio.applications(app.sid).update(status_callback="")
+    assert cleared.status_callback is None and cleared.voice_url == "https://example.com/a"
+    assert twilio.applications(app.sid).fetch().status_callback is None

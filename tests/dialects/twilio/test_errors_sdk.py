@@ -304,3 +304,49 @@ def test_far_dates_and_huge_page_tokens(live, account):
     assert r.status_code == 200 and r.json()["calls"] == []
     r = httpx.get(url, params={"PageToken": "PA9999999999999999999"}, auth=(sid, account.auth_token))
     assert r.status_code == 400 and r.json()["code"] == 21481
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("To", "sip:" + "a" * 600 + "@example.com", 21211),
+        ("From", "sip:" + "b" * 600 + "@example.com", 21212),
+        ("Url", "https://example.com/" + "c" * 5000, 21205),
+    ],
+)
+def test_overlong_values_are_parameter_errors_on_both_stores(live, account, field, value, code):
+    sid = TWILIO.render_account(account.id)
+    data = {"To": "sip:bob@example.com", "From": "alice", "Url": "https://example.com/v"} | {field: value}
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", data=data, auth=(sid, account.auth_token)
+    )
+    assert r.status_code == 400 and r.json()["code"] == code
+
+
+def test_a_body_over_one_megabyte_is_refused_before_it_is_read(live, account):
+    sid = TWILIO.render_account(account.id)
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json",
+        content=b"To=" + b"1" * (1 << 20),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=(sid, account.auth_token),
+    )
+    assert r.status_code == 400 and "larger than" in r.json()["message"]
+
+
+def test_an_unexpected_fault_answers_the_vendor_error_body(live, account, twilio, monkeypatch):
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(live.services.calls, "create", broken)
+    with pytest.raises(TwilioRestException) as info:
+        twilio.calls.create(**OK)
+    assert (info.value.status, info.value.code) == (500, 20500)
+    assert "boom" not in info.value.msg
+
+
+def test_unknown_paths_answer_in_the_faces_shape(live):
+    r = httpx.get(f"{live.base_url}/2010-04-01/Nowhere.json")
+    assert r.status_code == 404 and r.json()["code"] == 20404 and "more_info" in r.json()
+    r = httpx.get(f"{live.base_url}/api/laml/2010-04-01/Nowhere")
+    assert r.status_code == 404 and r.json()["more_info"].startswith("https://developer.signalwire.com")
