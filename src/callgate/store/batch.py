@@ -77,26 +77,30 @@ class InsertBatcher:
                 return
 
     async def _drain(self) -> None:
-        while self._pending:
-            await self._gather()
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            try:
-                await self._write_many([rows for rows, _ in batch])
-            except Exception as exc:
-                if len(batch) > 1 and self._is_row_error(exc):
-                    await self._write_one_by_one(batch)
+        batch: list[tuple[Rows, asyncio.Future[None]]] = []
+        try:
+            while self._pending:
+                await self._gather()
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                try:
+                    await self._write_many([rows for rows, _ in batch])
+                except Exception as exc:
+                    if len(batch) > 1 and self._is_row_error(exc):
+                        await self._write_one_by_one(batch)
+                    else:
+                        for _, future in batch:
+                            _settle(future, exc)
                 else:
                     for _, future in batch:
-                        _settle(future, exc)
-            except BaseException as exc:  # cancelled: nobody may be left waiting
-                for _, future in batch + self._pending:
-                    _settle(future, exc)
-                self._pending.clear()
-                raise
-            else:
-                for _, future in batch:
-                    _settle(future, None)
+                        _settle(future, None)
+                batch = []
+        except BaseException as exc:
+            # Cancelled (or worse) at any point, gathering or writing: nobody may be left waiting.
+            for _, future in batch + self._pending:
+                _settle(future, exc)
+            self._pending.clear()
+            raise
 
     async def _write_one_by_one(self, batch: list[tuple[Rows, asyncio.Future[None]]]) -> None:
         for rows, future in batch:

@@ -34,7 +34,16 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
 
 def is_row_error(exc: BaseException) -> bool:
     """Errors that belong to a row (a constraint it breaks, a value it holds), not to the database."""
-    return isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError)
+    # OverflowError and ProgrammingError: a value SQLite cannot bind (an integer past 64 bits, an
+    # unsupported type); at worst a database-wide ProgrammingError costs a row-by-row retry.
+    return isinstance(
+        exc,
+        sqlite3.IntegrityError
+        | sqlite3.DataError
+        | sqlite3.InterfaceError
+        | sqlite3.ProgrammingError
+        | OverflowError,
+    )
 
 
 class SqliteWriter:
