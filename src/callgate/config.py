@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -33,15 +33,15 @@ def split_host_port(value: str, default_port: int) -> tuple[str, int]:
 
 
 class Settings(BaseSettings):
-    """Every setting of a Callgate process."""
+    """Every setting of a Callgate process: from keyword arguments (the CLI's flags), then CALLGATE_*
+    environment variables, then the TOML file named by CALLGATE_CONFIG_FILE, then the defaults."""
 
     model_config = SettingsConfigDict(env_prefix="CALLGATE_", extra="ignore")
 
     http: str = Field(DEFAULT_HTTP, description="HOST:PORT the HTTP API listens on")
     db: str = Field(DEFAULT_DB, description="database URL: sqlite:///path or postgresql://...")
     public_url: str | None = Field(None, description="base URL printed and used in links (default from http)")
-    config_file: Path | None = Field(None, description="optional TOML file with these settings")
-    log_level: str = "info"
+    log_level: str = Field("info", description="debug, info, warning or error")
 
     @field_validator("http")
     @classmethod
@@ -72,8 +72,6 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[Any] = [init_settings, env_settings]
-        import os
-
         path = os.environ.get("CALLGATE_CONFIG_FILE")
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))

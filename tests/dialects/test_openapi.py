@@ -52,6 +52,11 @@ def invalid_value(schema):
     return None
 
 
+def error_code(body):
+    """The code of a Twilio error body, or of the first entry of a SignalWire error array."""
+    return int(body["errors"][0]["code"]) if "errors" in body else body["code"]
+
+
 @pytest.fixture
 def document(live):
     r = httpx.get(live.base_url + "/openapi.json")
@@ -116,6 +121,7 @@ def test_create_call_accepts_what_the_schema_allows_and_refuses_the_rest(live, a
             if bad_value is not None:
                 bad = httpx.post(live.base_url + url_path, data=CREATE_BASE | {name: bad_value}, auth=auth)
                 assert bad.status_code == 400, (path, name, bad_value)
+                assert error_code(bad.json()) == prop["x-error-code"], (path, name, bad.json())
             checked += 1
     assert checked > 60  # both faces, every parameter but the ones that choose the document
 
@@ -133,6 +139,7 @@ def test_application_writes_match_the_schema(live, account, document):
             if bad_value is not None:
                 bad = httpx.post(live.base_url + url_path, data={name: bad_value}, auth=auth)
                 assert bad.status_code == 400, (path, name)
+                assert error_code(bad.json()) == prop["x-error-code"], (path, name, bad.json())
 
 
 def test_list_query_parameters_match_the_schema(live, account, document):
@@ -160,6 +167,7 @@ def test_list_query_parameters_match_the_schema(live, account, document):
             if bad_value is not None:
                 r = httpx.get(live.base_url + url_path, params={name: bad_value}, auth=auth)
                 assert r.status_code == 400, (path, name)
+                assert error_code(r.json()) == schema["x-error-code"], (path, name, r.json())
 
 
 def _matches(value, schema):

@@ -58,10 +58,16 @@ def test_http_urls():
 
 
 def test_openapi_schema_mirrors_the_param():
-    assert openapi_parameter_schema(PARAMS[1]) == {"type": "integer", "minimum": 1, "maximum": 5}
+    assert openapi_parameter_schema(PARAMS[1]) == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 5,
+        "x-error-code": 2,
+    }
     assert openapi_parameter_schema(PARAMS[4]) == {
         "type": "array",
         "items": {"type": "string", "enum": ["a", "b"]},
+        "x-error-code": 5,
     }
 
 

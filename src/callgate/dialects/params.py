@@ -161,9 +161,6 @@ class Form(dict[str, list[str]]):
             form.setdefault(key, []).append(value)
         return form
 
-    def getlist(self, key: str) -> list[str]:
-        return self.get(key, [])
-
     @classmethod
     def from_urlencoded(cls, text: str) -> Form:
         """Parse `a=1&b=2&b=3` like `urllib.parse.parse_qsl(keep_blank_values=True)`, a little faster:
@@ -262,6 +259,8 @@ def openapi_parameter_schema(param: Param) -> dict[str, Any]:
         schema = {"type": "array", "items": schema}
     if param.description:
         schema["description"] = param.description
+    # Which vendor error code a bad value of this parameter answers with.
+    schema["x-error-code"] = param.code
     return schema
 
 

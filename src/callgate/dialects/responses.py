@@ -9,6 +9,8 @@ from starlette.responses import Response
 
 
 class JSONResponse(Response):
+    """A JSON body, compact UTF-8, as the vendors send theirs."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

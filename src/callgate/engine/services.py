@@ -12,6 +12,8 @@ from callgate.store.base import Store
 
 @dataclass(frozen=True, slots=True)
 class Services:
+    """The store and the services over it: what a route handler may reach (through app.state)."""
+
     store: Store
     accounts: AccountDirectory
     calls: CallService

@@ -21,6 +21,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9_.\-+@ ]{1,256}")
 
 
 class AddressKind(Enum):
+    """What a To, From or CallerId names."""
+
     PHONE = "phone"
     SIP = "sip"
     CLIENT = "client"
