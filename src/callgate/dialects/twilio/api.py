@@ -19,7 +19,6 @@ from callgate.core.errors import ApiError, InternalError, InvalidParameter, Meth
 from callgate.dialects.params import parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio import commands, schemas
-from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.http import (
     PageRequest,
@@ -157,13 +156,18 @@ async def list_calls(request: Request, flavor: Flavor, account: Account) -> Resp
     parsed = parse_form(query_form(request), schemas.LIST_CALLS)
     page = PageRequest.from_parsed(parsed)
     flt = commands.call_filter(parsed, flavor)
-    rows, next_token, previous_token = page.split(
-        await services(request).calls.search(account.id, flt, page.window)
-    )
+    rows = await services(request).calls.search(account.id, flt, page.window)
+    return _page_response(request, page, "calls", rows, lambda c: flavor.call_json(c, flavor))
+
+
+def _page_response(
+    request: Request, page: PageRequest, key: str, rows: list[Any], render: Callable[[Any], dict[str, Any]]
+) -> Response:
+    shown, next_token, previous_token = page.split(rows)
     return JSONResponse(
         page_body(
-            "calls",
-            [flavor.call_json(c, flavor) for c in rows],
+            key,
+            [render(row) for row in shown],
             path=page_path(request),
             filters=paging_filters(request),
             page=page.number,
@@ -218,24 +222,6 @@ async def delete_application(request: Request, flavor: Flavor, account: Account)
 async def list_applications(request: Request, flavor: Flavor, account: Account) -> Response:
     parsed = parse_form(query_form(request), schemas.LIST_APPLICATIONS)
     page = PageRequest.from_parsed(parsed)
-    rows, next_token, previous_token = page.split(
-        await services(request).applications.search(
-            account.id, parsed.values.get("friendly_name"), page.window
-        )
-    )
-    return JSONResponse(
-        page_body(
-            "applications",
-            [flavor.application_json(a, flavor) for a in rows],
-            path=page_path(request),
-            filters=paging_filters(request),
-            page=page.number,
-            page_size=page.size,
-            token=page.token,
-            next_token=next_token,
-            previous_token=previous_token,
-        )
-    )
-
-
-__all__ = ["TWILIO", "CompatApi"]
+    name = parsed.values.get("friendly_name")
+    rows = await services(request).applications.search(account.id, name, page.window)
+    return _page_response(request, page, "applications", rows, lambda a: flavor.application_json(a, flavor))

@@ -1,0 +1,41 @@
+import pytest
+
+from callgate.config import Settings, split_host_port
+
+
+def test_defaults(monkeypatch):
+    for var in ("CALLGATE_HTTP", "CALLGATE_DB", "CALLGATE_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings()
+    assert (settings.http, settings.db) == ("127.0.0.1:8080", "sqlite:///./callgate.db")
+    assert settings.base_url == "http://127.0.0.1:8080"
+
+
+def test_environment_then_toml_file(monkeypatch, tmp_path):
+    toml = tmp_path / "callgate.toml"
+    toml.write_text('http = "127.0.0.1:9001"\ndb = "sqlite:////tmp/from-file.db"\nlog_level = "warning"\n')
+    monkeypatch.setenv("CALLGATE_CONFIG_FILE", str(toml))
+    monkeypatch.delenv("CALLGATE_HTTP", raising=False)
+    monkeypatch.setenv("CALLGATE_DB", "sqlite:////tmp/from-env.db")
+    settings = Settings()
+    assert settings.http == "127.0.0.1:9001"  # from the file
+    assert settings.db == "sqlite:////tmp/from-env.db"  # the environment wins over the file
+    assert settings.log_level == "warning"
+    assert Settings(db="sqlite:////tmp/flag.db").db == "sqlite:////tmp/flag.db"  # flags win over both
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:9000", ("::1", 9000)), (":7000", ("127.0.0.1", 7000))],
+)
+def test_host_port(value, expected):
+    assert split_host_port(value, 8080) == expected
+
+
+def test_bad_port_is_refused():
+    with pytest.raises(ValueError, match="bad port"):
+        Settings(http="127.0.0.1:http")
+
+
+def test_ipv6_base_url():
+    assert Settings(http="[::1]:8080").base_url == "http://[::1]:8080"
