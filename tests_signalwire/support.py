@@ -59,12 +59,15 @@ def free_port() -> int:
 class Server:
     """One `callgate serve` process on a fixed port and database; it can be stopped and started again."""
 
-    def __init__(self, backend: str, db_url: str, workdir: Path) -> None:
+    def __init__(
+        self, backend: str, db_url: str, workdir: Path, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.backend = backend
         self.db_url = db_url
         self.workdir = workdir
         self.port = free_port()
-        self.base_url = f"http://{HOST}:{self.port}"
+        self.tls = tls  # (certificate, key): serve HTTPS
+        self.base_url = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
         self.log_path = workdir / "callgate.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -77,8 +80,9 @@ class Server:
     def start(self) -> None:
         assert self.proc is None, "server already running"
         with open(self.log_path, "ab") as log:
+            tls_args = ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []
             self.proc = subprocess.Popen(
-                [callgate_bin(), "serve", "--http", f"{HOST}:{self.port}", "--db", self.db_url],
+                [callgate_bin(), "serve", "--http", f"{HOST}:{self.port}", "--db", self.db_url, *tls_args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -95,7 +99,8 @@ class Server:
                     f"callgate serve ({self.backend}) exited with {code} during start-up:\n{self.log_tail()}"
                 )
             try:
-                response = requests.get(f"{self.base_url}/healthz", timeout=1)
+                verify = str(self.tls[0]) if self.tls else True
+                response = requests.get(f"{self.base_url}/healthz", timeout=1, verify=verify)
                 if response.status_code == 200 and response.json() == {"status": "ok"}:
                     return
             except requests.RequestException as exc:

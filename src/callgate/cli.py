@@ -126,7 +126,14 @@ async def _serve(settings: Settings) -> None:
         host, port = settings.http_host_port
         app = create_app(settings, store=store)
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=settings.log_level, access_log=False, server_header=False
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            access_log=False,
+            server_header=False,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
         )
         server = _uvicorn_server(config)
         _print_banner(settings, created, accounts)
@@ -150,6 +157,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["http"] = args.http
     if getattr(args, "db", None):
         overrides["db"] = args.db
+    for name in ("tls_cert", "tls_key"):
+        if getattr(args, name, None):
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)
 
 
@@ -161,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the HTTP API (SQLite by default)")
     serve.add_argument("--http", help="HOST:PORT to listen on (env CALLGATE_HTTP, default 127.0.0.1:8080)")
     serve.add_argument("--db", help="database URL (env CALLGATE_DB, default sqlite:///./callgate.db)")
+    serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS (env CALLGATE_TLS_CERT)")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert (env CALLGATE_TLS_KEY)")
 
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)

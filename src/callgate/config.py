@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,12 +42,20 @@ class Settings(BaseSettings):
     db: str = Field(DEFAULT_DB, description="database URL: sqlite:///path or postgresql://...")
     public_url: str | None = Field(None, description="base URL printed and used in links (default from http)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
+    tls_key: str | None = Field(None, description="PEM private key of tls_cert")
 
     @field_validator("http")
     @classmethod
     def _check_http(cls, value: str) -> str:
         split_host_port(value, 8080)
         return value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("give both tls_cert and tls_key (--tls-cert/--tls-key), or neither")
+        return self
 
     @property
     def http_host_port(self) -> tuple[str, int]:
@@ -60,7 +68,8 @@ class Settings(BaseSettings):
         host, port = self.http_host_port
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{port}"
 
     @classmethod
     def settings_customise_sources(
