@@ -63,14 +63,11 @@ class CallOptions:
         Every option is stored, defaults included, so a default changed in a later version never
         changes a call already made.
         """
-        out: dict[str, Any] = {}
-        for name in _OPTION_NAMES:
-            value = getattr(self, name)
-            if isinstance(value, UUID):
-                value = str(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[name] = value
+        out = {name: getattr(self, name) for name in _OPTION_NAMES}
+        if self.application_id is not None:
+            out["application_id"] = str(self.application_id)
+        out["status_callback_events"] = list(self.status_callback_events)
+        out["recording_status_callback_events"] = list(self.recording_status_callback_events)
         return out
 
     @classmethod
@@ -109,6 +106,9 @@ class CallQuality:
     audio_out_lost: int | None = None
 
 
+NOT_MEASURED = CallQuality()
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """One call as stored. `seq` orders calls; it is assigned by the store."""
@@ -133,7 +133,7 @@ class Call:
     queue_time_ms: int = 0
     sip_call_id: str | None = None
     sip_result_code: int | None = None
-    quality: CallQuality = field(default_factory=CallQuality)
+    quality: CallQuality = NOT_MEASURED
     seq: int | None = None
     #: bumped by the store on every update; an update names the version it read
     version: int = 0

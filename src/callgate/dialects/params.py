@@ -201,29 +201,69 @@ def parse_form(form: Form, params: Sequence[Param]) -> Parsed:
     Unknown keys are ignored, as the vendors do. Errors come in the order of `params`.
     """
     out = Parsed()
-    for param in params:
-        raws = form.get(param.name)
-        if raws and param.many and param.split_spaces:
+    table = _Table.of(tuple(params))
+    for name, raws in form.items():
+        entry = table.by_name.get(name)
+        if entry is None:
+            continue
+        param, target = entry
+        if param.many and param.split_spaces:
             raws = [part for raw in raws for part in raw.split()]
         if raws and param.clearable and raws[-1] == "":
-            out.present.add(param.name)
-            out.values[param.target] = None
+            out.present.add(name)
+            out.values[target] = None
             continue
         if not raws or (not param.many and raws[-1] == ""):
-            if param.required_code is not None:
-                out.errors.append(
-                    InvalidParameter(required_message(param), code=param.required_code, param=param.name)
-                )
-            continue
-        out.present.add(param.name)
+            continue  # blank: as if absent
+        out.present.add(name)
         try:
             if param.many:
-                out.values[param.target] = tuple(_convert(param, raw) for raw in raws)
+                out.values[target] = tuple(_convert(param, raw) for raw in raws)
             else:
-                out.values[param.target] = _convert(param, raws[-1])
+                out.values[target] = _convert(param, raws[-1])
         except ValueError as exc:
-            out.errors.append(InvalidParameter(str(exc), code=param.code, param=param.name))
+            out.errors.append(InvalidParameter(str(exc), code=param.code, param=name))
+    for param in table.required:
+        if param.name not in out.present:
+            out.errors.append(
+                InvalidParameter(required_message(param), code=param.required_code, param=param.name)
+            )
+    if len(out.errors) > 1:
+        out.errors.sort(key=lambda e: table.order[e.param or ""])
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A parameter table indexed for parsing: by name (with each target), required ones, order."""
+
+    by_name: dict[str, tuple[Param, str]]
+    required: tuple[Param, ...]
+    order: dict[str, int]
+
+    @staticmethod
+    def of(params: tuple[Param, ...]) -> _Table:
+        # Keyed by identity: the tables are module constants, and hashing 40 Params costs more
+        # than parsing the form. The tuple is kept in the value so its id cannot be reused.
+        hit = _TABLES.get(id(params))
+        if hit is None or hit[0] is not params:
+            table = _Table(
+                by_name={p.name: (p, p.target) for p in params},
+                required=tuple(p for p in params if p.required_code is not None),
+                order={p.name: i for i, p in enumerate(params)},
+            )
+            if len(_TABLES) > 256:
+                _TABLES.clear()
+            _TABLES[id(params)] = hit = (params, table)
+        return hit[1]
+
+
+_TABLES: dict[int, tuple[tuple[Param, ...], _Table]] = {}
+
+
+def param_order(params: tuple[Param, ...]) -> dict[str, int]:
+    """Each parameter's position in its table: the order errors are reported in."""
+    return _Table.of(params).order
 
 
 def required_message(param: Param) -> str:

@@ -3,7 +3,7 @@ laid out in the tables of `callgate.store.tables`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -12,12 +12,21 @@ import orjson
 from sqlalchemy import Table
 from sqlalchemy.engine import RowMapping
 
-from callgate.core.call import APPLICATION_FIELDS, Account, Application, Call, CallOptions, CallQuality
+from callgate.core.call import (
+    APPLICATION_FIELDS,
+    NOT_MEASURED,
+    Account,
+    Application,
+    Call,
+    CallOptions,
+    CallQuality,
+)
 from callgate.core.events import CallEvent
 from callgate.core.status import CallStatus
 from callgate.store.tables import call_events, calls
 
 QUALITY_KEYS = tuple(CallQuality.__dataclass_fields__)
+_NOT_MEASURED_JSON = orjson.dumps({k: None for k in QUALITY_KEYS}).decode()
 
 # Call field -> column, for updates.
 CALL_COLUMNS = {
@@ -144,49 +153,61 @@ def insert_sql(paramstyle: str, table: Table) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
 
 
+_CALL_ROW_COLUMNS = (
+    "id", "account_id", "parent_call_id", "status", "direction", "to_addr", "from_addr", "created_at",
+    "updated_at", "start_time", "end_time", "duration_s", "price", "price_unit", "answered_by", "api_version",
+    "queue_time_ms", "sip_call_id", "sip_result_code", "quality", "options", "version",
+)  # fmt: skip
+_EVENT_ROW_COLUMNS = ("call_id", "at", "name", "status", "data")
+# `call_rows` writes tuples in these orders; a column added to the table must be added there too.
+assert _CALL_ROW_COLUMNS == CALL_INSERT_COLUMNS, (_CALL_ROW_COLUMNS, CALL_INSERT_COLUMNS)
+assert _EVENT_ROW_COLUMNS == EVENT_INSERT_COLUMNS, (_EVENT_ROW_COLUMNS, EVENT_INSERT_COLUMNS)
+
+
 def call_rows(
     call: Call, event: CallEvent, now: datetime, bind_time: Callable[[datetime | None], Any]
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The `calls` row and the first `call_events` row of a new call, as positional tuples in the
-    column order of `insert_sql`. Times go through `bind_time` (text for SQLite, datetimes for
-    asyncpg); JSON columns are serialised here."""
+    column order of `insert_sql` (checked above). Times go through `bind_time` (text for SQLite,
+    datetimes for asyncpg); JSON columns are serialised here."""
     created = bind_time(call.created_at)
-    call_row = {
-        "id": str(call.id),
-        "account_id": str(call.account_id),
-        "parent_call_id": None if call.parent_call_id is None else str(call.parent_call_id),
-        "status": call.status.value,
-        "direction": call.direction,
-        "to_addr": call.to,
-        "from_addr": call.from_,
-        "created_at": created,
-        "updated_at": created if call.updated_at == call.created_at else bind_time(call.updated_at),
-        "start_time": bind_time(call.start_time),
-        "end_time": bind_time(call.end_time),
-        "duration_s": call.duration_s,
-        "price": call.price,
-        "price_unit": call.price_unit,
-        "answered_by": call.answered_by,
-        "api_version": call.api_version,
-        "queue_time_ms": call.queue_time_ms,
-        "sip_call_id": call.sip_call_id,
-        "sip_result_code": call.sip_result_code,
-        "quality": json_text({k: getattr(call.quality, k) for k in QUALITY_KEYS}),
-        "options": json_text(call.options.to_json()),
-        "version": call.version,
-    }
-    event_row = {
-        "call_id": str(call.id),
-        "at": created if now == call.created_at else bind_time(now),
-        "name": event.name,
-        "status": call.status.value,
-        "data": json_text(event.data),
-    }
-    return _ordered(call_row, CALL_INSERT_COLUMNS), _ordered(event_row, EVENT_INSERT_COLUMNS)
-
-
-def _ordered(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[c] for c in columns)
+    call_id = str(call.id)
+    status = call.status.value
+    quality = call.quality
+    call_row = (
+        call_id,
+        str(call.account_id),
+        None if call.parent_call_id is None else str(call.parent_call_id),
+        status,
+        call.direction,
+        call.to,
+        call.from_,
+        created,
+        created if call.updated_at == call.created_at else bind_time(call.updated_at),
+        bind_time(call.start_time),
+        bind_time(call.end_time),
+        call.duration_s,
+        call.price,
+        call.price_unit,
+        call.answered_by,
+        call.api_version,
+        call.queue_time_ms,
+        call.sip_call_id,
+        call.sip_result_code,
+        _NOT_MEASURED_JSON
+        if quality is NOT_MEASURED
+        else json_text({k: getattr(quality, k) for k in QUALITY_KEYS}),
+        json_text(call.options.to_json()),
+        call.version,
+    )
+    event_row = (
+        call_id,
+        created if now == call.created_at else bind_time(now),
+        event.name,
+        status,
+        json_text(event.data),
+    )
+    return call_row, event_row
 
 
 def account_from_row(row: RowMapping) -> Account:

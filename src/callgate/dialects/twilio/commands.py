@@ -8,7 +8,7 @@ from typing import Any
 from callgate.core.call import CallFilter, CallOptions, CreateCall, UpdateCall
 from callgate.core.errors import InvalidParameter
 from callgate.core.status import CallStatus
-from callgate.dialects.params import Param, Parsed
+from callgate.dialects.params import Param, Parsed, param_order
 from callgate.dialects.twilio import schemas
 from callgate.dialects.twilio.addresses import address_kind, valid_caller
 from callgate.dialects.twilio.flavor import Flavor
@@ -55,8 +55,9 @@ def _check_markup(parsed: Parsed, flavor: Flavor) -> None:
 
 
 def _sort(parsed: Parsed, params: tuple[Param, ...]) -> None:
-    order = {p.name: i for i, p in enumerate(params)}
-    parsed.errors.sort(key=lambda e: order.get(e.param or "", len(order)))
+    if len(parsed.errors) > 1:
+        order = param_order(params)
+        parsed.errors.sort(key=lambda e: order.get(e.param or "", len(order)))
 
 
 def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:

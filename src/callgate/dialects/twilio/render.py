@@ -45,13 +45,17 @@ def account_path(flavor: Flavor, account_id: Any, prefix: str | None = None) -> 
     return f"{base}/2010-04-01/Accounts/{flavor.render_account(account_id)}"
 
 
+_SUBRESOURCE_SUFFIXES = tuple((key, f"/{name}.json") for key, name in TWILIO_CALL_SUBRESOURCES)
+
+
 def twilio_call(call: Call, flavor: Flavor) -> dict[str, Any]:
     sid = flavor.render_call(call.id)
     base = f"{account_path(flavor, call.account_id)}/Calls/{sid}"
+    created = rfc2822(call.created_at)
     return {
         "sid": sid,
-        "date_created": rfc2822(call.created_at),
-        "date_updated": rfc2822(call.updated_at),
+        "date_created": created,
+        "date_updated": created if call.updated_at == call.created_at else rfc2822(call.updated_at),
         "parent_call_sid": None if call.parent_call_id is None else flavor.render_call(call.parent_call_id),
         "account_sid": flavor.render_account(call.account_id),
         "to": call.to,
@@ -74,7 +78,7 @@ def twilio_call(call: Call, flavor: Flavor) -> dict[str, Any]:
         "queue_time": str(call.queue_time_ms),
         "trunk_sid": None,
         "uri": base + ".json",
-        "subresource_uris": {key: f"{base}/{name}.json" for key, name in TWILIO_CALL_SUBRESOURCES},
+        "subresource_uris": {key: base + suffix for key, suffix in _SUBRESOURCE_SUFFIXES},
     }
 
 
