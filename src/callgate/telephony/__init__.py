@@ -1,0 +1,1 @@
+"""Telephony: sans-IO SIP (`sip`), and later RTP, media and the asyncio shell (`aio`)."""
