@@ -64,3 +64,34 @@ def test_mutated_streams_parse_or_fail_cleanly():
                 parser.feed(stream[start : start + 97])
         except RemoteProtocolError:
             pass
+
+
+def test_mutated_responses_and_timers_never_break_a_transaction():
+    from callgate.telephony.sip.message import Request, Response
+    from callgate.telephony.sip.timers import SipTimers
+    from callgate.telephony.sip.transaction import InviteClientTransaction, NonInviteClientTransaction
+
+    rng = random.Random(4475)
+    invite = parse_datagram(SEEDS[[i for i, s in enumerate(SEEDS) if s.startswith(b"INVITE")][0]])
+    assert isinstance(invite, Request)
+    responses = [m for m in (parse_datagram(s) for s in SEEDS) if isinstance(m, Response)]
+    for round_ in range(300):
+        cls = InviteClientTransaction if round_ % 2 else NonInviteClientTransaction
+        tx = cls(invite, reliable=bool(round_ % 3), timers=SipTimers(), now=0.0)
+        now = 0.0
+        for _ in range(30):
+            now += rng.random() * 5
+            if rng.random() < 0.5:
+                data = mutate(rng, rng.choice(responses).serialize())
+                try:
+                    message = parse_datagram(data)
+                except RemoteProtocolError:
+                    continue
+                if isinstance(message, Response):
+                    tx.receive(message, now)
+            else:
+                tx.handle_timer(now)
+            tx.datagrams_to_send()
+            while tx.next_event() is not None:
+                pass
+        assert tx.get_timer() is None or tx.get_timer() >= 0

@@ -1,0 +1,315 @@
+"""Client and server transactions (RFC 3261 17) as pure state machines.
+
+Theory of operation: a transaction is fed requests or responses (`receive`) and timer expiries
+(`handle_timer(now)`), and answers with messages to send (`datagrams_to_send`) and events for the
+transaction user (`next_event`). It never reads a clock: every input carries `now`, and `get_timer`
+says when it next wants `handle_timer`. Everything that moves a transaction lives in the tables
+below: (state, input) -> (next state, actions). An input missing from a state's row is absorbed
+(a late 1xx in Completed, a stray retransmission), as RFC 3261 17 prescribes. Inputs are the response
+classes ("1xx", "2xx", "final" for 300-699), requests ("request", "ack") and timers ("A", "B", ...).
+Over a reliable transport (TCP) the retransmission timers never start and the wait timers are zero.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.timers import SipTimers
+
+
+class State(Enum):
+    CALLING = "Calling"
+    TRYING = "Trying"
+    PROCEEDING = "Proceeding"
+    COMPLETED = "Completed"
+    CONFIRMED = "Confirmed"
+    TERMINATED = "Terminated"
+
+
+S = State
+Row = tuple[State, tuple[str, ...]]
+
+# RFC 3261 17.1.1, figure 5
+INVITE_CLIENT: dict[tuple[State, str], Row] = {
+    (S.CALLING, "1xx"): (S.PROCEEDING, ("pass", "stop A")),
+    (S.CALLING, "2xx"): (S.TERMINATED, ("pass",)),
+    (S.CALLING, "final"): (S.COMPLETED, ("ack", "pass", "start D")),
+    (S.CALLING, "A"): (S.CALLING, ("send", "double A")),
+    (S.CALLING, "B"): (S.TERMINATED, ("timeout",)),
+    (S.PROCEEDING, "1xx"): (S.PROCEEDING, ("pass",)),
+    (S.PROCEEDING, "2xx"): (S.TERMINATED, ("pass",)),
+    (S.PROCEEDING, "final"): (S.COMPLETED, ("ack", "pass", "start D")),
+    (S.COMPLETED, "final"): (S.COMPLETED, ("ack",)),
+    (S.COMPLETED, "D"): (S.TERMINATED, ()),
+}
+
+# RFC 3261 17.1.2, figure 6
+NON_INVITE_CLIENT: dict[tuple[State, str], Row] = {
+    (S.TRYING, "1xx"): (S.PROCEEDING, ("pass",)),
+    (S.TRYING, "2xx"): (S.COMPLETED, ("pass", "start K")),
+    (S.TRYING, "final"): (S.COMPLETED, ("pass", "start K")),
+    (S.TRYING, "E"): (S.TRYING, ("send", "double E")),
+    (S.TRYING, "F"): (S.TERMINATED, ("timeout",)),
+    (S.PROCEEDING, "1xx"): (S.PROCEEDING, ("pass",)),
+    (S.PROCEEDING, "2xx"): (S.COMPLETED, ("pass", "start K")),
+    (S.PROCEEDING, "final"): (S.COMPLETED, ("pass", "start K")),
+    (S.PROCEEDING, "E"): (S.PROCEEDING, ("send", "E at T2")),
+    (S.PROCEEDING, "F"): (S.TERMINATED, ("timeout",)),
+    (S.COMPLETED, "K"): (S.TERMINATED, ()),
+}
+
+# RFC 3261 17.2.1, figure 7. "respond 1xx/2xx/final" are the transaction user's responses.
+INVITE_SERVER: dict[tuple[State, str], Row] = {
+    (S.PROCEEDING, "request"): (S.PROCEEDING, ("resend response",)),
+    (S.PROCEEDING, "respond 1xx"): (S.PROCEEDING, ("send response",)),
+    (S.PROCEEDING, "respond 2xx"): (S.TERMINATED, ("send response",)),
+    (S.PROCEEDING, "respond final"): (S.COMPLETED, ("send response", "start G", "start H")),
+    (S.COMPLETED, "request"): (S.COMPLETED, ("resend response",)),
+    (S.COMPLETED, "G"): (S.COMPLETED, ("resend response", "double G")),
+    (S.COMPLETED, "ack"): (S.CONFIRMED, ("stop G", "stop H", "start I")),
+    (S.COMPLETED, "H"): (S.TERMINATED, ("timeout",)),
+    (S.CONFIRMED, "I"): (S.TERMINATED, ()),
+}
+
+# RFC 3261 17.2.2, figure 8
+NON_INVITE_SERVER: dict[tuple[State, str], Row] = {
+    (S.TRYING, "respond 1xx"): (S.PROCEEDING, ("send response",)),
+    (S.TRYING, "respond 2xx"): (S.COMPLETED, ("send response", "start J")),
+    (S.TRYING, "respond final"): (S.COMPLETED, ("send response", "start J")),
+    (S.PROCEEDING, "request"): (S.PROCEEDING, ("resend response",)),
+    (S.PROCEEDING, "respond 1xx"): (S.PROCEEDING, ("send response",)),
+    (S.PROCEEDING, "respond 2xx"): (S.COMPLETED, ("send response", "start J")),
+    (S.PROCEEDING, "respond final"): (S.COMPLETED, ("send response", "start J")),
+    (S.COMPLETED, "request"): (S.COMPLETED, ("resend response",)),
+    (S.COMPLETED, "J"): (S.TERMINATED, ()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """A response for the transaction user (every 1xx, 2xx and the first final one)."""
+
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """Timer B, F or H fired: no answer (the user reports 408; RFC 3261 8.1.3.1)."""
+
+    timer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Terminated:
+    """The transaction is over and may be forgotten."""
+
+
+Event = ResponseReceived | TimedOut | Terminated
+
+
+def response_class(status: int) -> str:
+    return "1xx" if status < 200 else "2xx" if status < 300 else "final"
+
+
+class Transaction:
+    """What the four kinds share: the table interpreter, timers, outgoing bytes and events."""
+
+    table: dict[tuple[State, str], Row]
+    initial: State
+
+    def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
+        self.request = request
+        self.reliable = reliable
+        self.timers = timers
+        self.state = self.initial
+        self.branch = request.vias[0].branch if request.headers.get("Via") else None
+        self._deadlines: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}
+        self._outbox: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self.last_response: Response | None = None
+
+    # the driving API (aioquic style)
+
+    def datagrams_to_send(self) -> list[bytes]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline, or None."""
+        return min(self._deadlines.values(), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer due at `now`, earliest first."""
+        while self._deadlines:
+            name, deadline = min(self._deadlines.items(), key=lambda item: item[1])
+            if deadline > now:
+                return
+            del self._deadlines[name]
+            self._input(name, now)
+
+    # the interpreter
+
+    def _input(self, name: str, now: float, message: Response | None = None) -> None:
+        row = self.table.get((self.state, name))
+        if row is None:
+            return  # absorbed: RFC 3261 17 drops it in this state
+        self.state, actions = row
+        for action in actions:
+            self._act(action, now, message)
+        if self.state is State.TERMINATED:
+            self._deadlines.clear()
+            self._events.append(Terminated())
+
+    def _act(self, action: str, now: float, message: Response | None) -> None:
+        verb, _, timer = action.partition(" ")
+        if verb == "start":
+            self._start(timer, now)
+        elif verb == "stop":
+            self._deadlines.pop(timer, None)
+        elif verb == "double":
+            self._intervals[timer] = self._next_interval(timer)
+            self._deadlines[timer] = now + self._intervals[timer]
+        elif action == "E at T2":
+            self._deadlines["E"] = now + self.timers.t2
+        elif action == "timeout":
+            self._events.append(TimedOut(self._timeout_name()))
+        else:
+            self._act_on_message(action, message)
+
+    def _next_interval(self, timer: str) -> float:
+        doubled = 2 * self._intervals[timer]
+        # RFC 3261 17.1.2.2 and 17.2.1: E and G double up to T2; A (INVITE) keeps doubling.
+        return min(doubled, self.timers.t2) if timer in {"E", "G"} else doubled
+
+    def _start(self, timer: str, now: float) -> None:
+        t = self.timers
+        durations = {
+            "A": t.t1, "B": t.timeout, "E": t.t1, "F": t.timeout, "G": t.t1, "H": t.timeout,
+            "D": 0.0 if self.reliable else max(32.0, t.timeout), "K": 0.0 if self.reliable else t.t4,
+            "I": 0.0 if self.reliable else t.t4, "J": 0.0 if self.reliable else t.timeout,
+        }  # fmt: skip
+        if self.reliable and timer in {"A", "E", "G"}:
+            return  # 17.1.1.2, 17.1.2.2, 17.2.1: no retransmissions over a reliable transport
+        self._intervals[timer] = durations[timer]
+        self._deadlines[timer] = now + durations[timer]
+
+    def _act_on_message(self, action: str, message: Response | None) -> None:
+        raise NotImplementedError(action)
+
+    def _timeout_name(self) -> str:
+        raise NotImplementedError
+
+
+class _ClientTransaction(Transaction):
+    first_timers: tuple[str, ...] = ()
+
+    def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
+        super().__init__(request, reliable=reliable, timers=timers, now=now)
+        self._outbox.append(request.serialize())
+        for timer in self.first_timers:
+            self._start(timer, now)
+
+    def receive(self, response: Response, now: float) -> None:
+        """A response matched to this transaction (RFC 3261 17.1.3)."""
+        self._input(response_class(response.status), now, response)
+
+    def _act_on_message(self, action: str, message: Response | None) -> None:
+        if action == "send":
+            self._outbox.append(self.request.serialize())
+        elif action == "pass":
+            assert message is not None
+            if message.status >= 200:
+                self.last_response = message
+            self._events.append(ResponseReceived(message))
+        elif action == "ack":
+            assert message is not None
+            self._outbox.append(ack_for(self.request, message).serialize())
+        else:  # pragma: no cover - the tables name only these
+            raise AssertionError(action)
+
+
+class InviteClientTransaction(_ClientTransaction):
+    """Sends an INVITE; ACKs non-2xx finals itself; 2xx goes to the dialog, which ACKs it."""
+
+    table = INVITE_CLIENT
+    initial = State.CALLING
+    first_timers = ("A", "B")
+
+    def _timeout_name(self) -> str:
+        return "B"
+
+
+class NonInviteClientTransaction(_ClientTransaction):
+    """Sends any request but INVITE and ACK."""
+
+    table = NON_INVITE_CLIENT
+    initial = State.TRYING
+    first_timers = ("E", "F")
+
+    def _timeout_name(self) -> str:
+        return "F"
+
+
+class _ServerTransaction(Transaction):
+    def receive_request(self, request: Request, now: float) -> None:
+        """A retransmission of the request, or the ACK of an INVITE's non-2xx final response."""
+        self._input("ack" if request.method == "ACK" else "request", now)
+
+    def respond(self, response: Response, now: float) -> None:
+        """The transaction user's response."""
+        self._input("respond " + response_class(response.status), now, response)
+
+    def _act_on_message(self, action: str, message: Response | None) -> None:
+        if action == "send response":
+            assert message is not None
+            self.last_response = message
+            self._outbox.append(message.serialize())
+        elif action == "resend response":
+            if self.last_response is not None:
+                self._outbox.append(self.last_response.serialize())
+        else:  # pragma: no cover
+            raise AssertionError(action)
+
+
+class InviteServerTransaction(_ServerTransaction):
+    """Receives an INVITE: retransmits a non-2xx final until ACKed (G), gives up after H."""
+
+    table = INVITE_SERVER
+    initial = State.PROCEEDING
+
+    def _timeout_name(self) -> str:
+        return "H"
+
+
+class NonInviteServerTransaction(_ServerTransaction):
+    """Receives any request but INVITE and ACK: answers retransmissions with the last response."""
+
+    table = NON_INVITE_SERVER
+    initial = State.TRYING
+
+    def _timeout_name(self) -> str:  # pragma: no cover - has no timeout row
+        return "J"
+
+
+def ack_for(invite: Request, response: Response) -> Request:
+    """The ACK of a non-2xx final response, built by the client transaction (RFC 3261 17.1.1.3)."""
+    ack = Request(method="ACK", uri=invite.uri)
+    top_via = invite.headers.get_all("Via")[0]
+    ack.headers.add("Via", top_via)
+    for name in ("Route",):
+        for value in invite.headers.get_all(name):
+            ack.headers.add(name, value)
+    ack.headers.add("Max-Forwards", "70")
+    ack.headers.add("From", invite.headers.get("From") or "")
+    ack.headers.add("To", response.headers.get("To") or "")
+    ack.headers.add("Call-ID", invite.call_id)
+    ack.headers.add("CSeq", f"{invite.cseq.seq} ACK")
+    ack.headers.add("Content-Length", "0")
+    return ack
