@@ -119,3 +119,15 @@ def test_cancel_follows_rfc_3261_9_1():
     assert cancel.vias[0].branch == req.vias[0].branch
     assert cancel.headers.get("From") == req.headers.get("From") and cancel.to.tag is None
     assert cancel.body == b""
+
+
+def test_a_provisional_without_contact_makes_no_early_dialog():
+    req = invite()
+    uac = UacInvite(req, VIA, branches())
+    ringing = answer(req, 180, "a", "sip:a@127.0.0.1")
+    ringing.headers.remove("Contact")
+    assert uac.on_response(ringing) == [] and uac.dialogs == {}
+    ok = answer(req, 200, "a", "sip:a@127.0.0.1")
+    ok.headers.remove("Contact")
+    (ack,) = uac.on_response(ok)
+    assert ack.uri == req.uri  # no Contact in the 2xx: the Request-URI stays the target

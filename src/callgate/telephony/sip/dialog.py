@@ -109,8 +109,6 @@ class Dialog:
         if to.tag is None:
             raise RemoteProtocolError("a dialog needs a To tag in the response")
         contacts = response.headers.get_all("Contact")
-        if not contacts:
-            raise RemoteProtocolError(f"{response.status} without Contact cannot make a dialog")
         from_ = invite.from_
         return cls(
             call_id=invite.call_id,
@@ -119,7 +117,9 @@ class Dialog:
             local_addr=_without_tag(invite.headers.get("From") or ""),
             remote_addr=_without_tag(response.headers.get("To") or ""),
             local_seq=invite.cseq.seq,
-            remote_target=NameAddress.parse(contacts[0]).uri.serialize(),
+            # A 2xx must carry a Contact (13.3.1.4); tolerate one that does not by keeping the
+            # Request-URI as the target.
+            remote_target=NameAddress.parse(contacts[0]).uri.serialize() if contacts else invite.uri,
             # 12.1.2: the UAC's route set is the Record-Route of the response, reversed.
             route_set=list(reversed(response.headers.get_all("Record-Route"))),
             state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
@@ -191,6 +191,8 @@ class UacInvite:
         tag = response.to.tag
         if tag is None or response.status == 100 or response.status >= 300:
             return []
+        if response.status < 200 and not response.headers.get_all("Contact"):
+            return []  # a provisional response without Contact makes no early dialog (12.1.2)
         dialog = self.dialogs.get(tag)
         if dialog is None:
             dialog = Dialog.from_uac_response(self.invite, response)

@@ -1,0 +1,114 @@
+"""One UDP socket driving a `TransactionLayer` (the aioquic shape: datagrams, one timer, events out)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from callgate.telephony.sip.layer import (
+    Address,
+    ClientTransaction,
+    LayerEvent,
+    RequestReceived,
+    ServerTransaction,
+    StrayResponse,
+    TransactionEvent,
+    TransactionLayer,
+)
+from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.timers import SipTimers
+from callgate.telephony.sip.transaction import Event, Terminated
+
+
+class SipEndpoint(asyncio.DatagramProtocol):
+    """A SIP UDP endpoint. Client transactions report to their own queues; new requests and stray
+    responses go to the callbacks the user agent sets."""
+
+    def __init__(self, timers: SipTimers) -> None:
+        self.layer = TransactionLayer(timers)
+        self.transport: asyncio.DatagramTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._queues: dict[int, asyncio.Queue[Event]] = {}
+        self.on_request: Callable[[RequestReceived], None] = lambda event: None
+        self.on_stray_response: Callable[[StrayResponse], None] = lambda event: None
+
+    @classmethod
+    async def open(cls, host: str, port: int, timers: SipTimers | None = None) -> SipEndpoint:
+        loop = asyncio.get_running_loop()
+        _, endpoint = await loop.create_datagram_endpoint(
+            lambda: cls(timers or SipTimers()), local_addr=(host, port)
+        )
+        return endpoint
+
+    @property
+    def local_address(self) -> Address:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport for a datagram endpoint
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.layer.receive_datagram(data, (addr[0], addr[1]), self._loop.time())
+        self._pump()
+
+    # the user agent's calls
+
+    def send_request(self, request: Request, destination: Address) -> asyncio.Queue[Event] | None:
+        """Send `request`; the queue its transaction reports to (None for an ACK)."""
+        tx = self.layer.send_request(request, destination, self._loop.time())
+        queue: asyncio.Queue[Event] | None = None
+        if tx is not None:
+            queue = asyncio.Queue()
+            self._queues[id(tx)] = queue
+        self._pump()
+        return queue
+
+    def respond(self, transaction: ServerTransaction, response: Response) -> None:
+        self.layer.respond(transaction, response, self._loop.time())
+        self._pump()
+
+    # the pump: send, dispatch, re-arm the one timer
+
+    def _pump(self) -> None:
+        assert self.transport is not None
+        for data, destination in self.layer.datagrams_to_send():
+            self.transport.sendto(data, destination)
+        while (event := self.layer.next_event()) is not None:
+            self._dispatch(event)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.layer.get_timer()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.layer.handle_timer(self._loop.time())
+        self._pump()
+
+    def _dispatch(self, event: LayerEvent) -> None:
+        if isinstance(event, TransactionEvent):
+            queue = self._queues.get(id(event.transaction))
+            if queue is not None:
+                queue.put_nowait(event.event)
+                if isinstance(event.event, Terminated):
+                    del self._queues[id(event.transaction)]
+        elif isinstance(event, RequestReceived):
+            self.on_request(event)
+        elif isinstance(event, StrayResponse):
+            self.on_stray_response(event)
+
+
+__all__ = ["ClientTransaction", "SipEndpoint"]

@@ -1,0 +1,191 @@
+"""The outbound call leg the engine dials with: INVITE, ringing, answer or failure, hang-up, cancel.
+
+leg = CallLeg(endpoint, target="sip:bob@127.0.0.1:5070", destination=("127.0.0.1", 5070), ...)
+outcome = await leg.dial(timeout_s=30)      # answered / busy / declined / no-answer / failed
+await leg.hangup()                           # BYE, if it was answered
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import partial
+
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite
+from callgate.telephony.sip.digest import DigestClient
+from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
+from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut
+
+
+class Outcome(Enum):
+    ANSWERED = "answered"
+    BUSY = "busy"
+    DECLINED = "declined"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DialResult:
+    outcome: Outcome
+    status: int | None
+    reason: str
+
+
+def _outcome(status: int) -> Outcome:
+    if status in (486, 600):
+        return Outcome.BUSY
+    if status in (603, 607):
+        return Outcome.DECLINED
+    if status in (408, 480, 487):
+        return Outcome.NO_ANSWER
+    return Outcome.FAILED
+
+
+def new_branch() -> str:
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+@dataclass
+class CallLeg:
+    """One outbound call over `endpoint`."""
+
+    endpoint: SipEndpoint
+    target: str
+    destination: Address
+    from_user: str
+    caller_name: str | None = None
+    credentials: tuple[str, str] | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    call_id: str = field(default_factory=lambda: secrets.token_hex(12) + "@callgate")
+    ringing: asyncio.Event = field(default_factory=asyncio.Event)
+    remote_hangup: asyncio.Event = field(default_factory=asyncio.Event)
+    final_status: int | None = None
+    dialog: Dialog | None = None
+
+    def __post_init__(self) -> None:
+        host, port = self.endpoint.local_address
+        self._via = Via(host, port)
+        self._from_tag = secrets.token_hex(6)
+        self._cseq = 1
+
+    async def dial(self, timeout_s: float) -> DialResult:
+        """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1)."""
+        digest = (
+            DigestClient(*self.credentials, cnonce=lambda: secrets.token_hex(8)) if self.credentials else None
+        )
+        auth: tuple[str, str] | None = None
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            host, port = self._via.host, self._via.port
+            invite = build_invite(
+                target=self.target,
+                from_addr=(f'"{self.caller_name}" ' if self.caller_name else "")
+                + f"<sip:{self.from_user}@{host}>",
+                from_tag=self._from_tag,
+                to_addr=f"<{self.target}>",
+                call_id=self.call_id,
+                cseq=self._cseq,
+                contact=f"sip:callgate@{host}:{port}",
+                via=self._via,
+                branch=new_branch(),
+                body=self.body,
+                extra_headers=self.extra_headers + ((auth,) if auth else ()),
+            )
+            uac = UacInvite(invite, self._via, new_branch)
+            self.endpoint.on_stray_response = partial(self._stray, uac)
+            queue = self.endpoint.send_request(invite, self.destination)
+            assert queue is not None
+            response = await self._await_final(queue, uac, invite, deadline)
+            if response is None:
+                return DialResult(Outcome.FAILED, 408, "Request Timeout")
+            self.final_status = response.status
+            if response.status in (401, 407) and digest is not None:
+                header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+                challenge = response.headers.get(header)
+                answer = (
+                    digest.authorize(challenge or "", method="INVITE", uri=self.target) if challenge else None
+                )
+                if answer is not None:
+                    auth = ("Authorization" if response.status == 401 else "Proxy-Authorization", answer)
+                    self._cseq += 1
+                    continue
+            if 200 <= response.status < 300:
+                self.dialog = uac.confirmed
+                self.endpoint.on_request = self._in_dialog_request
+                return DialResult(Outcome.ANSWERED, response.status, response.reason)
+            return DialResult(_outcome(response.status), response.status, response.reason)
+
+    async def _await_final(
+        self, queue: asyncio.Queue[Event], uac: UacInvite, invite: Request, deadline: float
+    ) -> Response | None:
+        """The INVITE's final response (None on Timer B). Past `deadline` the INVITE is canceled; a
+        CANCEL waits for a provisional response first (RFC 3261 9.1)."""
+        loop = asyncio.get_running_loop()
+        give_up = provisional = canceled = False
+        while True:
+            timeout = None if give_up else max(0.0, deadline - loop.time())
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=timeout)
+            except TimeoutError:
+                give_up = True
+                if provisional and not canceled:
+                    self.endpoint.send_request(build_cancel(invite), self.destination)
+                    canceled = True
+                continue
+            if isinstance(event, TimedOut):
+                return None
+            if not isinstance(event, ResponseReceived):
+                continue
+            response = event.response
+            for request in uac.on_response(response):
+                self.endpoint.send_request(request, self.destination)
+            if response.status < 200:
+                provisional = True
+                if response.status in (180, 183):
+                    self.ringing.set()
+                if give_up and not canceled:
+                    self.endpoint.send_request(build_cancel(invite), self.destination)
+                    canceled = True
+            else:
+                return response
+
+    def _stray(self, uac: UacInvite, event: StrayResponse) -> None:
+        # A retransmitted 2xx after the INVITE transaction ended: ACK it again (13.2.2.4).
+        if event.response.cseq.method == "INVITE":
+            for request in uac.on_response(event.response):
+                self.endpoint.send_request(request, self.destination)
+
+    def _in_dialog_request(self, event: RequestReceived) -> None:
+        request = event.request
+        if event.transaction is None:
+            return
+        response = Response(status=200, reason="OK")
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            for value in (
+                request.headers.get_all(name) if name == "Via" else [request.headers.get(name) or ""]
+            ):
+                response.headers.add(name, value)
+        response.headers.add("Content-Length", "0")
+        self.endpoint.respond(event.transaction, response)
+        if request.method == "BYE":
+            self.remote_hangup.set()
+
+    async def hangup(self) -> int | None:
+        """Send BYE on the answered call; the final status of the BYE (None without a dialog)."""
+        if self.dialog is None:
+            return None
+        bye = self.dialog.request("BYE", via=self._via, branch=new_branch())
+        queue = self.endpoint.send_request(bye, self.destination)
+        assert queue is not None
+        while True:
+            event = await queue.get()
+            if isinstance(event, TimedOut):
+                return 408
+            if isinstance(event, ResponseReceived) and event.response.status >= 200:
+                return event.response.status

@@ -1,0 +1,190 @@
+"""The transaction layer (RFC 3261 17.1.3, 17.2.3): matches messages to transactions, sans-IO.
+
+Feed it datagrams (`receive_datagram`) and timer expiries; it says what to send where
+(`datagrams_to_send`), when to wake it (`get_timer`), and what happened (`next_event`).
+Responses match a client transaction by the top Via branch and the CSeq method; requests match a
+server transaction by branch and method (an ACK matches its INVITE's). A new request becomes a server
+transaction and a `RequestReceived` event; a 2xx to an INVITE whose transaction is gone (a
+retransmission the dialog must ACK again) is a `StrayResponse`; garbage is a `ParseFailed`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from callgate.telephony.sip.errors import RemoteProtocolError
+from callgate.telephony.sip.message import Request, Response, parse_datagram
+from callgate.telephony.sip.timers import SipTimers
+from callgate.telephony.sip.transaction import (
+    Event,
+    InviteClientTransaction,
+    InviteServerTransaction,
+    NonInviteClientTransaction,
+    NonInviteServerTransaction,
+    Terminated,
+    Transaction,
+)
+
+Address = tuple[str, int]
+ClientTransaction = InviteClientTransaction | NonInviteClientTransaction
+ServerTransaction = InviteServerTransaction | NonInviteServerTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEvent:
+    """An event of one transaction (a response for the user, a timeout, its end)."""
+
+    transaction: Transaction
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """A new request; answer it through `transaction.respond` (ACKs of 2xx come with none)."""
+
+    request: Request
+    source: Address
+    transaction: ServerTransaction | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrayResponse:
+    """A response no transaction claims (typically a retransmitted 2xx of an INVITE)."""
+
+    response: Response
+    source: Address
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailed:
+    source: Address
+    reason: str
+
+
+LayerEvent = TransactionEvent | RequestReceived | StrayResponse | ParseFailed
+
+
+class TransactionLayer:
+    """All the transactions of one UDP socket."""
+
+    def __init__(self, timers: SipTimers, *, reliable: bool = False) -> None:
+        self.timers = timers
+        self.reliable = reliable
+        self._clients: dict[tuple[str, str], tuple[ClientTransaction, Address]] = {}
+        self._servers: dict[tuple[str, str], tuple[ServerTransaction, Address]] = {}
+        self._outbox: list[tuple[bytes, Address]] = []
+        self._events: deque[LayerEvent] = deque()
+
+    # what the transaction user calls
+
+    def send_request(self, request: Request, destination: Address, now: float) -> ClientTransaction | None:
+        """Start a client transaction for `request` (None for an ACK, which has none: 17.1.1.3)."""
+        if request.method == "ACK":
+            self._outbox.append((request.serialize(), destination))
+            return None
+        cls = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
+        tx = cls(request, reliable=self.reliable, timers=self.timers, now=now)
+        self._clients[(tx.branch or "", request.method)] = (tx, destination)
+        self._flush(tx, destination)
+        return tx
+
+    def respond(self, transaction: ServerTransaction, response: Response, now: float) -> None:
+        transaction.respond(response, now)
+        destination = self._server_address(transaction)
+        if destination is not None:
+            self._flush(transaction, destination)
+
+    # what the socket calls
+
+    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
+        if not data.strip():
+            return  # a keep-alive
+        try:
+            message = parse_datagram(data)
+        except RemoteProtocolError as exc:
+            self._events.append(ParseFailed(source, exc.reason))
+            return
+        if isinstance(message, Response):
+            self._response(message, source, now)
+        else:
+            self._request(message, source, now)
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> LayerEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        deadlines = [tx.get_timer() for tx, _ in (*self._clients.values(), *self._servers.values())]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for tx, destination in [*self._clients.values(), *self._servers.values()]:
+            deadline = tx.get_timer()
+            if deadline is not None and deadline <= now:
+                tx.handle_timer(now)
+                self._flush(tx, destination)
+
+    # matching
+
+    def _response(self, response: Response, source: Address, now: float) -> None:
+        try:
+            key = (response.vias[0].branch or "", response.cseq.method)
+        except (RemoteProtocolError, IndexError):
+            self._events.append(ParseFailed(source, "response without a usable Via or CSeq"))
+            return
+        entry = self._clients.get(key)
+        if entry is None:
+            self._events.append(StrayResponse(response, source))
+            return
+        tx, destination = entry
+        tx.receive(response, now)
+        self._flush(tx, destination)
+
+    def _request(self, request: Request, source: Address, now: float) -> None:
+        branch = request.vias[0].branch or ""
+        method = "INVITE" if request.method == "ACK" else request.method
+        entry = self._servers.get((branch, method))
+        if entry is not None:
+            tx, destination = entry
+            tx.receive_request(request, now)
+            self._flush(tx, destination)
+            return
+        if request.method == "ACK":
+            self._events.append(RequestReceived(request, source, None))  # the ACK of a 2xx
+            return
+        cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
+        server = cls(request, reliable=self.reliable, timers=self.timers, now=now)
+        self._servers[(branch, method)] = (server, _reply_address(request, source))
+        self._events.append(RequestReceived(request, source, server))
+
+    def _server_address(self, transaction: Transaction) -> Address | None:
+        for tx, destination in self._servers.values():
+            if tx is transaction:
+                return destination
+        return None
+
+    def _flush(self, tx: Transaction, destination: Address) -> None:
+        for data in tx.datagrams_to_send():
+            self._outbox.append((data, destination))
+        while (event := tx.next_event()) is not None:
+            self._events.append(TransactionEvent(tx, event))
+            if isinstance(event, Terminated):
+                self._forget(tx)
+
+    def _forget(self, tx: Transaction) -> None:
+        for table in (self._clients, self._servers):
+            for key, (candidate, _) in list(table.items()):
+                if candidate is tx:
+                    del table[key]
+
+
+def _reply_address(request: Request, source: Address) -> Address:
+    """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport): the packet's source on UDP."""
+    via = request.vias[0]
+    if "rport" in via.params or "received" in via.params:
+        return source
+    return (source[0], via.port or 5060)

@@ -1,0 +1,88 @@
+"""The call leg against SIPp, a real SIP peer from Debian (sip-tester), on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import CallLeg, Outcome
+
+pytestmark = [pytest.mark.anyio, pytest.mark.interop]
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sipp:
+    """SIPp as the far end of one call; `wait()` returns its exit status (0: the call passed)."""
+
+    def __init__(self, scenario: list[str], workdir: Path) -> None:
+        if shutil.which("sipp") is None:
+            pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
+        self.port = free_udp_port()
+        self.proc = subprocess.Popen(
+            ["sipp", *scenario, "-i", "127.0.0.1", "-p", str(self.port), "-m", "1", "-nostdin",
+             "-timeout", "30s", "-timeout_error", "-trace_err"],
+            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.target = f"sip:service@127.0.0.1:{self.port}"
+        self.destination = ("127.0.0.1", self.port)
+
+    def wait(self) -> int:
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+@pytest.fixture
+async def endpoint() -> Iterator[SipEndpoint]:
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    yield ep
+    ep.close()
+
+
+def leg(endpoint: SipEndpoint, sipp: Sipp) -> CallLeg:
+    return CallLeg(endpoint, target=sipp.target, destination=sipp.destination, from_user="+14155550199")
+
+
+async def test_answered_call_then_our_bye(endpoint, tmp_path):
+    sipp = Sipp(["-sn", "uas"], tmp_path)
+    call = leg(endpoint, sipp)
+    result = await call.dial(timeout_s=10)
+    assert (result.outcome, result.status) == (Outcome.ANSWERED, 200)
+    assert call.ringing.is_set()
+    assert await call.hangup() == 200
+    assert sipp.wait() == 0  # SIPp saw INVITE, ACK and BYE as its scenario expects
+
+
+async def test_busy(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "busy.xml")], tmp_path)
+    result = await leg(endpoint, sipp).dial(timeout_s=10)
+    assert (result.outcome, result.status, result.reason) == (Outcome.BUSY, 486, "Busy Here")
+    assert sipp.wait() == 0  # and our transaction ACKed the 486
+
+
+async def test_no_answer_is_canceled_at_the_timeout(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "ring_forever.xml")], tmp_path)
+    call = leg(endpoint, sipp)
+    result = await call.dial(timeout_s=1)
+    assert (result.outcome, result.status) == (Outcome.NO_ANSWER, 487)
+    assert call.ringing.is_set()
+    assert sipp.wait() == 0  # CANCEL, then ACK of the 487
