@@ -86,3 +86,37 @@ async def test_no_answer_is_canceled_at_the_timeout(endpoint, tmp_path):
     assert (result.outcome, result.status) == (Outcome.NO_ANSWER, 487)
     assert call.ringing.is_set()
     assert sipp.wait() == 0  # CANCEL, then ACK of the 487
+
+
+async def test_declined(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "decline.xml")], tmp_path)
+    result = await leg(endpoint, sipp).dial(timeout_s=10)
+    assert (result.outcome, result.status) == (Outcome.DECLINED, 603)
+    assert sipp.wait() == 0
+
+
+async def test_digest_challenge_answered_and_verified_by_sipp(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "digest_401.xml")], tmp_path)
+    call = leg(endpoint, sipp)
+    call.credentials = ("alice", "secret")
+    result = await call.dial(timeout_s=10)
+    assert (result.outcome, result.status) == (Outcome.ANSWERED, 200)
+    assert await call.hangup() == 200
+    assert sipp.wait() == 0
+
+
+async def test_a_wrong_password_fails_cleanly(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "digest_401.xml")], tmp_path)
+    call = leg(endpoint, sipp)
+    call.credentials = ("alice", "not-the-password")
+    result = await call.dial(timeout_s=10)
+    assert (result.outcome, result.status) == (Outcome.FAILED, 403)
+    assert sipp.wait() == 0
+
+
+async def test_without_credentials_a_challenge_is_the_final_answer(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "digest_401.xml")], tmp_path)
+    result = await leg(endpoint, sipp).dial(timeout_s=10)
+    assert (result.outcome, result.status) == (Outcome.FAILED, 401)
+    sipp.proc.kill()  # its scenario waits for a second INVITE that never comes
+    sipp.wait()

@@ -1,0 +1,101 @@
+"""The transaction layer matches datagrams to transactions, with no sockets and a fake clock."""
+
+from __future__ import annotations
+
+from callgate.telephony.sip.layer import (
+    ParseFailed,
+    RequestReceived,
+    StrayResponse,
+    TransactionEvent,
+    TransactionLayer,
+)
+from callgate.telephony.sip.message import Request, Response, parse_datagram
+from callgate.telephony.sip.timers import SipTimers
+from callgate.telephony.sip.transaction import ResponseReceived, State, Terminated
+
+PEER = ("127.0.0.1", 5070)
+
+
+def request(method: str, branch: str = "z9hG4bKl1") -> Request:
+    req = Request(method=method, uri="sip:peer@127.0.0.1:5070")
+    for name, value in (
+        ("Via", f"SIP/2.0/UDP 127.0.0.1:5060;branch={branch};rport"),
+        ("From", "<sip:cg@127.0.0.1>;tag=f"),
+        ("To", "<sip:peer@127.0.0.1:5070>"),
+        ("Call-ID", "layer-1"),
+        ("CSeq", f"1 {method}"),
+        ("Content-Length", "0"),
+    ):
+        req.headers.add(name, value)
+    return req
+
+
+def reply(req: Request, status: int) -> bytes:
+    resp = Response(status=status, reason="R")
+    for name in ("Via", "From", "Call-ID", "CSeq"):
+        resp.headers.add(name, req.headers.get(name) or "")
+    resp.headers.add("To", (req.headers.get("To") or "") + ";tag=t")
+    resp.headers.add("Content-Length", "0")
+    return resp.serialize()
+
+
+def drain(layer):
+    out = []
+    while (event := layer.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def test_client_responses_match_by_branch_and_method():
+    layer = TransactionLayer(SipTimers())
+    invite = request("INVITE")
+    tx = layer.send_request(invite, PEER, now=0.0)
+    assert [dest for _, dest in layer.datagrams_to_send()] == [PEER]
+    layer.receive_datagram(reply(invite, 180), PEER, now=0.1)
+    layer.receive_datagram(reply(request("INVITE", branch="z9hG4bKother"), 200), PEER, now=0.2)
+    events = drain(layer)
+    assert isinstance(events[0], TransactionEvent) and events[0].transaction is tx
+    assert isinstance(events[0].event, ResponseReceived) and events[0].event.response.status == 180
+    assert isinstance(events[1], StrayResponse)  # another branch: no transaction of ours
+    layer.receive_datagram(reply(invite, 200), PEER, now=0.3)
+    assert [type(e.event) for e in drain(layer)] == [ResponseReceived, Terminated]
+    assert tx.state is State.TERMINATED and layer.get_timer() is None
+    # The transaction is gone: a retransmitted 2xx is now stray, for the dialog to ACK again.
+    layer.receive_datagram(reply(invite, 200), PEER, now=0.4)
+    assert isinstance(drain(layer)[0], StrayResponse)
+
+
+def test_server_transactions_answer_retransmissions_and_take_the_ack():
+    layer = TransactionLayer(SipTimers())
+    invite = request("INVITE", branch="z9hG4bKsrv")
+    layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    assert isinstance(event, RequestReceived) and event.transaction is not None
+    layer.respond(event.transaction, parse_datagram(reply(invite, 486)), now=0.1)  # type: ignore[arg-type]
+    assert len(layer.datagrams_to_send()) == 1
+    layer.receive_datagram(invite.serialize(), PEER, now=0.2)  # retransmitted INVITE
+    assert len(layer.datagrams_to_send()) == 1 and drain(layer) == []  # answered again, no new event
+    layer.receive_datagram(request("ACK", branch="z9hG4bKsrv").serialize(), PEER, now=0.3)
+    assert event.transaction.state is State.CONFIRMED and drain(layer) == []
+
+
+def test_an_ack_for_a_2xx_and_garbage_reach_the_user():
+    layer = TransactionLayer(SipTimers())
+    layer.receive_datagram(request("ACK", branch="z9hG4bKnew").serialize(), PEER, now=0.0)
+    layer.receive_datagram(b"NOT SIP AT ALL\r\n\r\n", PEER, now=0.0)
+    layer.receive_datagram(b"\r\n\r\n", PEER, now=0.0)  # a keep-alive: nothing
+    ack, garbage = drain(layer)
+    assert isinstance(ack, RequestReceived) and ack.transaction is None
+    assert isinstance(garbage, ParseFailed) and "request line" in garbage.reason
+
+
+def test_timers_of_every_transaction_are_driven():
+    layer = TransactionLayer(SipTimers())
+    layer.send_request(request("OPTIONS", branch="z9hG4bKo1"), PEER, now=0.0)
+    layer.send_request(request("OPTIONS", branch="z9hG4bKo2"), PEER, now=0.2)
+    layer.datagrams_to_send()
+    assert layer.get_timer() == 0.5
+    layer.handle_timer(0.5)
+    assert len(layer.datagrams_to_send()) == 1
+    layer.handle_timer(0.7)
+    assert len(layer.datagrams_to_send()) == 1
