@@ -41,7 +41,7 @@ class ServeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={"CALLGATE_SANDBOX_SIP": "127.0.0.1:0", **os.environ, **(env or {})},
         )
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -157,3 +157,44 @@ def test_tokens_never_reach_the_logs(fresh_db_url):
     output = "".join(server.lines)
     assert token not in output
     assert created["signalwire"]["api_token"] not in output
+
+
+def test_serve_starts_the_sandbox_phones(tmp_path):
+    port = free_port()
+    server = ServeProcess("--http", f"127.0.0.1:{port}", "--db", f"sqlite:///{tmp_path}/sb.db")
+    try:
+        banner = server.wait_ready()
+        assert re.search(r"Sandbox phones +sip:\+14155550100@127\.0\.0\.1:\d+", banner)
+    finally:
+        assert server.stop() == 0
+
+
+def test_callgate_sandbox_answers_sipp(tmp_path):
+    import shutil
+    import socket
+
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        sip_port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*CALLGATE, "sandbox", "--sip", f"127.0.0.1:{sip_port}"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert f"sip:127.0.0.1:{sip_port}" in proc.stdout.readline()
+
+        def call(number: str) -> subprocess.CompletedProcess[bytes]:
+            argv = ["sipp", "-sn", "uac", f"127.0.0.1:{sip_port}", "-s", number, "-i", "127.0.0.1", "-p", "0"]
+            argv += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
+            return subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=40)
+
+        sipp = call("+14155550120")
+        # SIPp's built-in caller expects an answer: a busy number (0120) fails its call.
+        assert sipp.returncode == 1
+        person = call("+14155550100")
+        assert person.returncode == 0, person.stderr[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

@@ -47,6 +47,7 @@ def _server_env() -> dict[str, str]:
     env = dict(os.environ)
     for var in ("CALLGATE_DB", "CALLGATE_HTTP"):
         env.pop(var, None)
+    env["CALLGATE_SANDBOX_SIP"] = "127.0.0.1:0"  # each server's sandbox on a port of its own
     return env
 
 

@@ -136,10 +136,53 @@ async def _serve(settings: Settings) -> None:
             ssl_keyfile=settings.tls_key,
         )
         server = _uvicorn_server(config)
+        sandbox = await _start_sandbox(settings.sandbox_sip)
         _print_banner(settings, created, accounts)
-        await server.serve()
+        if sandbox is not None:
+            host, port = sandbox.address
+            sys.stdout.write(f"  Sandbox phones       sip:+14155550100@{host}:{port} (docs/SANDBOX.md)\n")
+            sys.stdout.flush()
+        try:
+            await server.serve()
+        finally:
+            if sandbox is not None:
+                sandbox.close()
     finally:
         await store.close()
+
+
+async def _start_sandbox(address: str) -> Any:
+    """The sandbox on `address` (None if turned off, or if the address is taken: a warning, not a
+    failure, so a second `callgate serve` on one machine still serves its API)."""
+    if not address:
+        return None
+    from callgate.config import split_host_port
+    from callgate.sandbox.uas import Sandbox
+
+    host, port = split_host_port(address, 5080)
+    try:
+        return await Sandbox.start(host, port)
+    except OSError as exc:
+        logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
+        return None
+
+
+async def _sandbox(address: str) -> None:
+    from callgate.config import split_host_port
+    from callgate.sandbox.uas import Sandbox
+
+    host, port = split_host_port(address, 5080)
+    sandbox = await Sandbox.start(host, port)
+    bound_host, bound_port = sandbox.address
+    print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        sandbox.close()
 
 
 def _event_loop_runner() -> Any:
@@ -174,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS (env CALLGATE_TLS_CERT)")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert (env CALLGATE_TLS_KEY)")
 
+    sandbox = sub.add_parser("sandbox", help="run only the sandbox phone network (a SIP endpoint)")
+    sandbox.add_argument(
+        "--sip", default=None, help="HOST:PORT (env CALLGATE_SANDBOX_SIP, default 127.0.0.1:5080)"
+    )
+
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
     create = acc_sub.add_parser("create", help="create an account with fresh credentials")
@@ -200,6 +248,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    if args.command == "sandbox":
+        _event_loop_runner()(_sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080"))
+        return 0
     if args.command == "serve":
         try:
             _event_loop_runner()(_serve(settings))

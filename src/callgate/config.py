@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     db: str = Field(DEFAULT_DB, description="database URL: sqlite:///path or postgresql://...")
     public_url: str | None = Field(None, description="base URL printed and used in links (default from http)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    sandbox_sip: str = Field(
+        "127.0.0.1:5080", description="HOST:PORT of the built-in sandbox phone network; empty to turn it off"
+    )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
 

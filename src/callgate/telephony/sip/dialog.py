@@ -125,6 +125,23 @@ class Dialog:
             state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
         )
 
+    @classmethod
+    def from_uas_request(cls, invite: Request, local_tag: str, local_seq: int = 0) -> Dialog:
+        """The dialog the UAS makes when it answers `invite` with To tag `local_tag` (12.1.1)."""
+        contacts = invite.headers.get_all("Contact")
+        return cls(
+            call_id=invite.call_id,
+            local_tag=local_tag,
+            remote_tag=invite.from_.tag or "",
+            local_addr=_without_tag(invite.headers.get("To") or ""),
+            remote_addr=_without_tag(invite.headers.get("From") or ""),
+            local_seq=local_seq,
+            remote_target=NameAddress.parse(contacts[0]).uri.serialize() if contacts else invite.uri,
+            # 12.1.1: the UAS keeps the Record-Route of the request in its order.
+            route_set=invite.headers.get_all("Record-Route"),
+            state=DialogState.CONFIRMED,
+        )
+
     def update(self, response: Response) -> None:
         """A later response of the dialog: 2xx confirms it and refreshes the target and routes."""
         if 200 <= response.status < 300 and self.state is DialogState.EARLY:

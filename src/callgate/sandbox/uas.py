@@ -1,0 +1,144 @@
+"""The sandbox's user agent server: answers INVITEs as the number plan says (signalling side).
+
+Each INVITE gets 100 Trying at once, then, by its number's `Behaviour`: 180 Ringing and a 200 OK after
+`ring_s` (hanging up with BYE after `hangup_after_s`), or a rejection, or ringing until the caller
+cancels (200 to the CANCEL, 487 to the INVITE). A BYE from the caller is answered 200 and ends the
+call; OPTIONS is answered 200. `time_scale` shrinks every wait (tests run the plan at 1/100 speed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from callgate.sandbox.plan import behaviour_for
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import new_branch
+from callgate.telephony.sip.dialog import Dialog, Via
+from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
+from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.uri import SipUri, TelUri
+
+log = logging.getLogger(__name__)
+
+
+def response_for(request: Request, status: int, reason: str, *, to_tag: str | None = None,
+                 contact: str | None = None) -> Response:  # fmt: skip
+    """A response echoing the request's Via, From, To (with our tag), Call-ID and CSeq (8.2.6.2)."""
+    response = Response(status=status, reason=reason)
+    for via in request.headers.get_all("Via"):
+        response.headers.add("Via", via)
+    response.headers.add("From", request.headers.get("From") or "")
+    to = request.headers.get("To") or ""
+    if to_tag is not None and request.to.tag is None:
+        to = f"{to};tag={to_tag}"
+    response.headers.add("To", to)
+    response.headers.add("Call-ID", request.call_id)
+    response.headers.add("CSeq", request.headers.get("CSeq") or "")
+    if contact is not None:
+        response.headers.add("Contact", f"<{contact}>")
+    response.headers.add("Content-Length", "0")
+    return response
+
+
+@dataclass
+class _Call:
+    invite: Request
+    transaction: ServerTransaction
+    source: Address
+    to_tag: str = field(default_factory=lambda: secrets.token_hex(6))
+    answered: bool = False
+    dialog: Dialog | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class Sandbox:
+    """Scripted phones behind one SIP UDP endpoint."""
+
+    def __init__(self, endpoint: SipEndpoint, *, time_scale: float = 1.0) -> None:
+        self.endpoint = endpoint
+        self.time_scale = time_scale
+        self._calls: dict[str, _Call] = {}
+        endpoint.on_request = self._on_request
+
+    @classmethod
+    async def start(cls, host: str = "127.0.0.1", port: int = 5080, *, time_scale: float = 1.0) -> Sandbox:
+        return cls(await SipEndpoint.open(host, port), time_scale=time_scale)
+
+    @property
+    def address(self) -> Address:
+        return self.endpoint.local_address
+
+    def close(self) -> None:
+        for call in self._calls.values():
+            if call.task is not None:
+                call.task.cancel()
+        self.endpoint.close()
+
+    @property
+    def contact(self) -> str:
+        host, port = self.address
+        return f"sip:sandbox@{host}:{port}"
+
+    def _respond(self, call: _Call, status: int, reason: str) -> None:
+        contact = self.contact if status < 300 and status != 100 else None
+        tag = call.to_tag if status != 100 else None
+        self.endpoint.respond(
+            call.transaction, response_for(call.invite, status, reason, to_tag=tag, contact=contact)
+        )
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request, tx = event.request, event.transaction
+        call = self._calls.get(request.call_id)
+        if request.method == "ACK" or tx is None:
+            return  # the ACK of our 2xx: nothing more to do in the signalling sandbox
+        if request.method == "INVITE" and call is None:
+            call = _Call(request, tx, event.source)
+            self._calls[request.call_id] = call
+            self._respond(call, 100, "Trying")
+            call.task = asyncio.create_task(self._play(call))
+        elif request.method == "CANCEL":
+            self.endpoint.respond(tx, response_for(request, 200, "OK"))
+            if call is not None and not call.answered:
+                self._end(call)
+                self._respond(call, 487, "Request Terminated")
+        elif request.method == "BYE":
+            self.endpoint.respond(tx, response_for(request, 200, "OK"))
+            if call is not None:
+                self._end(call)
+        elif request.method == "OPTIONS":
+            self.endpoint.respond(tx, response_for(request, 200, "OK"))
+        else:
+            self.endpoint.respond(tx, response_for(request, 501, "Not Implemented"))
+
+    def _end(self, call: _Call) -> None:
+        self._calls.pop(call.invite.call_id, None)
+        if call.task is not None and call.task is not asyncio.current_task():
+            call.task.cancel()
+
+    async def _play(self, call: _Call) -> None:
+        uri = call.invite.request_uri
+        number = uri.user if isinstance(uri, SipUri) else uri.number if isinstance(uri, TelUri) else None
+        behaviour = behaviour_for(number or "")
+        scale = self.time_scale
+        if behaviour.ring_s > 0 or behaviour.ring_forever:
+            self._respond(call, 180, "Ringing")
+        if behaviour.ring_forever:
+            return  # until the caller cancels
+        await asyncio.sleep(behaviour.ring_s * scale)
+        if behaviour.reject is not None:
+            self._respond(call, *behaviour.reject)
+            self._end(call)
+            return
+        call.answered = True
+        self._respond(call, 200, "OK")
+        call.dialog = Dialog.from_uas_request(call.invite, call.to_tag)
+        if behaviour.hangup_after_s is None:
+            return
+        await asyncio.sleep(behaviour.hangup_after_s * scale)
+        host, port = self.address
+        bye = call.dialog.request("BYE", via=Via(host, port), branch=new_branch())
+        self.endpoint.send_request(bye, call.source)
+        self._end(call)

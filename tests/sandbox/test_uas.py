@@ -1,0 +1,88 @@
+"""The sandbox answered by Callgate's own call leg and by SIPp as the caller, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+
+import pytest
+
+from callgate.sandbox.uas import Sandbox
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import CallLeg, Outcome
+
+pytestmark = [pytest.mark.anyio, pytest.mark.interop]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def sandbox():
+    box = await Sandbox.start("127.0.0.1", 0, time_scale=0.01)  # the plan at 1/100 speed
+    yield box
+    box.close()
+
+
+@pytest.fixture
+async def endpoint():
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    yield ep
+    ep.close()
+
+
+def leg(endpoint, sandbox, number):
+    host, port = sandbox.address
+    return CallLeg(
+        endpoint, target=f"sip:{number}@{host}:{port}", destination=(host, port), from_user="+14155550199"
+    )
+
+
+async def test_a_person_answers_and_we_hang_up(endpoint, sandbox):
+    call = leg(endpoint, sandbox, "+14155550100")
+    result = await call.dial(timeout_s=5)
+    assert (result.outcome, result.status) == (Outcome.ANSWERED, 200) and call.ringing.is_set()
+    assert await call.hangup() == 200
+
+
+@pytest.mark.parametrize(
+    ("number", "outcome", "status"),
+    [
+        ("+14155550120", Outcome.BUSY, 486),
+        ("+14155550140", Outcome.DECLINED, 603),
+        ("+14155550150", Outcome.FAILED, 404),
+        ("+14155550151", Outcome.FAILED, 503),
+    ],
+)
+async def test_rejections(endpoint, sandbox, number, outcome, status):
+    result = await leg(endpoint, sandbox, number).dial(timeout_s=5)
+    assert (result.outcome, result.status) == (outcome, status)
+
+
+async def test_ringing_forever_is_canceled(endpoint, sandbox):
+    call = leg(endpoint, sandbox, "+14155550130")
+    result = await call.dial(timeout_s=0.3)
+    assert (result.outcome, result.status) == (Outcome.NO_ANSWER, 487) and call.ringing.is_set()
+
+
+async def test_the_phone_hangs_up_after_five_seconds(endpoint, sandbox):
+    call = leg(endpoint, sandbox, "+14155550160")
+    result = await call.dial(timeout_s=5)
+    assert result.outcome is Outcome.ANSWERED
+    await asyncio.wait_for(call.remote_hangup.wait(), timeout=5)  # 5 s at 1/100 speed
+
+
+async def test_sipp_calls_the_sandbox(sandbox, tmp_path):
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
+    host, port = sandbox.address
+    proc = await asyncio.create_subprocess_exec(
+        "sipp", "-sn", "uac", f"{host}:{port}", "-s", "+14155550100", "-i", "127.0.0.1", "-p", "0",
+        "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error", cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, stderr.decode()[-2000:]  # INVITE, 100/180/200, ACK, BYE, 200
