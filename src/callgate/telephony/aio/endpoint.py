@@ -30,8 +30,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._queues: dict[int, asyncio.Queue[Event]] = {}
+        # Requests and stray responses of a known Call-ID go to that call's handlers; the rest (new
+        # INVITEs, say) to `on_request` / `on_stray_response`.
         self.on_request: Callable[[RequestReceived], None] = lambda event: None
         self.on_stray_response: Callable[[StrayResponse], None] = lambda event: None
+        self._calls: dict[str, tuple[Callable[[RequestReceived], None], Callable[[StrayResponse], None]]] = {}
 
     @classmethod
     async def open(cls, host: str, port: int, timers: SipTimers | None = None) -> SipEndpoint:
@@ -74,6 +77,18 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._pump()
         return queue
 
+    def register_call(
+        self,
+        call_id: str,
+        on_request: Callable[[RequestReceived], None],
+        on_stray_response: Callable[[StrayResponse], None],
+    ) -> None:
+        """Route this Call-ID's in-dialog requests and stray responses to its own handlers."""
+        self._calls[call_id] = (on_request, on_stray_response)
+
+    def unregister_call(self, call_id: str) -> None:
+        self._calls.pop(call_id, None)
+
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         self.layer.respond(transaction, response, self._loop.time())
         self._pump()
@@ -106,9 +121,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 if isinstance(event.event, Terminated):
                     del self._queues[id(event.transaction)]
         elif isinstance(event, RequestReceived):
-            self.on_request(event)
+            handlers = self._calls.get(event.request.headers.get("Call-ID") or "")
+            (handlers[0] if handlers else self.on_request)(event)
         elif isinstance(event, StrayResponse):
-            self.on_stray_response(event)
+            handlers = self._calls.get(event.response.headers.get("Call-ID") or "")
+            (handlers[1] if handlers else self.on_stray_response)(event)
 
 
 __all__ = ["ClientTransaction", "SipEndpoint"]

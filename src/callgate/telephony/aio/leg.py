@@ -98,11 +98,12 @@ class CallLeg:
                 extra_headers=self.extra_headers + ((auth,) if auth else ()),
             )
             uac = UacInvite(invite, self._via, new_branch)
-            self.endpoint.on_stray_response = partial(self._stray, uac)
+            self.endpoint.register_call(self.call_id, self._in_dialog_request, partial(self._stray, uac))
             queue = self.endpoint.send_request(invite, self.destination)
             assert queue is not None
             response = await self._await_final(queue, uac, invite, deadline)
             if response is None:
+                self.endpoint.unregister_call(self.call_id)
                 return DialResult(Outcome.FAILED, 408, "Request Timeout")
             self.final_status = response.status
             if response.status in (401, 407) and digest is not None:
@@ -117,8 +118,8 @@ class CallLeg:
                     continue
             if 200 <= response.status < 300:
                 self.dialog = uac.confirmed
-                self.endpoint.on_request = self._in_dialog_request
                 return DialResult(Outcome.ANSWERED, response.status, response.reason)
+            self.endpoint.unregister_call(self.call_id)
             return DialResult(_outcome(response.status), response.status, response.reason)
 
     async def _await_final(
@@ -175,6 +176,7 @@ class CallLeg:
         self.endpoint.respond(event.transaction, response)
         if request.method == "BYE":
             self.remote_hangup.set()
+            self.endpoint.unregister_call(self.call_id)
 
     async def hangup(self) -> int | None:
         """Send BYE on the answered call; the final status of the BYE (None without a dialog)."""
@@ -186,6 +188,8 @@ class CallLeg:
         while True:
             event = await queue.get()
             if isinstance(event, TimedOut):
+                self.endpoint.unregister_call(self.call_id)
                 return 408
             if isinstance(event, ResponseReceived) and event.response.status >= 200:
+                self.endpoint.unregister_call(self.call_id)
                 return event.response.status

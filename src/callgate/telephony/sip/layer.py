@@ -10,8 +10,11 @@ retransmission the dialog must ACK again) is a `StrayResponse`; garbage is a `Pa
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.message import Request, Response, parse_datagram
@@ -75,6 +78,11 @@ class TransactionLayer:
         self._servers: dict[tuple[str, str], tuple[ServerTransaction, Address]] = {}
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque[LayerEvent] = deque()
+        # Deadlines in a heap, checked lazily: an entry is live while its transaction still wants
+        # that very deadline. Thousands of transactions cost O(log n) per event, not O(n).
+        self._heap: list[tuple[float, int, Transaction]] = []
+        self._tiebreak = itertools.count()
+        self._where: dict[int, tuple[dict[Any, Any], tuple[str, str]]] = {}
 
     # what the transaction user calls
 
@@ -85,7 +93,9 @@ class TransactionLayer:
             return None
         cls = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
         tx = cls(request, reliable=self.reliable, timers=self.timers, now=now)
-        self._clients[(tx.branch or "", request.method)] = (tx, destination)
+        key = (tx.branch or "", request.method)
+        self._clients[key] = (tx, destination)
+        self._where[id(tx)] = (self._clients, key)
         self._flush(tx, destination)
         return tx
 
@@ -118,15 +128,22 @@ class TransactionLayer:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [tx.get_timer() for tx, _ in (*self._clients.values(), *self._servers.values())]
-        return min((d for d in deadlines if d is not None), default=None)
+        while self._heap:
+            deadline, _, tx = self._heap[0]
+            if id(tx) in self._where and tx.get_timer() == deadline:
+                return deadline
+            heapq.heappop(self._heap)  # stale: the transaction moved on or ended
+        return None
 
     def handle_timer(self, now: float) -> None:
-        for tx, destination in [*self._clients.values(), *self._servers.values()]:
-            deadline = tx.get_timer()
-            if deadline is not None and deadline <= now:
-                tx.handle_timer(now)
-                self._flush(tx, destination)
+        while self._heap and self._heap[0][0] <= now:
+            deadline, _, tx = heapq.heappop(self._heap)
+            where = self._where.get(id(tx))
+            if where is None or tx.get_timer() != deadline:
+                continue
+            table, key = where
+            tx.handle_timer(now)
+            self._flush(tx, table[key][1])
 
     # matching
 
@@ -159,13 +176,15 @@ class TransactionLayer:
         cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
         server = cls(request, reliable=self.reliable, timers=self.timers, now=now)
         self._servers[(branch, method)] = (server, _reply_address(request, source))
+        self._where[id(server)] = (self._servers, (branch, method))
         self._events.append(RequestReceived(request, source, server))
 
     def _server_address(self, transaction: Transaction) -> Address | None:
-        for tx, destination in self._servers.values():
-            if tx is transaction:
-                return destination
-        return None
+        where = self._where.get(id(transaction))
+        if where is None:
+            return None
+        table, key = where
+        return table[key][1]  # type: ignore[no-any-return]
 
     def _flush(self, tx: Transaction, destination: Address) -> None:
         for data in tx.datagrams_to_send():
@@ -174,12 +193,15 @@ class TransactionLayer:
             self._events.append(TransactionEvent(tx, event))
             if isinstance(event, Terminated):
                 self._forget(tx)
+        deadline = tx.get_timer()
+        if deadline is not None and id(tx) in self._where:
+            heapq.heappush(self._heap, (deadline, next(self._tiebreak), tx))
 
     def _forget(self, tx: Transaction) -> None:
-        for table in (self._clients, self._servers):
-            for key, (candidate, _) in list(table.items()):
-                if candidate is tx:
-                    del table[key]
+        where = self._where.pop(id(tx), None)
+        if where is not None:
+            table, key = where
+            table.pop(key, None)
 
 
 def _reply_address(request: Request, source: Address) -> Address:
