@@ -86,3 +86,68 @@ async def test_sipp_calls_the_sandbox(sandbox, tmp_path):
     )  # fmt: skip
     _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, stderr.decode()[-2000:]  # INVITE, 100/180/200, ACK, BYE, 200
+
+
+async def test_the_2xx_is_sent_again_until_the_ack(tmp_path):
+    """RFC 3261 13.3.1.4, seen from a bare UDP socket that is slow to ACK."""
+    import socket
+
+    from callgate.telephony.sip.message import Request, Response, parse_datagram
+    from callgate.telephony.sip.timers import SipTimers
+
+    # 1/20 speed: rings 50 ms, would hang up after 6 s, long after this test.
+    box = await Sandbox.start("127.0.0.1", 0, time_scale=0.05, timers=SipTimers(t1=0.05, t2=0.2))
+    host, port = box.address
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    me = sock.getsockname()
+    invite = Request(method="INVITE", uri=f"sip:+14155550100@{host}:{port}")
+    for name, value in (
+        ("Via", f"SIP/2.0/UDP {me[0]}:{me[1]};branch=z9hG4bKraw1;rport"),
+        ("From", "<sip:raw@127.0.0.1>;tag=r1"),
+        ("To", f"<sip:+14155550100@{host}:{port}>"),
+        ("Call-ID", "raw-2xx"),
+        ("CSeq", "1 INVITE"),
+        ("Contact", f"<sip:raw@{me[0]}:{me[1]}>"),
+        ("Content-Length", "0"),
+    ):
+        invite.headers.add(name, value)
+
+    async def statuses(count: int) -> list[int]:
+        out = []
+        for _ in range(count):
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65535), timeout=5)
+            message = parse_datagram(data)
+            assert isinstance(message, Response)
+            out.append(message.status)
+        return out
+
+    try:
+        await loop.sock_sendto(sock, invite.serialize(), (host, port))
+        assert await statuses(3) == [100, 180, 200]
+        assert await statuses(2) == [200, 200]  # no ACK yet: the 2xx again, and again
+        await loop.sock_sendto(sock, invite.serialize(), (host, port))  # the INVITE again
+        assert 200 in await statuses(2)
+        ack = Request(method="ACK", uri=f"sip:sandbox@{host}:{port}")
+        ack.headers.add("Via", f"SIP/2.0/UDP {me[0]}:{me[1]};branch=z9hG4bKraw2")
+        ack.headers.add("From", invite.headers.get("From") or "")
+        ack.headers.add("To", f"<sip:+14155550100@{host}:{port}>;tag=x")
+        ack.headers.add("Call-ID", "raw-2xx")
+        ack.headers.add("CSeq", "1 ACK")
+        await loop.sock_sendto(sock, ack.serialize(), (host, port))
+        await asyncio.sleep(0)  # let the sandbox take the ACK
+        # After the ACK: at most one 2xx already in flight, then silence.
+        late = []
+        try:
+            while True:
+                message = parse_datagram(await asyncio.wait_for(loop.sock_recv(sock, 65535), timeout=0.6))
+                if isinstance(message, Response):
+                    late.append(message.status)
+        except TimeoutError:
+            pass
+        assert late in ([], [200])
+    finally:
+        sock.close()
+        box.close()

@@ -19,6 +19,7 @@ from callgate.telephony.aio.leg import new_branch
 from callgate.telephony.sip.dialog import Dialog, Via
 from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
 from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.timers import SipTimers
 from callgate.telephony.sip.uri import SipUri, TelUri
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class _Call:
     source: Address
     to_tag: str = field(default_factory=lambda: secrets.token_hex(6))
     answered: bool = False
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+    last: tuple[int, str] = (100, "Trying")
     dialog: Dialog | None = None
     task: asyncio.Task[None] | None = None
 
@@ -64,8 +67,15 @@ class Sandbox:
         endpoint.on_request = self._on_request
 
     @classmethod
-    async def start(cls, host: str = "127.0.0.1", port: int = 5080, *, time_scale: float = 1.0) -> Sandbox:
-        return cls(await SipEndpoint.open(host, port), time_scale=time_scale)
+    async def start(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 5080,
+        *,
+        time_scale: float = 1.0,
+        timers: SipTimers | None = None,
+    ) -> Sandbox:
+        return cls(await SipEndpoint.open(host, port, timers), time_scale=time_scale)
 
     @property
     def address(self) -> Address:
@@ -82,19 +92,26 @@ class Sandbox:
         host, port = self.address
         return f"sip:sandbox@{host}:{port}"
 
-    def _respond(self, call: _Call, status: int, reason: str) -> None:
+    def _response(self, call: _Call, status: int, reason: str) -> Response:
         contact = self.contact if status < 300 and status != 100 else None
         tag = call.to_tag if status != 100 else None
-        self.endpoint.respond(
-            call.transaction, response_for(call.invite, status, reason, to_tag=tag, contact=contact)
-        )
+        return response_for(call.invite, status, reason, to_tag=tag, contact=contact)
+
+    def _respond(self, call: _Call, status: int, reason: str) -> None:
+        call.last = (status, reason)
+        self.endpoint.respond(call.transaction, self._response(call, status, reason))
 
     def _on_request(self, event: RequestReceived) -> None:
         request, tx = event.request, event.transaction
         call = self._calls.get(request.call_id)
         if request.method == "ACK" or tx is None:
-            return  # the ACK of our 2xx: nothing more to do in the signalling sandbox
-        if request.method == "INVITE" and call is None:
+            if call is not None:
+                call.acked.set()  # the ACK of our 2xx: stop retransmitting it
+            return
+        if request.method == "INVITE" and call is not None:
+            # The INVITE again, after our 2xx ended its transaction: say the same again (13.3.1.4).
+            self.endpoint.respond(tx, self._response(call, *call.last))
+        elif request.method == "INVITE":
             call = _Call(request, tx, event.source)
             self._calls[request.call_id] = call
             self._respond(call, 100, "Trying")
@@ -112,6 +129,22 @@ class Sandbox:
             self.endpoint.respond(tx, response_for(request, 200, "OK"))
         else:
             self.endpoint.respond(tx, response_for(request, 501, "Not Implemented"))
+
+    async def _retransmit_2xx(self, call: _Call) -> None:
+        """RFC 3261 13.3.1.4: the UAS core sends the 2xx again at T1, 2T1, ... up to T2 until the ACK
+        comes, and gives up after 64*T1."""
+        timers = self.endpoint.layer.timers
+        interval, waited = timers.t1, 0.0
+        source = call.source
+        while waited < timers.timeout:
+            try:
+                await asyncio.wait_for(call.acked.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                waited += interval
+                interval = min(2 * interval, timers.t2)
+                assert self.endpoint.transport is not None
+                self.endpoint.transport.sendto(self._response(call, 200, "OK").serialize(), source)
 
     def _end(self, call: _Call) -> None:
         self._calls.pop(call.invite.call_id, None)
@@ -135,6 +168,7 @@ class Sandbox:
         call.answered = True
         self._respond(call, 200, "OK")
         call.dialog = Dialog.from_uas_request(call.invite, call.to_tag)
+        asyncio.create_task(self._retransmit_2xx(call))
         if behaviour.hangup_after_s is None:
             return
         await asyncio.sleep(behaviour.hangup_after_s * scale)
