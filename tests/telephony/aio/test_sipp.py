@@ -28,13 +28,21 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Sipp:
     """SIPp as the far end of one call; `wait()` returns its exit status (0: the call passed)."""
 
-    def __init__(self, scenario: list[str], workdir: Path) -> None:
+    def __init__(self, scenario: list[str], workdir: Path, *, tcp: bool = False) -> None:
         if shutil.which("sipp") is None:
             pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
-        self.port = free_udp_port()
+        self.port = free_tcp_port() if tcp else free_udp_port()
+        if tcp:
+            scenario = [*scenario, "-t", "t1"]
         self.proc = subprocess.Popen(
             ["sipp", *scenario, "-i", "127.0.0.1", "-p", str(self.port), "-m", "1", "-nostdin",
              "-timeout", "30s", "-timeout_error", "-trace_err"],
@@ -120,3 +128,26 @@ async def test_without_credentials_a_challenge_is_the_final_answer(endpoint, tmp
     assert (result.outcome, result.status) == (Outcome.FAILED, 401)
     sipp.proc.kill()  # its scenario waits for a second INVITE that never comes
     sipp.wait()
+
+
+async def test_over_tcp(tmp_path):
+    import asyncio
+
+    from callgate.telephony.aio.tcp import TcpSipEndpoint
+
+    sipp = Sipp(["-sn", "uas"], tmp_path, tcp=True)
+    endpoint = await TcpSipEndpoint.open_tcp("127.0.0.1", 0)
+    try:
+        for _ in range(50):  # SIPp needs a moment to listen; a refused connection is retried
+            with socket.socket() as probe:
+                if probe.connect_ex(sipp.destination) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        call = CallLeg(endpoint, target=f"{sipp.target};transport=tcp", destination=sipp.destination,
+                       from_user="+14155550199")  # fmt: skip
+        result = await call.dial(timeout_s=10)
+        assert (result.outcome, result.status) == (Outcome.ANSWERED, 200)
+        assert await call.hangup() == 200
+        assert sipp.wait() == 0
+    finally:
+        endpoint.close()

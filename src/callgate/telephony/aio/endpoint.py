@@ -24,8 +24,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
     """A SIP UDP endpoint. Client transactions report to their own queues; new requests and stray
     responses go to the callbacks the user agent sets."""
 
-    def __init__(self, timers: SipTimers) -> None:
-        self.layer = TransactionLayer(timers)
+    #: the transport named in our Via headers and Contact
+    via_transport = "UDP"
+
+    def __init__(self, timers: SipTimers, *, reliable: bool = False) -> None:
+        self.layer = TransactionLayer(timers, reliable=reliable)
         self.transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -95,10 +98,13 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     # the pump: send, dispatch, re-arm the one timer
 
-    def _pump(self) -> None:
+    def _send(self, data: bytes, destination: Address) -> None:
         assert self.transport is not None
+        self.transport.sendto(data, destination)
+
+    def _pump(self) -> None:
         for data, destination in self.layer.datagrams_to_send():
-            self.transport.sendto(data, destination)
+            self._send(data, destination)
         while (event := self.layer.next_event()) is not None:
             self._dispatch(event)
         if self._timer is not None:

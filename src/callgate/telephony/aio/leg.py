@@ -70,7 +70,7 @@ class CallLeg:
 
     def __post_init__(self) -> None:
         host, port = self.endpoint.local_address
-        self._via = Via(host, port)
+        self._via = Via(host, port, self.endpoint.via_transport)
         self._from_tag = secrets.token_hex(6)
         self._cseq = 1
 
@@ -91,7 +91,8 @@ class CallLeg:
                 to_addr=f"<{self.target}>",
                 call_id=self.call_id,
                 cseq=self._cseq,
-                contact=f"sip:callgate@{host}:{port}",
+                contact=f"sip:callgate@{host}:{port}"
+                + (f";transport={self._via.transport.lower()}" if self._via.transport != "UDP" else ""),
                 via=self._via,
                 branch=new_branch(),
                 body=self.body,

@@ -115,6 +115,10 @@ class TransactionLayer:
         except RemoteProtocolError as exc:
             self._events.append(ParseFailed(source, exc.reason))
             return
+        self.receive_message(message, source, now)
+
+    def receive_message(self, message: Request | Response, source: Address, now: float) -> None:
+        """A message already framed and parsed (a stream transport's `StreamParser` did it)."""
         if isinstance(message, Response):
             self._response(message, source, now)
         else:
