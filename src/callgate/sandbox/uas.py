@@ -18,30 +18,11 @@ from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import new_branch
 from callgate.telephony.sip.dialog import Dialog, Via
 from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
-from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.timers import SipTimers
 from callgate.telephony.sip.uri import SipUri, TelUri
 
 log = logging.getLogger(__name__)
-
-
-def response_for(request: Request, status: int, reason: str, *, to_tag: str | None = None,
-                 contact: str | None = None) -> Response:  # fmt: skip
-    """A response echoing the request's Via, From, To (with our tag), Call-ID and CSeq (8.2.6.2)."""
-    response = Response(status=status, reason=reason)
-    for via in request.headers.get_all("Via"):
-        response.headers.add("Via", via)
-    response.headers.add("From", request.headers.get("From") or "")
-    to = request.headers.get("To") or ""
-    if to_tag is not None and request.to.tag is None:
-        to = f"{to};tag={to_tag}"
-    response.headers.add("To", to)
-    response.headers.add("Call-ID", request.call_id)
-    response.headers.add("CSeq", request.headers.get("CSeq") or "")
-    if contact is not None:
-        response.headers.add("Contact", f"<{contact}>")
-    response.headers.add("Content-Length", "0")
-    return response
 
 
 @dataclass

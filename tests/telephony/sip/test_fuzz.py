@@ -12,6 +12,8 @@ SEEDS = [p.read_bytes() for p in sorted((Path(__file__).parent / "data" / "good"
 INTERESTING = [
     *(bytes([c]) for c in b':;,<>"\\@[]= \t\x00\xff%?0'),
     b"\r\n",
+    "²".encode(),
+    "١".encode(),
     b"9999999999",
     b"SIP/2.0",
     b"Content-Length: 5\r\n",

@@ -99,3 +99,17 @@ def test_timers_of_every_transaction_are_driven():
     assert len(layer.datagrams_to_send()) == 1
     layer.handle_timer(0.7)
     assert len(layer.datagrams_to_send()) == 1
+
+
+def test_the_top_via_records_where_the_request_came_from():
+    layer = TransactionLayer(SipTimers())
+    req = request("OPTIONS", branch="z9hG4bKnat")
+    req.headers.set("Via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnat;rport")
+    layer.receive_datagram(req.serialize(), ("192.0.2.7", 40000), now=0.0)
+    (event,) = drain(layer)
+    via = event.request.vias[0]
+    assert (via.params["received"], via.params["rport"]) == ("192.0.2.7", "40000")
+    layer.respond(event.transaction, parse_datagram(reply(event.request, 200)), now=0.1)  # type: ignore[arg-type]
+    ((data, destination),) = layer.datagrams_to_send()
+    assert destination == ("192.0.2.7", 40000)  # RFC 3581: back to the packet's source port
+    assert b";rport=40000;received=192.0.2.7" in data

@@ -233,3 +233,20 @@ def test_stream_needs_content_length_and_bounds():
     assert parser.feed((OPTIONS + HEAD + "Content-Length: 5\r\n\r\nab").encode()) == []
     (message,) = parser.feed(b"cdeOPT")
     assert message.body == b"abcde"
+
+
+@pytest.mark.parametrize("digit", ["²", "١"])
+def test_non_ascii_digits_are_protocol_errors(digit):
+    for text in (
+        "SIP/2.0 20" + digit + " OK\r\n" + HEAD + "\r\n",
+        OPTIONS + HEAD + "Content-Length: " + digit + "\r\n\r\n",
+        OPTIONS + HEAD.replace("CSeq: 1", "CSeq: " + digit) + "\r\n",
+        "OPTIONS sip:b@127.0.0.1:" + digit + " SIP/2.0\r\n" + HEAD + "\r\n",
+    ):
+        with pytest.raises(RemoteProtocolError):
+            parse_datagram(text.encode())
+
+
+def test_a_bare_cr_in_the_headers_is_refused():
+    with pytest.raises(RemoteProtocolError, match="bare CR or LF"):
+        parse_datagram(("SIP/2.0 200 OK\rInjected\r\n" + HEAD + "\r\n").encode())

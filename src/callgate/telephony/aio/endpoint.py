@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from callgate.telephony.sip.layer import (
     Address,
@@ -15,9 +17,11 @@ from callgate.telephony.sip.layer import (
     TransactionEvent,
     TransactionLayer,
 )
-from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.timers import SipTimers
-from callgate.telephony.sip.transaction import Event, Terminated
+from callgate.telephony.sip.transaction import Event, Terminated, TimedOut
+
+log = logging.getLogger(__name__)
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
@@ -54,8 +58,14 @@ class SipEndpoint(asyncio.DatagramProtocol):
         return host, port
 
     def close(self) -> None:
+        """Stop; every transaction still awaited ends with a timeout, so no waiter hangs."""
         if self._timer is not None:
             self._timer.cancel()
+        for queue in self._queues.values():
+            queue.put_nowait(TimedOut("closed"))
+            queue.put_nowait(Terminated())
+        self._queues.clear()
+        self._calls.clear()
         if self.transport is not None:
             self.transport.close()
 
@@ -128,10 +138,21 @@ class SipEndpoint(asyncio.DatagramProtocol):
                     del self._queues[id(event.transaction)]
         elif isinstance(event, RequestReceived):
             handlers = self._calls.get(event.request.headers.get("Call-ID") or "")
-            (handlers[0] if handlers else self.on_request)(event)
+            self._guarded(handlers[0] if handlers else self.on_request, event)
         elif isinstance(event, StrayResponse):
             handlers = self._calls.get(event.response.headers.get("Call-ID") or "")
-            (handlers[1] if handlers else self.on_stray_response)(event)
+            self._guarded(handlers[1] if handlers else self.on_stray_response, event)
+
+    def _guarded(self, callback: Callable[[Any], None], event: RequestReceived | StrayResponse) -> None:
+        """Run a user agent's callback; if it fails, log it and answer the request 500 (RFC 3261
+        21.5.1) so its transaction does not wait forever, and carry on with the other events."""
+        try:
+            callback(event)
+        except Exception:
+            log.exception("SIP handler failed for %s", type(event).__name__)
+            if isinstance(event, RequestReceived) and event.transaction is not None:
+                if event.transaction.last_response is None:
+                    self.respond(event.transaction, response_for(event.request, 500, "Server Internal Error"))
 
 
 __all__ = ["ClientTransaction", "SipEndpoint"]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.uri import parse_host
 
+# ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+_DIGITS = re.compile(r"[0-9]+")
+
 # RFC 3261 7.3.3 and the RFCs that added compact forms since (3265, 3515, 3892, 3841, 4028, 4474).
 COMPACT = {
     "i": "Call-ID",
@@ -231,7 +234,7 @@ class CSeq:
     def parse(cls, text: str) -> CSeq:
         number, _, method = text.strip().partition(" ")
         method = method.strip()
-        if not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
+        if not _DIGITS.fullmatch(number) or len(number) > 10 or int(number) >= 2**31:
             raise RemoteProtocolError(f"CSeq has an invalid sequence number: {text!r}")
         if not _TOKEN.fullmatch(method):
             raise RemoteProtocolError(f"CSeq has an invalid method: {text!r}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callgate.telephony.sip.errors import RemoteProtocolError
+from callgate.telephony.sip.headers import Via, split_list
 from callgate.telephony.sip.message import Request, Response, parse_datagram
 from callgate.telephony.sip.timers import SipTimers
 from callgate.telephony.sip.transaction import (
@@ -83,6 +84,7 @@ class TransactionLayer:
         self._heap: list[tuple[float, int, Transaction]] = []
         self._tiebreak = itertools.count()
         self._where: dict[int, tuple[dict[Any, Any], tuple[str, str]]] = {}
+        self._pushed: dict[int, float] = {}
 
     # what the transaction user calls
 
@@ -166,6 +168,7 @@ class TransactionLayer:
         self._flush(tx, destination)
 
     def _request(self, request: Request, source: Address, now: float) -> None:
+        _stamp_via(request, source)
         branch = request.vias[0].branch or ""
         method = "INVITE" if request.method == "ACK" else request.method
         entry = self._servers.get((branch, method))
@@ -179,7 +182,8 @@ class TransactionLayer:
             return
         cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
         server = cls(request, reliable=self.reliable, timers=self.timers, now=now)
-        self._servers[(branch, method)] = (server, _reply_address(request, source))
+        reply_to = source if self.reliable else _reply_address(request, source)  # 18.2.2: same connection
+        self._servers[(branch, method)] = (server, reply_to)
         self._where[id(server)] = (self._servers, (branch, method))
         self._events.append(RequestReceived(request, source, server))
 
@@ -198,14 +202,36 @@ class TransactionLayer:
             if isinstance(event, Terminated):
                 self._forget(tx)
         deadline = tx.get_timer()
-        if deadline is not None and id(tx) in self._where:
+        if deadline is not None and id(tx) in self._where and self._pushed.get(id(tx)) != deadline:
+            self._pushed[id(tx)] = deadline  # one heap entry per deadline, however often we flush
             heapq.heappush(self._heap, (deadline, next(self._tiebreak), tx))
 
     def _forget(self, tx: Transaction) -> None:
+        self._pushed.pop(id(tx), None)
         where = self._where.pop(id(tx), None)
         if where is not None:
             table, key = where
             table.pop(key, None)
+
+
+def _stamp_via(request: Request, source: Address) -> None:
+    """RFC 3261 18.2.1 and RFC 3581 4: note in the top Via where the request really came from, so
+    every response (which echoes the Via) carries `received` and a filled-in `rport`."""
+    top = request.vias[0]
+    params = dict(top.params)
+    if top.host != source[0]:
+        params["received"] = source[0]
+    if "rport" in params:
+        params["rport"] = str(source[1])
+    if params == top.params:
+        return
+    stamped = Via(top.transport, top.host, top.port, params).serialize()
+    for header in request.headers.lines:
+        if header.key == "Via":
+            values = split_list(header.value)
+            values[0] = stamped
+            header.value, header.raw = ", ".join(values), None
+            return
 
 
 def _reply_address(request: Request, source: Address) -> Address:

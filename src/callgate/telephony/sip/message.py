@@ -15,6 +15,9 @@ from callgate.telephony.sip.errors import LocalProtocolError, RemoteProtocolErro
 from callgate.telephony.sip.headers import CSeq, Header, Headers, Via
 from callgate.telephony.sip.uri import NameAddress, Uri, parse_uri
 
+# ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+_DIGITS = re.compile(r"[0-9]+")
+
 SIP_VERSION = "SIP/2.0"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -98,13 +101,32 @@ class Response(Message):
         return self._serialize(f"{SIP_VERSION} {self.status} {self.reason}")
 
 
+def response_for(request: Request, status: int, reason: str, *, to_tag: str | None = None,
+                 contact: str | None = None) -> Response:  # fmt: skip
+    """A response echoing the request's Via, From, To (with our tag), Call-ID and CSeq (8.2.6.2)."""
+    response = Response(status=status, reason=reason)
+    for via in request.headers.get_all("Via"):
+        response.headers.add("Via", via)
+    response.headers.add("From", request.headers.get("From") or "")
+    to = request.headers.get("To") or ""
+    if to_tag is not None and request.to.tag is None:
+        to = f"{to};tag={to_tag}"
+    response.headers.add("To", to)
+    response.headers.add("Call-ID", request.call_id)
+    response.headers.add("CSeq", request.headers.get("CSeq") or "")
+    if contact is not None:
+        response.headers.add("Contact", f"<{contact}>")
+    response.headers.add("Content-Length", "0")
+    return response
+
+
 def _start(line: str) -> Request | Response:
     if line.startswith("SIP/"):
         version, _, rest = line.partition(" ")
         code, _, reason = rest.partition(" ")
         if version != SIP_VERSION:
             raise RemoteProtocolError(f"unsupported SIP version {version!r}")
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        if len(code) != 3 or not _DIGITS.fullmatch(code) or not 100 <= int(code) <= 699:
             raise RemoteProtocolError(f"invalid status code {code!r}")
         return Response(status=int(code), reason=reason)
     parts = line.split(" ")
@@ -151,6 +173,9 @@ def _split(data: bytes) -> tuple[str, bytes]:
         raise RemoteProtocolError(f"headers are not UTF-8 (byte {exc.start})") from None
     if "\x00" in head:
         raise RemoteProtocolError("headers contain a NUL byte")
+    bare = head.replace("\r\n", "")
+    if "\r" in bare or "\n" in bare:
+        raise RemoteProtocolError("headers contain a bare CR or LF (lines end with CRLF)")
     return head, data[end + 4 :]
 
 
@@ -160,7 +185,7 @@ def _content_length(headers: Headers) -> int | None:
         return None
     if len(set(values)) > 1:
         raise RemoteProtocolError(f"conflicting Content-Length headers {values}")
-    if not values[0].isdigit() or len(values[0]) > 9:
+    if not _DIGITS.fullmatch(values[0]) or len(values[0]) > 9:
         raise RemoteProtocolError(f"invalid Content-Length {values[0]!r}")
     return int(values[0])
 

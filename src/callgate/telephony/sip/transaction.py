@@ -36,12 +36,12 @@ Row = tuple[State, tuple[str, ...]]
 INVITE_CLIENT: dict[tuple[State, str], Row] = {
     (S.CALLING, "1xx"): (S.PROCEEDING, ("pass", "stop A")),
     (S.CALLING, "2xx"): (S.TERMINATED, ("pass",)),
-    (S.CALLING, "final"): (S.COMPLETED, ("ack", "pass", "start D")),
+    (S.CALLING, "final"): (S.COMPLETED, ("ack", "pass", "stop A", "stop B", "start D")),
     (S.CALLING, "A"): (S.CALLING, ("send", "double A")),
     (S.CALLING, "B"): (S.TERMINATED, ("timeout",)),
     (S.PROCEEDING, "1xx"): (S.PROCEEDING, ("pass",)),
     (S.PROCEEDING, "2xx"): (S.TERMINATED, ("pass",)),
-    (S.PROCEEDING, "final"): (S.COMPLETED, ("ack", "pass", "start D")),
+    (S.PROCEEDING, "final"): (S.COMPLETED, ("ack", "pass", "stop B", "start D")),
     (S.COMPLETED, "final"): (S.COMPLETED, ("ack",)),
     (S.COMPLETED, "D"): (S.TERMINATED, ()),
 }
@@ -49,13 +49,13 @@ INVITE_CLIENT: dict[tuple[State, str], Row] = {
 # RFC 3261 17.1.2, figure 6
 NON_INVITE_CLIENT: dict[tuple[State, str], Row] = {
     (S.TRYING, "1xx"): (S.PROCEEDING, ("pass",)),
-    (S.TRYING, "2xx"): (S.COMPLETED, ("pass", "start K")),
-    (S.TRYING, "final"): (S.COMPLETED, ("pass", "start K")),
+    (S.TRYING, "2xx"): (S.COMPLETED, ("pass", "stop E", "stop F", "start K")),
+    (S.TRYING, "final"): (S.COMPLETED, ("pass", "stop E", "stop F", "start K")),
     (S.TRYING, "E"): (S.TRYING, ("send", "double E")),
     (S.TRYING, "F"): (S.TERMINATED, ("timeout",)),
     (S.PROCEEDING, "1xx"): (S.PROCEEDING, ("pass",)),
-    (S.PROCEEDING, "2xx"): (S.COMPLETED, ("pass", "start K")),
-    (S.PROCEEDING, "final"): (S.COMPLETED, ("pass", "start K")),
+    (S.PROCEEDING, "2xx"): (S.COMPLETED, ("pass", "stop E", "stop F", "start K")),
+    (S.PROCEEDING, "final"): (S.COMPLETED, ("pass", "stop E", "stop F", "start K")),
     (S.PROCEEDING, "E"): (S.PROCEEDING, ("send", "E at T2")),
     (S.PROCEEDING, "F"): (S.TERMINATED, ("timeout",)),
     (S.COMPLETED, "K"): (S.TERMINATED, ()),

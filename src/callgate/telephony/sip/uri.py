@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from callgate.telephony.sip.errors import RemoteProtocolError
 
+# ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+_DIGITS = re.compile(r"[0-9]+")
+
 # RFC 3261 25.1: hostname, IPv4address, IPv6reference
 _HOSTNAME = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?"
@@ -42,7 +45,7 @@ def parse_host(text: str, what: str) -> tuple[str, int | None]:
             raise RemoteProtocolError(f"{what} has an invalid host: {host!r}")
     if not rest:
         return host, None
-    if not rest.startswith(":") or not rest[1:].isdigit() or not 0 < int(rest[1:]) <= 65535:
+    if not rest.startswith(":") or not _DIGITS.fullmatch(rest[1:]) or not 0 < int(rest[1:]) <= 65535:
         raise RemoteProtocolError(f"{what} has an invalid port: {rest[1:]!r}")
     return host, int(rest[1:])
 
