@@ -151,3 +151,49 @@ async def test_the_2xx_is_sent_again_until_the_ack(tmp_path):
     finally:
         sock.close()
         box.close()
+
+
+async def test_cancelling_the_dial_task_cancels_the_call_on_the_wire(endpoint, sandbox):
+    call = leg(endpoint, sandbox, "+14155550130")  # rings forever
+    task = asyncio.create_task(call.dial(timeout_s=60))
+    await asyncio.wait_for(call.ringing.wait(), timeout=5)
+    assert len(sandbox._calls) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):  # the sandbox takes the CANCEL (synchronise on its state, bounded)
+        if not sandbox._calls:
+            break
+        await asyncio.sleep(0.01)
+    assert sandbox._calls == {}
+
+
+async def test_options_and_unknown_dialogs(endpoint, sandbox):
+    from callgate.telephony.sip.dialog import Dialog, DialogState
+    from callgate.telephony.sip.message import Request
+
+    host, port = sandbox.address
+    options = Request(method="OPTIONS", uri=f"sip:sandbox@{host}:{port}")
+    me_host, me_port = endpoint.local_address
+    for name, value in (
+        ("Via", f"SIP/2.0/UDP {me_host}:{me_port};branch=z9hG4bKopt9;rport"),
+        ("From", "<sip:probe@127.0.0.1>;tag=p"),
+        ("To", f"<sip:sandbox@{host}:{port}>"),
+        ("Call-ID", "probe-1"),
+        ("CSeq", "1 OPTIONS"),
+        ("Content-Length", "0"),
+    ):
+        options.headers.add(name, value)
+    queue = endpoint.send_request(options, (host, port))
+    event = await asyncio.wait_for(queue.get(), timeout=5)
+    assert event.response.status == 200 and event.response.to.tag  # a final response carries a To tag
+    ghost = Dialog(call_id="ghost", local_tag="a", remote_tag="b", local_addr="<sip:x@127.0.0.1>",
+                   remote_addr=f"<sip:sandbox@{host}:{port}>", local_seq=1,
+                   remote_target=f"sip:sandbox@{host}:{port}", state=DialogState.CONFIRMED)  # fmt: skip
+    from callgate.telephony.aio.leg import new_branch
+    from callgate.telephony.sip.dialog import Via
+
+    bye = ghost.request("BYE", via=Via(me_host, me_port), branch=new_branch())
+    queue = endpoint.send_request(bye, (host, port))
+    event = await asyncio.wait_for(queue.get(), timeout=5)
+    assert event.response.status == 481

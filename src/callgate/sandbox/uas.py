@@ -98,18 +98,31 @@ class Sandbox:
             self._respond(call, 100, "Trying")
             call.task = asyncio.create_task(self._play(call))
         elif request.method == "CANCEL":
-            self.endpoint.respond(tx, response_for(request, 200, "OK"))
+            tag = call.to_tag if call is not None else secrets.token_hex(6)
+            self.endpoint.respond(
+                tx,
+                response_for(
+                    request,
+                    200 if call else 481,
+                    "OK" if call else "Call/Transaction Does Not Exist",
+                    to_tag=tag,
+                ),
+            )
             if call is not None and not call.answered:
                 self._end(call)
                 self._respond(call, 487, "Request Terminated")
         elif request.method == "BYE":
-            self.endpoint.respond(tx, response_for(request, 200, "OK"))
-            if call is not None:
+            if call is None:
+                self.endpoint.respond(tx, response_for(request, 481, "Call/Transaction Does Not Exist"))
+            else:
+                self.endpoint.respond(tx, response_for(request, 200, "OK"))
                 self._end(call)
         elif request.method == "OPTIONS":
-            self.endpoint.respond(tx, response_for(request, 200, "OK"))
+            self.endpoint.respond(tx, response_for(request, 200, "OK", to_tag=secrets.token_hex(6)))
         else:
-            self.endpoint.respond(tx, response_for(request, 501, "Not Implemented"))
+            self.endpoint.respond(
+                tx, response_for(request, 501, "Not Implemented", to_tag=secrets.token_hex(6))
+            )
 
     async def _retransmit_2xx(self, call: _Call) -> None:
         """RFC 3261 13.3.1.4: the UAS core sends the 2xx again at T1, 2T1, ... up to T2 until the ACK

@@ -73,9 +73,29 @@ class CallLeg:
         self._via = Via(host, port, self.endpoint.via_transport)
         self._from_tag = secrets.token_hex(6)
         self._cseq = 1
+        self._invite: Request | None = None
 
     async def dial(self, timeout_s: float) -> DialResult:
-        """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1)."""
+        """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1).
+
+        If the task running `dial` is cancelled, the INVITE is canceled on the wire too (or, if it was
+        already answered, hung up), so no call is left up at the far end.
+        """
+        try:
+            return await self._dial(timeout_s)
+        except asyncio.CancelledError:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        if self.dialog is not None:
+            bye = self.dialog.request("BYE", via=self._via, branch=new_branch())
+            self.endpoint.send_request(bye, self.destination)
+        elif self._invite is not None:
+            self.endpoint.send_request(build_cancel(self._invite), self.destination)
+        self.endpoint.unregister_call(self.call_id)
+
+    async def _dial(self, timeout_s: float) -> DialResult:
         digest = (
             DigestClient(*self.credentials, cnonce=lambda: secrets.token_hex(8)) if self.credentials else None
         )
@@ -98,6 +118,7 @@ class CallLeg:
                 body=self.body,
                 extra_headers=self.extra_headers + ((auth,) if auth else ()),
             )
+            self._invite = invite
             uac = UacInvite(invite, self._via, new_branch)
             self.endpoint.register_call(self.call_id, self._in_dialog_request, partial(self._stray, uac))
             queue = self.endpoint.send_request(invite, self.destination)
@@ -130,15 +151,25 @@ class CallLeg:
         CANCEL waits for a provisional response first (RFC 3261 9.1)."""
         loop = asyncio.get_running_loop()
         give_up = provisional = canceled = False
+        canceled_at = 0.0
+        # RFC 3261 9.1: 64*T1 after a CANCEL without a final response, the INVITE is over.
+        cancel_limit = self.endpoint.layer.timers.timeout
         while True:
-            timeout = None if give_up else max(0.0, deadline - loop.time())
+            if canceled:
+                timeout: float | None = max(0.0, canceled_at + cancel_limit - loop.time())
+            elif give_up:
+                timeout = None  # waiting for a provisional response before we may CANCEL
+            else:
+                timeout = max(0.0, deadline - loop.time())
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=timeout)
             except TimeoutError:
+                if canceled:
+                    return None  # no final response to our CANCEL: give up (9.1)
                 give_up = True
-                if provisional and not canceled:
+                if provisional:
                     self.endpoint.send_request(build_cancel(invite), self.destination)
-                    canceled = True
+                    canceled, canceled_at = True, loop.time()
                 continue
             if isinstance(event, TimedOut):
                 return None
@@ -153,7 +184,7 @@ class CallLeg:
                     self.ringing.set()
                 if give_up and not canceled:
                     self.endpoint.send_request(build_cancel(invite), self.destination)
-                    canceled = True
+                    canceled, canceled_at = True, loop.time()
             else:
                 return response
 
