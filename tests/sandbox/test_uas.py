@@ -197,3 +197,26 @@ async def test_options_and_unknown_dialogs(endpoint, sandbox):
     queue = endpoint.send_request(bye, (host, port))
     event = await asyncio.wait_for(queue.get(), timeout=5)
     assert event.response.status == 481
+
+
+async def test_requests_inside_the_dialog_reach_the_call_leg(endpoint, sandbox):
+    from dataclasses import replace
+
+    from callgate.telephony.aio.leg import new_branch
+    from callgate.telephony.sip.dialog import Via
+
+    call = leg(endpoint, sandbox, "+14155550100")
+    assert (await call.dial(timeout_s=5)).outcome is Outcome.ANSWERED
+    far = next(iter(sandbox._calls.values())).dialog  # the sandbox's side of the same dialog
+    via, where = Via(*sandbox.address), endpoint.local_address
+
+    async def send(request):
+        queue = sandbox.endpoint.send_request(request, where)
+        return (await asyncio.wait_for(queue.get(), timeout=5)).response.status
+
+    assert await send(far.request("INVITE", via=via, branch=new_branch())) == 488  # no media to refresh yet
+    stranger = replace(far, remote_tag="someone-else")
+    assert await send(stranger.request("BYE", via=via, branch=new_branch())) == 481
+    assert not call.remote_hangup.is_set()
+    assert await send(far.request("BYE", via=via, branch=new_branch())) == 200
+    assert call.remote_hangup.is_set()

@@ -250,3 +250,12 @@ def test_non_ascii_digits_are_protocol_errors(digit):
 def test_a_bare_cr_in_the_headers_is_refused():
     with pytest.raises(RemoteProtocolError, match="bare CR or LF"):
         parse_datagram(("SIP/2.0 200 OK\rInjected\r\n" + HEAD + "\r\n").encode())
+
+
+def test_stream_returns_the_good_messages_before_reporting_a_broken_one():
+    good = (OPTIONS + HEAD + "Content-Length: 0\r\n\r\n").encode()
+    parser = StreamParser()
+    (message,) = parser.feed(good + b"GARBAGE WITHOUT A SIP LINE\r\n\r\n")
+    assert message.call_id == "bad-1"
+    with pytest.raises(RemoteProtocolError):
+        parser.feed(b"")

@@ -17,7 +17,7 @@ from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite
 from callgate.telephony.sip.digest import DigestClient
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
-from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut
 
 
@@ -195,18 +195,30 @@ class CallLeg:
                 self.endpoint.send_request(request, self.destination)
 
     def _in_dialog_request(self, event: RequestReceived) -> None:
-        request = event.request
-        if event.transaction is None:
-            return
-        response = Response(status=200, reason="OK")
-        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-            for value in (
-                request.headers.get_all(name) if name == "Via" else [request.headers.get(name) or ""]
-            ):
-                response.headers.add(name, value)
-        response.headers.add("Content-Length", "0")
-        self.endpoint.respond(event.transaction, response)
-        if request.method == "BYE":
+        """Requests inside our dialog (12.2.2): BYE ends the call; a session refresh (re-INVITE,
+        UPDATE) is refused with 488 until media can answer it; anything else is 501. A request
+        whose tags are not our dialog's gets 481."""
+        request, tx = event.request, event.transaction
+        if tx is None:
+            return  # an ACK
+        dialog = self.dialog
+        matches = (
+            dialog is not None
+            and request.to.tag == dialog.local_tag
+            and request.from_.tag == dialog.remote_tag
+        )
+        if not matches:
+            status, reason = 481, "Call/Transaction Does Not Exist"
+        elif request.method == "BYE":
+            status, reason = 200, "OK"
+        elif request.method in ("INVITE", "UPDATE"):
+            status, reason = 488, "Not Acceptable Here"
+        elif request.method == "OPTIONS":
+            status, reason = 200, "OK"
+        else:
+            status, reason = 501, "Not Implemented"
+        self.endpoint.respond(tx, response_for(request, status, reason))
+        if matches and request.method == "BYE":
             self.remote_hangup.set()
             self.endpoint.unregister_call(self.call_id)
 

@@ -237,11 +237,26 @@ class StreamParser:
         self._buffer = bytearray()
         self._head: Request | Response | None = None
         self._length = 0
+        self._error: RemoteProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Request | Response]:
-        """Every message completed by `data`; raises RemoteProtocolError (the stream is then unusable)."""
+        """Every message completed by `data`; raises RemoteProtocolError (the stream is then unusable).
+
+        Messages completed before the broken one are returned first; the error comes on the next call.
+        """
+        if self._error is not None:
+            raise self._error
         self._buffer += data
         out: list[Request | Response] = []
+        try:
+            self._cut(out)
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
+
+    def _cut(self, out: list[Request | Response]) -> None:
         while True:
             if self._head is None:
                 # CRLF keep-alives between messages (RFC 5626 4.4.1) carry nothing.
@@ -251,7 +266,7 @@ class StreamParser:
                 if end < 0:
                     if len(self._buffer) > MAX_HEADER_BYTES:
                         raise RemoteProtocolError(f"headers longer than {MAX_HEADER_BYTES} bytes")
-                    return out
+                    return
                 head, _ = _split(bytes(self._buffer[: end + 4]))
                 self._head = _parse_head(head)
                 length = _content_length(self._head.headers)
@@ -264,7 +279,7 @@ class StreamParser:
                 self._length = length
                 del self._buffer[: end + 4]
             if len(self._buffer) < self._length:
-                return out
+                return
             message, self._head = self._head, None
             message.body = bytes(self._buffer[: self._length])
             del self._buffer[: self._length]
