@@ -39,3 +39,17 @@ def test_bad_port_is_refused():
 
 def test_ipv6_base_url():
     assert Settings(http="[::1]:8080").base_url == "http://[::1]:8080"
+
+
+def test_trunks_from_the_toml_file(monkeypatch, tmp_path):
+    toml = tmp_path / "trunks.toml"
+    toml.write_text(
+        '[[trunks]]\nname = "carrier"\nproxy = "sip:sip.carrier.example;transport=tcp"\n'
+        'prefixes = ["+1", "+44"]\nusername = "acme"\npassword = "pw"\n'
+    )
+    monkeypatch.setenv("CALLGATE_CONFIG_FILE", str(toml))
+    (trunk,) = Settings().sip_trunks()
+    assert (trunk.name, trunk.prefixes, trunk.username) == ("carrier", ("+1", "+44"), "acme")
+    toml.write_text('[[trunks]]\nname = "bad"\nproxy = "http://nope"\n')
+    with pytest.raises(ValueError, match="trunk proxy"):
+        Settings()

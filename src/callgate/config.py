@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,30 @@ def split_host_port(value: str, default_port: int) -> tuple[str, int]:
     return host or "127.0.0.1", int(port) if port else default_port
 
 
+class TrunkSettings(BaseModel):
+    """One `[[trunks]]` table of the TOML file."""
+
+    name: str
+    proxy: str = Field(
+        description="sip: URI of the trunk's proxy, e.g. sip:sip.carrier.example;transport=tcp"
+    )
+    prefixes: list[str] = Field(default_factory=lambda: ["+"], description="E.164 prefixes routed here")
+    username: str | None = None
+    password: str | None = None
+
+    @field_validator("proxy")
+    @classmethod
+    def _check_proxy(cls, value: str) -> str:
+        from callgate.telephony.sip.errors import RemoteProtocolError
+        from callgate.telephony.sip.uri import SipUri
+
+        try:
+            SipUri.parse(value)
+        except RemoteProtocolError as exc:
+            raise ValueError(f"trunk proxy {value!r}: {exc.reason}") from None
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of a Callgate process: from keyword arguments (the CLI's flags), then CALLGATE_*
     environment variables, then the TOML file named by CALLGATE_CONFIG_FILE, then the defaults."""
@@ -42,6 +66,7 @@ class Settings(BaseSettings):
     db: str = Field(DEFAULT_DB, description="database URL: sqlite:///path or postgresql://...")
     public_url: str | None = Field(None, description="base URL printed and used in links (default from http)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    trunks: list[TrunkSettings] = Field(default_factory=list, description="outbound SIP trunks ([[trunks]])")
     sandbox_sip: str = Field(
         "127.0.0.1:5080", description="HOST:PORT of the built-in sandbox phone network; empty to turn it off"
     )
@@ -59,6 +84,12 @@ class Settings(BaseSettings):
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("give both tls_cert and tls_key (--tls-cert/--tls-key), or neither")
         return self
+
+    def sip_trunks(self) -> tuple[Any, ...]:
+        """The `[[trunks]]` as `callgate.telephony.routing.Trunk` values, for `routing.route`."""
+        from callgate.telephony.routing import Trunk
+
+        return tuple(Trunk(t.name, t.proxy, tuple(t.prefixes), t.username, t.password) for t in self.trunks)
 
     @property
     def http_host_port(self) -> tuple[str, int]:
