@@ -153,3 +153,20 @@ def twilio_client(live: LiveServer, account: Account, token: str | None = None) 
 @pytest.fixture
 def twilio(live: LiveServer, account: Account) -> Client:
     return twilio_client(live, account)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests (the anyio plugin) run on asyncio, as Callgate does."""
+    return "asyncio"
+
+
+@pytest.fixture
+async def store(db_url: str) -> Any:
+    """An open SQL store on the session's database of each back-end."""
+    from callgate.store import SqlStore
+
+    s = SqlStore(db_url)
+    await s.open()
+    yield s
+    await s.close()

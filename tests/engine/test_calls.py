@@ -15,24 +15,10 @@ from callgate.core.ids import uuid7
 from callgate.core.status import CallStatus, InvalidTransition
 from callgate.engine.accounts import create_account
 from callgate.engine.calls import CallService
-from callgate.store import SqlStore
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(db_url):
-    s = SqlStore(db_url)
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -16,11 +16,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 async def sandbox():
     box = await Sandbox.start("127.0.0.1", 0, time_scale=0.01)  # the plan at 1/100 speed
     yield box

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 HANG_TIMEOUT = 5
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def row(n: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """A (call row, event row) pair the fake writer can tell apart."""
     return (f"call-{n}",), (f"event-{n}",)

@@ -22,19 +22,6 @@ pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(db_url):
-    s = SqlStore(db_url)
-    await s.open()
-    yield s
-    await s.close()
-
-
 def make_call(account_id, n=0, **kw) -> Call:
     return Call(
         id=uuid.uuid4(),

@@ -27,11 +27,6 @@ HANG_TIMEOUT = 5
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 async def db_path(tmp_path) -> str:
     """A SQLite file with the project's schema (the store's migrations)."""
     path = f"{tmp_path}/t.db"

@@ -17,11 +17,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

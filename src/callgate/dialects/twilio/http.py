@@ -15,7 +15,6 @@ from starlette.requests import Request
 from callgate.core.call import Account
 from callgate.core.errors import AuthenticationFailed, InvalidParameter
 from callgate.dialects.params import Form, Parsed
-from callgate.dialects.twilio import schemas
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.engine.services import Services
 from callgate.store.base import Page
@@ -165,6 +164,3 @@ def page_path(request: Request) -> str:
     """The list path relative to the API root (no /api/laml): what next_page_uri must start with."""
     path = request.url.path
     return path.removeprefix("/api/laml")
-
-
-__all__ = ["PageRequest", "authenticate", "read_form", "schemas", "services"]

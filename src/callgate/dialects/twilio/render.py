@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from callgate.core.call import Account, Application, Call
+from callgate.core.call import Application, Call
 from callgate.dialects.twilio.addresses import formatted
 
 if TYPE_CHECKING:
@@ -144,6 +144,3 @@ def page_body(
         "start": start,
         "uri": uri(page, token),
     }
-
-
-__all__ = ["Account", "page_body", "rfc2822", "twilio_application", "twilio_call"]

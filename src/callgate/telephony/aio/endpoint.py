@@ -9,7 +9,6 @@ from typing import Any
 
 from callgate.telephony.sip.layer import (
     Address,
-    ClientTransaction,
     LayerEvent,
     RequestReceived,
     ServerTransaction,
@@ -153,6 +152,3 @@ class SipEndpoint(asyncio.DatagramProtocol):
             if isinstance(event, RequestReceived) and event.transaction is not None:
                 if event.transaction.last_response is None:
                     self.respond(event.transaction, response_for(event.request, 500, "Server Internal Error"))
-
-
-__all__ = ["ClientTransaction", "SipEndpoint"]
