@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 SW_VENV := .venv-signalwire
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := sip-tester baresip espeak-ng sox openssl
+SYSTEM_PACKAGES := sip-tester baresip kamailio espeak-ng sox openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test install install-test system-deps lint typecheck unit signalwire-sdk bench clean
@@ -36,7 +36,7 @@ $(SW_VENV)/.installed: requirements-signalwire.txt
 system-deps:
 	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then :; else \
 		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(SYSTEM_PACKAGES); \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
 lint: $(VENV)/.installed-test

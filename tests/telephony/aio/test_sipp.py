@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg, Outcome
+from tests.telephony.aio.peers import SCENARIOS, Sipp
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
-SCENARIOS = Path(__file__).parent / "scenarios"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Sipp:
-    """SIPp as the far end of one call; `wait()` returns its exit status (0: the call passed)."""
-
-    def __init__(self, scenario: list[str], workdir: Path, *, tcp: bool = False) -> None:
-        if shutil.which("sipp") is None:
-            pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
-        self.port = free_tcp_port() if tcp else free_udp_port()
-        if tcp:
-            scenario = [*scenario, "-t", "t1"]
-        self.proc = subprocess.Popen(
-            ["sipp", *scenario, "-i", "127.0.0.1", "-p", str(self.port), "-m", "1", "-nostdin",
-             "-timeout", "30s", "-timeout_error", "-trace_err"],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        self.target = f"sip:service@127.0.0.1:{self.port}"
-        self.destination = ("127.0.0.1", self.port)
-
-    def wait(self) -> int:
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
 
 
 @pytest.fixture

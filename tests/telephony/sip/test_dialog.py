@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from callgate.telephony.sip.dialog import DialogState, UacInvite, Via, build_cancel, build_invite
+from callgate.telephony.sip.dialog import DialogState, UacInvite, Via, build_cancel, build_invite, next_hop
 from callgate.telephony.sip.message import Request, Response, parse_datagram
 
 VIA = Via("127.0.0.1", 5060)
@@ -131,3 +131,28 @@ def test_a_provisional_without_contact_makes_no_early_dialog():
     ok.headers.remove("Contact")
     (ack,) = uac.on_response(ok)
     assert ack.uri == req.uri  # no Contact in the 2xx: the Request-URI stays the target
+
+
+def test_next_hop_is_the_first_route_else_the_request_uri():
+    req = invite()
+    uac = UacInvite(req, VIA, branches())
+    (ack,) = uac.on_response(
+        answer(req, 200, "a", "sip:phone@10.0.0.9:5080", ["<sip:[::1]:5091;lr;transport=tcp>"])
+    )
+    assert next_hop(ack) == ("::1", 5091, "tcp")
+    (direct,) = UacInvite(req, VIA, branches()).on_response(answer(req, 200, "b", "sip:phone@10.0.0.9"))
+    assert next_hop(direct) == ("10.0.0.9", None, "udp")
+    # A strict router is the Request-URI itself.
+    (strict,) = UacInvite(req, VIA, branches()).on_response(
+        answer(req, 200, "c", "sip:phone@10.0.0.9", ["<sip:proxy.example:5090>"])
+    )
+    assert next_hop(strict) == ("proxy.example", 5090, "udp")
+
+
+def test_the_ack_of_a_2xx_carries_the_invite_s_credentials():
+    req = invite()
+    req.headers.add("Proxy-Authorization", 'Digest username="alice", realm="p"')
+    req.headers.add("Authorization", 'Digest username="alice", realm="f"')
+    (ack,) = UacInvite(req, VIA, branches()).on_response(answer(req, 200, "a", "sip:phone@10.0.0.9"))
+    assert ack.headers.get("Proxy-Authorization") == 'Digest username="alice", realm="p"'
+    assert ack.headers.get("Authorization") == 'Digest username="alice", realm="f"'

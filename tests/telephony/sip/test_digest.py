@@ -59,14 +59,59 @@ def test_without_qop_the_rfc_2069_form():
 def test_client_counts_nonces_and_gives_up_after_one_failure():
     client = DigestClient("alice", "pw", cnonce=lambda: "c0ffee")
     challenge = 'Digest realm="sandbox", nonce="n1", qop="auth"'
-    first = client.authorize(challenge, method="INVITE", uri="sip:bob@127.0.0.1")
-    assert first is not None and "nc=00000001" in first
+    assert client.challenged(401, [challenge])
+    [(name, first)] = client.headers(method="INVITE", uri="sip:bob@127.0.0.1")
+    assert name == "Authorization" and "nc=00000001" in first
     # The same realm challenges again: the password was wrong, give up.
-    assert client.authorize(challenge, method="INVITE", uri="sip:bob@127.0.0.1") is None
+    assert not client.challenged(401, [challenge])
     # Unless the nonce was only stale: answer again, counting on.
-    stale = 'Digest realm="sandbox", nonce="n1", qop="auth", stale=true'
-    again = client.authorize(stale, method="INVITE", uri="sip:bob@127.0.0.1")
-    assert again is not None and "nc=00000002" in again
+    assert client.challenged(401, ['Digest realm="sandbox", nonce="n1", qop="auth", stale=true'])
+    [(_, again)] = client.headers(method="INVITE", uri="sip:bob@127.0.0.1")
+    assert "nc=00000002" in again
+
+
+def test_a_proxy_then_the_far_end_both_answered_on_the_last_retry():
+    client = DigestClient("alice", "pw", cnonce=lambda: "c0ffee")
+    assert client.challenged(407, ['Digest realm="proxy", nonce="p1", qop="auth"'])
+    [(name, _)] = client.headers(method="INVITE", uri="sip:bob@example.com")
+    assert name == "Proxy-Authorization"
+    assert client.challenged(401, ['Digest realm="far", nonce="f1", qop="auth"'])
+    headers = client.headers(method="INVITE", uri="sip:bob@example.com")
+    assert [(n, re.search(r'realm="(\w+)"', v).group(1)) for n, v in headers] == [
+        ("Proxy-Authorization", "proxy"),
+        ("Authorization", "far"),
+    ]
+    # The proxy's nonce is used a second time, so its count moves on (RFC 7616 3.4: no replayed nc).
+    assert "nc=00000002" in headers[0][1] and "nc=00000001" in headers[1][1]
+
+
+def test_of_several_challenges_the_strongest_known_algorithm_is_answered():
+    client = DigestClient("alice", "pw", cnonce=lambda: "c0ffee")
+    assert client.challenged(
+        401,
+        [
+            'Digest realm="r", nonce="n", algorithm=SHA-1',  # unknown: skipped, not fatal
+            'Basic realm="r"',
+            'Digest realm="r", nonce="n", algorithm=MD5, qop="auth"',
+            'Digest realm="r", nonce="n", algorithm=SHA-256, qop="auth"',
+        ],
+    )
+    [(_, value)] = client.headers(method="INVITE", uri="sip:bob@example.com")
+    assert "algorithm=SHA-256" in value
+
+
+def test_nothing_answerable_gives_up():
+    client = DigestClient("alice", "pw", cnonce=lambda: "c0ffee")
+    assert not client.challenged(401, ['Basic realm="r"', 'Digest realm="r", nonce="n", algorithm=SHA-1'])
+    assert not client.challenged(407, [])
+
+
+def test_auth_int_covers_the_body():
+    challenge = Challenge.parse('Digest realm="r", nonce="n", qop="auth-int"')
+    kwargs = {"method": "INVITE", "uri": "sip:bob@x", "username": "a", "password": "p", "cnonce": "c"}
+    with_sdp = answer(challenge, body=b"v=0\r\n", **kwargs)
+    assert "qop=auth-int" in with_sdp
+    assert response_of(with_sdp) != response_of(answer(challenge, body=b"", **kwargs))
 
 
 @pytest.mark.parametrize(

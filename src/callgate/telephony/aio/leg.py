@@ -8,14 +8,17 @@ await leg.hangup()                           # BYE, if it was answered
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
+import socket
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 
 from callgate.telephony.aio.endpoint import SipEndpoint
-from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite
+from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite, next_hop
 from callgate.telephony.sip.digest import DigestClient
+from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
 from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut
@@ -52,12 +55,19 @@ def new_branch() -> str:
 
 @dataclass
 class CallLeg:
-    """One outbound call over `endpoint`."""
+    """One outbound call over `endpoint`.
+
+    The INVITE goes to `destination`. Requests inside the dialog go where RFC 3261 12.2.1.1 says: the
+    first hop of the route set, else the far end's Contact; unless `outbound_proxy` says `destination`
+    is a proxy that must see every request (a trunk), in which case a dialog without a route set still
+    goes through it.
+    """
 
     endpoint: SipEndpoint
     target: str
     destination: Address
     from_user: str
+    outbound_proxy: bool = False
     caller_name: str | None = None
     credentials: tuple[str, str] | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -74,6 +84,7 @@ class CallLeg:
         self._from_tag = secrets.token_hex(6)
         self._cseq = 1
         self._invite: Request | None = None
+        self._hops: dict[tuple[str, int], Address] = {}
 
     async def dial(self, timeout_s: float) -> DialResult:
         """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1).
@@ -90,7 +101,7 @@ class CallLeg:
     def _abandon(self) -> None:
         if self.dialog is not None:
             bye = self.dialog.request("BYE", via=self._via, branch=new_branch())
-            self.endpoint.send_request(bye, self.destination)
+            self.endpoint.send_request(bye, self._cached_hop(bye))
         elif self._invite is not None:
             self.endpoint.send_request(build_cancel(self._invite), self.destination)
         self.endpoint.unregister_call(self.call_id)
@@ -99,7 +110,7 @@ class CallLeg:
         digest = (
             DigestClient(*self.credentials, cnonce=lambda: secrets.token_hex(8)) if self.credentials else None
         )
-        auth: tuple[str, str] | None = None
+        auth: list[tuple[str, str]] = []
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             host, port = self._via.host, self._via.port
@@ -116,7 +127,7 @@ class CallLeg:
                 via=self._via,
                 branch=new_branch(),
                 body=self.body,
-                extra_headers=self.extra_headers + ((auth,) if auth else ()),
+                extra_headers=self.extra_headers + tuple(auth),
             )
             self._invite = invite
             uac = UacInvite(invite, self._via, new_branch)
@@ -130,13 +141,9 @@ class CallLeg:
             self.final_status = response.status
             if response.status in (401, 407) and digest is not None:
                 header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-                challenge = response.headers.get(header)
-                answer = (
-                    digest.authorize(challenge or "", method="INVITE", uri=self.target) if challenge else None
-                )
-                if answer is not None:
-                    auth = ("Authorization" if response.status == 401 else "Proxy-Authorization", answer)
-                    self._cseq += 1
+                if digest.challenged(response.status, response.headers.get_all(header)):
+                    auth = digest.headers(method="INVITE", uri=self.target, body=self.body)
+                    self._cseq += 1  # 22.2: the retry is a new transaction of the same dialog attempt
                     continue
             if 200 <= response.status < 300:
                 self.dialog = uac.confirmed
@@ -177,7 +184,7 @@ class CallLeg:
                 continue
             response = event.response
             for request in uac.on_response(response):
-                self.endpoint.send_request(request, self.destination)
+                self.endpoint.send_request(request, await self._hop(request))
             if response.status < 200:
                 provisional = True
                 if response.status in (180, 183):
@@ -192,7 +199,7 @@ class CallLeg:
         # A retransmitted 2xx after the INVITE transaction ended: ACK it again (13.2.2.4).
         if event.response.cseq.method == "INVITE":
             for request in uac.on_response(event.response):
-                self.endpoint.send_request(request, self.destination)
+                self.endpoint.send_request(request, self._cached_hop(request))
 
     def _in_dialog_request(self, event: RequestReceived) -> None:
         """Requests inside our dialog (12.2.2): BYE ends the call; a session refresh (re-INVITE,
@@ -227,7 +234,7 @@ class CallLeg:
         if self.dialog is None:
             return None
         bye = self.dialog.request("BYE", via=self._via, branch=new_branch())
-        queue = self.endpoint.send_request(bye, self.destination)
+        queue = self.endpoint.send_request(bye, await self._hop(bye))
         assert queue is not None
         while True:
             event = await queue.get()
@@ -237,3 +244,38 @@ class CallLeg:
             if isinstance(event, ResponseReceived) and event.response.status >= 200:
                 self.endpoint.unregister_call(self.call_id)
                 return event.response.status
+
+    def _hop_key(self, request: Request) -> tuple[str, int] | None:
+        """The (host, port) an in-dialog request goes to; None for `destination`."""
+        if self.outbound_proxy and not request.headers.get_all("Route"):
+            return None
+        try:
+            host, port, transport = next_hop(request)
+        except RemoteProtocolError:
+            return None  # a tel: or odd Contact: keep to the address that answered
+        return host, port or (5061 if transport == "tls" else 5060)
+
+    def _cached_hop(self, request: Request) -> Address:
+        key = self._hop_key(request)
+        return self.destination if key is None else self._hops.get(key, self.destination)
+
+    async def _hop(self, request: Request) -> Address:
+        """Resolve the next hop of an in-dialog request once per (host, port) of the call."""
+        key = self._hop_key(request)
+        if key is None:
+            return self.destination
+        if key not in self._hops:
+            host, port = key
+            try:
+                ipaddress.ip_address(host)
+                self._hops[key] = (host, port)
+            except ValueError:
+                family = socket.AF_INET6 if ":" in self.endpoint.local_address[0] else socket.AF_INET
+                try:
+                    infos = await asyncio.get_running_loop().getaddrinfo(
+                        host, port, family=family, type=socket.SOCK_DGRAM
+                    )
+                    self._hops[key] = (str(infos[0][4][0]), int(infos[0][4][1]))
+                except OSError:
+                    self._hops[key] = self.destination
+        return self._hops[key]

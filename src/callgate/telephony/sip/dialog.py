@@ -187,6 +187,19 @@ class Dialog:
         return strict.serialize(), [*self.route_set[1:], f"<{self.remote_target}>"]
 
 
+def next_hop(request: Request) -> tuple[str, int | None, str]:
+    """Where a request goes (RFC 3261 8.1.2): the URI of its top Route if that is a loose router, else
+    its Request-URI (which a strict router's request carries as its Request-URI, 12.2.1.1), as (host,
+    port or None for the default, transport). Hosts come without IPv6 brackets."""
+    routes = request.headers.get_all("Route")
+    top = NameAddress.parse(routes[0]).uri if routes else None
+    uri = top if isinstance(top, SipUri) and "lr" in top.params else parse_uri(request.uri)
+    if not isinstance(uri, SipUri):
+        raise RemoteProtocolError(f"no SIP hop in {uri.serialize()!r}")
+    host = uri.host[1:-1] if uri.host.startswith("[") else uri.host
+    return host, uri.port, uri.transport
+
+
 def _without_tag(value: str) -> str:
     address = NameAddress.parse(value)
     params = {k: v for k, v in address.params.items() if k != "tag"}
@@ -219,6 +232,10 @@ class UacInvite:
         if response.status < 200:
             return []
         ack = dialog.ack(self.invite.cseq.seq, via=self.via, branch=self.new_branch())
+        # 13.2.2.4: the ACK carries the credentials the INVITE carried.
+        for name in ("Authorization", "Proxy-Authorization"):
+            for value in self.invite.headers.get_all(name):
+                ack.headers.add(name, value)
         if self.confirmed is None or self.confirmed is dialog:
             self.confirmed = dialog
             return [ack]

@@ -108,9 +108,23 @@ def answer(
     return "Digest " + ", ".join(parts)
 
 
+# Strongest first: when a server offers several algorithms (RFC 8760), answer the strongest we know.
+_STRENGTH = {"SHA-512-256": 3, "SHA-256": 2, "MD5": 1}
+
+
+def _strength(challenge: Challenge) -> int:
+    return _STRENGTH[challenge.algorithm.upper().removesuffix("-SESS")]
+
+
 @dataclass(slots=True)
 class DigestClient:
-    """Answers challenges for one request's retries: counts nonces, and answers a realm once.
+    """The credentials of one call across its retries (RFC 3261 22.2, 22.3).
+
+    A 401 (`WWW-Authenticate`, from the far end) and a 407 (`Proxy-Authenticate`, from each proxy on
+    the way) may come one after the other and each may carry several challenges; every realm answered
+    so far is answered again on each retry, with its nonce count moving on. A realm that challenges
+    again after we answered it (and does not say the nonce was merely stale, RFC 7616 3.3) refused our
+    password: give up, and the call fails with that final status.
 
     `cnonce` is a callable so that tests can fix it; production passes one that returns random text.
     """
@@ -118,25 +132,46 @@ class DigestClient:
     username: str
     password: str
     cnonce: Callable[[], str]
+    _challenges: dict[tuple[str, str], Challenge] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
-    _answered: set[str] = field(default_factory=set)
 
-    def authorize(self, challenge_header: str, *, method: str, uri: str, body: bytes = b"") -> str | None:
-        """The header value answering the challenge, or None to give up (already failed for this
-        realm, unless the server said the nonce was merely stale: RFC 7616 3.3)."""
-        challenge = Challenge.parse(challenge_header)
-        if challenge.realm in self._answered and not challenge.stale:
-            return None
-        self._answered.add(challenge.realm)
-        count = self._counts.get(challenge.nonce, 0) + 1
-        self._counts[challenge.nonce] = count
-        return answer(
-            challenge,
-            method=method,
-            uri=uri,
-            username=self.username,
-            password=self.password,
-            cnonce=self.cnonce(),
-            nc=count,
-            body=body,
-        )
+    def challenged(self, status: int, headers: list[str]) -> bool:
+        """Take the challenges of a 401 or 407 (the values of its authenticate headers); False to give up
+        (nothing we can answer, or a realm refused our answer)."""
+        header = "Authorization" if status == 401 else "Proxy-Authorization"
+        best: dict[str, Challenge] = {}
+        for value in headers:
+            try:
+                challenge = Challenge.parse(value)
+            except RemoteProtocolError:
+                continue  # another scheme or an algorithm we do not know: another header may do
+            known = best.get(challenge.realm)
+            if known is None or _strength(challenge) > _strength(known):
+                best[challenge.realm] = challenge
+        if not best:
+            return False
+        for realm, challenge in best.items():
+            if (header, realm) in self._challenges and not challenge.stale:
+                return False
+        for realm, challenge in best.items():
+            self._challenges[(header, realm)] = challenge
+        return True
+
+    def headers(self, *, method: str, uri: str, body: bytes = b"") -> list[tuple[str, str]]:
+        """The Authorization/Proxy-Authorization headers of the next request, one per realm."""
+        out = []
+        for (header, _realm), challenge in self._challenges.items():
+            count = self._counts.get(challenge.nonce, 0) + 1
+            self._counts[challenge.nonce] = count
+            value = answer(
+                challenge,
+                method=method,
+                uri=uri,
+                username=self.username,
+                password=self.password,
+                cnonce=self.cnonce(),
+                nc=count,
+                body=body,
+            )
+            out.append((header, value))
+        return out
