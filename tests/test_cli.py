@@ -198,3 +198,47 @@ def test_callgate_sandbox_answers_sipp(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_callgate_sandbox_runs_a_phone_book(tmp_path):
+    """A scripted phone overrides the plan: the busy row 0120, scripted to answer, answers SIPp."""
+    import shutil
+    import socket
+
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
+    book = tmp_path / "phones.toml"
+    book.write_text('[[phones]]\nnumber = "+14155550120"\nname = "not busy today"\nsteps = ["answer"]\n')
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        sip_port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*CALLGATE, "sandbox", "--sip", f"127.0.0.1:{sip_port}", "--phones", str(book)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert f"sip:127.0.0.1:{sip_port}" in proc.stdout.readline()
+        argv = ["sipp", "-sn", "uac", f"127.0.0.1:{sip_port}", "-s", "+14155550120", "-i", "127.0.0.1"]
+        argv += ["-p", "0", "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
+        sipp = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=40)
+        assert sipp.returncode == 0, sipp.stderr[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_a_bad_phone_book_stops_the_start_with_one_line(tmp_path):
+    book = tmp_path / "phones.toml"
+    book.write_text('[[phones]]\nnumber = "+14155550123"\nsteps = [{ say = "hi" }]\n')
+    result = subprocess.run(
+        [*CALLGATE, "serve", "--http", f"127.0.0.1:{free_port()}", "--db", f"sqlite:///{tmp_path}/x.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CALLGATE_SANDBOX_PHONES": str(book), "CALLGATE_SANDBOX_SIP": "127.0.0.1:0"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"callgate: {book}: phones[0].steps[0]: answer the call first"
+    assert not (tmp_path / "x.db").exists()  # nothing started, nothing written

@@ -110,7 +110,7 @@ def _uvicorn_server(config: Any) -> Any:
     return Server(config)
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, phones: Any = None) -> None:
     import uvicorn
 
     from callgate.app import create_app
@@ -136,7 +136,7 @@ async def _serve(settings: Settings) -> None:
             ssl_keyfile=settings.tls_key,
         )
         server = _uvicorn_server(config)
-        sandbox = await _start_sandbox(settings.sandbox_sip)
+        sandbox = await _start_sandbox(settings.sandbox_sip, phones)
         _print_banner(settings, created, accounts)
         if sandbox is not None:
             host, port = sandbox.address
@@ -151,7 +151,7 @@ async def _serve(settings: Settings) -> None:
         await store.close()
 
 
-async def _start_sandbox(address: str) -> Any:
+async def _start_sandbox(address: str, phones: Any) -> Any:
     """The sandbox on `address` (None if turned off, or if the address is taken: a warning, not a
     failure, so a second `callgate serve` on one machine still serves its API)."""
     if not address:
@@ -161,18 +161,18 @@ async def _start_sandbox(address: str) -> Any:
 
     host, port = split_host_port(address, 5080)
     try:
-        return await Sandbox.start(host, port)
+        return await Sandbox.start(host, port, phones=phones)
     except OSError as exc:
         logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
         return None
 
 
-async def _sandbox(address: str) -> None:
+async def _sandbox(address: str, phones: Any) -> None:
     from callgate.config import split_host_port
     from callgate.sandbox.uas import Sandbox
 
     host, port = split_host_port(address, 5080)
-    sandbox = await Sandbox.start(host, port)
+    sandbox = await Sandbox.start(host, port, phones=phones)
     bound_host, bound_port = sandbox.address
     print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
     stop = asyncio.Event()
@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument(
         "--sip", default=None, help="HOST:PORT (env CALLGATE_SANDBOX_SIP, default 127.0.0.1:5080)"
     )
+    sandbox.add_argument(
+        "--phones", default=None, help="TOML phone book of scripted phones (env CALLGATE_SANDBOX_PHONES)"
+    )
 
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
@@ -248,12 +251,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    if args.command in ("sandbox", "serve"):
+        from callgate.sandbox.plan import load_phone_book
+
+        # A bad phone book stops the start with one line naming the file and the step (a ValueError).
+        book_path = getattr(args, "phones", None) or settings.sandbox_phones
+        phones = load_phone_book(book_path) if book_path else None
     if args.command == "sandbox":
-        _event_loop_runner()(_sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080"))
+        _event_loop_runner()(_sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones))
         return 0
     if args.command == "serve":
         try:
-            _event_loop_runner()(_serve(settings))
+            _event_loop_runner()(_serve(settings, phones))
         except KeyboardInterrupt:
             pass
         return 0

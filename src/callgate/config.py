@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     sandbox_sip: str = Field(
         "127.0.0.1:5080", description="HOST:PORT of the built-in sandbox phone network; empty to turn it off"
     )
+    sandbox_phones: str | None = Field(
+        None, description="a TOML phone book of scripted sandbox phones ([[phones]], docs/SANDBOX.md)"
+    )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
 

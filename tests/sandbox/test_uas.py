@@ -215,3 +215,35 @@ async def test_requests_inside_the_dialog_reach_the_call_leg(endpoint, sandbox):
     assert not call.remote_hangup.is_set()
     assert await send(far.request("BYE", via=via, branch=new_branch())) == 200
     assert call.remote_hangup.is_set()
+
+
+async def test_scripted_phones_run_their_steps(endpoint):
+    from callgate.sandbox.plan import parse_phone_book
+
+    book = parse_phone_book(
+        {
+            "phones": [
+                {
+                    "number": "+15005550010",
+                    "steps": [{"ring": 1}, "answer", {"say": "Hi there"}, {"wait": 2}, "hangup"],
+                },
+                {
+                    "number": "+15005550011",
+                    "steps": [{"ring": 0.5}, {"reject": 480, "reason": "Out To Lunch"}],
+                },
+            ]
+        }
+    )
+    box = await Sandbox.start("127.0.0.1", 0, time_scale=0.01, phones=book)
+    try:
+        talker = leg(endpoint, box, "+15005550010")
+        result = await talker.dial(timeout_s=5)
+        assert (result.outcome, result.status) == (Outcome.ANSWERED, 200) and talker.ringing.is_set()
+        await asyncio.wait_for(talker.remote_hangup.wait(), timeout=5)  # its own BYE after the steps
+        lunch = await leg(endpoint, box, "+15005550011").dial(timeout_s=5)
+        assert (lunch.outcome, lunch.status, lunch.reason) == (Outcome.NO_ANSWER, 480, "Out To Lunch")
+        # Numbers not in the book still follow the plan.
+        busy = await leg(endpoint, box, "+14155550120").dial(timeout_s=5)
+        assert (busy.outcome, busy.status) == (Outcome.BUSY, 486)
+    finally:
+        box.close()

@@ -1,22 +1,28 @@
-"""The sandbox's user agent server: answers INVITEs as the number plan says (signalling side).
+"""The sandbox's user agent server: answers INVITEs by running the steps of the phone they call.
 
-Each INVITE gets 100 Trying at once, then, by its number's `Behaviour`: 180 Ringing and a 200 OK after
-`ring_s` (hanging up with BYE after `hangup_after_s`), or a rejection, or ringing until the caller
-cancels (200 to the CANCEL, 487 to the INVITE). A BYE from the caller is answered 200 and ends the
-call; OPTIONS is answered 200. `time_scale` shrinks every wait (tests run the plan at 1/100 speed).
+Each INVITE gets 100 Trying at once, then its `Phone`'s steps (`callgate.sandbox.plan`): 180 Ringing
+and the ringing time, a 200 OK (sent again until the ACK comes), a rejection, the timed steps of the
+call, a BYE. A phone that is still ringing when its steps end rings until the caller cancels (200 to
+the CANCEL, 487 to the INVITE). A BYE from the caller is answered 200 and ends the call; OPTIONS is
+answered 200. `time_scale` shrinks every wait (tests run the plan at 1/100 speed). The phones are the
+built-in plan plus a user's phone book (`phones`), which comes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from callgate.sandbox.plan import behaviour_for
+from callgate.sandbox.plan import Answer, Hangup, Phone, Reject, Ring, duration, phone_for
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import new_branch
-from callgate.telephony.sip.dialog import Dialog, Via
+from callgate.telephony.sip.dialog import Dialog, Via, next_hop
+from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
 from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.timers import SipTimers
@@ -41,9 +47,12 @@ class _Call:
 class Sandbox:
     """Scripted phones behind one SIP UDP endpoint."""
 
-    def __init__(self, endpoint: SipEndpoint, *, time_scale: float = 1.0) -> None:
+    def __init__(
+        self, endpoint: SipEndpoint, *, time_scale: float = 1.0, phones: Mapping[str, Phone] | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.time_scale = time_scale
+        self.phones = dict(phones or {})
         self._calls: dict[str, _Call] = {}
         endpoint.on_request = self._on_request
 
@@ -55,8 +64,9 @@ class Sandbox:
         *,
         time_scale: float = 1.0,
         timers: SipTimers | None = None,
+        phones: Mapping[str, Phone] | None = None,
     ) -> Sandbox:
-        return cls(await SipEndpoint.open(host, port, timers), time_scale=time_scale)
+        return cls(await SipEndpoint.open(host, port, timers), time_scale=time_scale, phones=phones)
 
     @property
     def address(self) -> Address:
@@ -148,25 +158,44 @@ class Sandbox:
     async def _play(self, call: _Call) -> None:
         uri = call.invite.request_uri
         number = uri.user if isinstance(uri, SipUri) else uri.number if isinstance(uri, TelUri) else None
-        behaviour = behaviour_for(number or "")
+        phone = phone_for(number or "", self.phones)
         scale = self.time_scale
-        if behaviour.ring_s > 0 or behaviour.ring_forever:
-            self._respond(call, 180, "Ringing")
-        if behaviour.ring_forever:
-            return  # until the caller cancels
-        await asyncio.sleep(behaviour.ring_s * scale)
-        if behaviour.reject is not None:
-            self._respond(call, *behaviour.reject)
-            self._end(call)
-            return
-        call.answered = True
-        self._respond(call, 200, "OK")
-        call.dialog = Dialog.from_uas_request(call.invite, call.to_tag)
-        asyncio.create_task(self._retransmit_2xx(call))
-        if behaviour.hangup_after_s is None:
-            return
-        await asyncio.sleep(behaviour.hangup_after_s * scale)
-        host, port = self.address
-        bye = call.dialog.request("BYE", via=Via(host, port), branch=new_branch())
-        self.endpoint.send_request(bye, call.source)
-        self._end(call)
+        ringing = False
+        for step in phone.steps:
+            if isinstance(step, Ring):
+                if not ringing:
+                    self._respond(call, 180, "Ringing")
+                    ringing = True
+                if math.isinf(step.seconds):
+                    return  # until the caller cancels
+                await asyncio.sleep(step.seconds * scale)
+            elif isinstance(step, Reject):
+                self._respond(call, step.status, step.reason)
+                self._end(call)
+                return
+            elif isinstance(step, Answer):
+                call.answered = True
+                self._respond(call, 200, "OK")
+                call.dialog = Dialog.from_uas_request(call.invite, call.to_tag)
+                asyncio.create_task(self._retransmit_2xx(call))
+            elif isinstance(step, Hangup):
+                assert call.dialog is not None
+                host, port = self.address
+                bye = call.dialog.request("BYE", via=Via(host, port), branch=new_branch())
+                self.endpoint.send_request(bye, self._hop(bye, call.source))
+                self._end(call)
+                return
+            else:
+                # Say, Play, Tone, Press, Wait, Echo: their time on the call (the audio is media's part).
+                await asyncio.sleep(duration(step) * scale)
+
+    @staticmethod
+    def _hop(request: Request, source: Address) -> Address:
+        """A request of ours inside the dialog goes to its next hop (RFC 3261 12.2.1.1), when that is an
+        address; a name (which would need DNS) or an odd URI falls back to where the INVITE came from."""
+        try:
+            host, port, _ = next_hop(request)
+            ipaddress.ip_address(host)
+        except (RemoteProtocolError, ValueError):
+            return source
+        return host, port or 5060
