@@ -247,3 +247,69 @@ async def test_scripted_phones_run_their_steps(endpoint):
         assert (busy.outcome, busy.status) == (Outcome.BUSY, 486)
     finally:
         box.close()
+
+
+async def test_sipp_calls_the_sandbox_over_tcp(sandbox, tmp_path):
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
+    host, port = sandbox.address
+    proc = await asyncio.create_subprocess_exec(
+        "sipp", "-sn", "uac", f"{host}:{port}", "-s", "+14155550100", "-i", "127.0.0.1", "-p", "0",
+        "-t", "t1", "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error", cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+
+
+async def test_a_call_leg_over_tcp_and_the_phone_s_own_bye(sandbox):
+    from callgate.telephony.aio.tcp import TcpSipEndpoint
+
+    host, port = sandbox.address
+    tcp = await TcpSipEndpoint.open_tcp("127.0.0.1", 0)
+    try:
+        call = CallLeg(tcp, target=f"sip:+14155550160@{host}:{port};transport=tcp", destination=(host, port),
+                       from_user="+14155550199")  # fmt: skip
+        result = await call.dial(timeout_s=5)
+        assert (result.outcome, result.status) == (Outcome.ANSWERED, 200)
+        await asyncio.wait_for(call.remote_hangup.wait(), timeout=5)  # 0160's BYE, on our connection
+        second = CallLeg(tcp, target=f"sip:+14155550100@{host}:{port};transport=tcp",
+                         destination=(host, port), from_user="+14155550199")  # fmt: skip
+        assert (await second.dial(timeout_s=5)).outcome is Outcome.ANSWERED
+        assert await second.hangup() == 200
+    finally:
+        tcp.close()
+
+
+async def test_a_re_invite_is_answered_in_its_own_transaction(endpoint, sandbox):
+    from callgate.telephony.aio.leg import new_branch
+    from callgate.telephony.sip.dialog import Via
+
+    call = leg(endpoint, sandbox, "+14155550100")
+    assert (await call.dial(timeout_s=5)).outcome is Outcome.ANSWERED
+    via = Via(*endpoint.local_address)
+    reinvite = call.dialog.request("INVITE", via=via, branch=new_branch())
+    queue = endpoint.send_request(reinvite, sandbox.address)
+    while (event := await asyncio.wait_for(queue.get(), timeout=5)).response.status < 200:
+        pass
+    assert event.response.status == 200 and event.response.cseq.seq == reinvite.cseq.seq
+    endpoint.send_request(call.dialog.ack(reinvite.cseq.seq, via=via, branch=new_branch()), sandbox.address)
+    assert await call.hangup() == 200
+
+
+async def test_a_cancel_must_match_the_invite_s_transaction(endpoint, sandbox):
+    from callgate.telephony.sip.dialog import build_cancel
+
+    call = leg(endpoint, sandbox, "+14155550130")  # rings forever
+    task = asyncio.create_task(call.dial(timeout_s=60))
+    await asyncio.wait_for(call.ringing.wait(), timeout=5)
+    stray = build_cancel(call._invite)
+    stray.headers.set(
+        "Via", f"SIP/2.0/UDP {endpoint.local_address[0]}:{endpoint.local_address[1]};branch=z9hG4bKother"
+    )
+    queue = endpoint.send_request(stray, sandbox.address)
+    assert (await asyncio.wait_for(queue.get(), timeout=5)).response.status == 481
+    assert len(sandbox._calls) == 1  # still ringing
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -4,7 +4,8 @@ Each INVITE gets 100 Trying at once, then its `Phone`'s steps (`callgate.sandbox
 and the ringing time, a 200 OK (sent again until the ACK comes), a rejection, the timed steps of the
 call, a BYE. A phone that is still ringing when its steps end rings until the caller cancels (200 to
 the CANCEL, 487 to the INVITE). A BYE from the caller is answered 200 and ends the call; OPTIONS is
-answered 200. `time_scale` shrinks every wait (tests run the plan at 1/100 speed). The phones are the
+answered 200. It listens on UDP and TCP on the same port. `time_scale` shrinks every wait (tests
+run the plan at 1/100 speed). The phones are the
 built-in plan plus a user's phone book (`phones`), which comes first.
 """
 
@@ -17,10 +18,12 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from callgate.sandbox.plan import Answer, Hangup, Phone, Reject, Ring, duration, phone_for
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import new_branch
+from callgate.telephony.aio.tcp import TcpSipEndpoint
 from callgate.telephony.sip.dialog import Dialog, Via, next_hop
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
@@ -30,12 +33,15 @@ from callgate.telephony.sip.uri import SipUri, TelUri
 
 log = logging.getLogger(__name__)
 
+_NO_CALL = (481, "Call/Transaction Does Not Exist")
+
 
 @dataclass
 class _Call:
     invite: Request
     transaction: ServerTransaction
     source: Address
+    endpoint: SipEndpoint
     to_tag: str = field(default_factory=lambda: secrets.token_hex(6))
     answered: bool = False
     acked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,16 +51,23 @@ class _Call:
 
 
 class Sandbox:
-    """Scripted phones behind one SIP UDP endpoint."""
+    """Scripted phones behind a SIP UDP endpoint and, on the same port, a TCP one."""
 
     def __init__(
-        self, endpoint: SipEndpoint, *, time_scale: float = 1.0, phones: Mapping[str, Phone] | None = None
+        self,
+        endpoint: SipEndpoint,
+        *,
+        tcp: TcpSipEndpoint | None = None,
+        time_scale: float = 1.0,
+        phones: Mapping[str, Phone] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.tcp = tcp
         self.time_scale = time_scale
         self.phones = dict(phones or {})
         self._calls: dict[str, _Call] = {}
-        endpoint.on_request = self._on_request
+        for ep in self.endpoints:
+            ep.on_request = partial(self._on_request, ep)
 
     @classmethod
     async def start(
@@ -65,8 +78,21 @@ class Sandbox:
         time_scale: float = 1.0,
         timers: SipTimers | None = None,
         phones: Mapping[str, Phone] | None = None,
+        tcp: bool = True,
     ) -> Sandbox:
-        return cls(await SipEndpoint.open(host, port, timers), time_scale=time_scale, phones=phones)
+        udp = await SipEndpoint.open(host, port, timers)
+        stream = None
+        if tcp:
+            try:
+                stream = await TcpSipEndpoint.open_tcp(host, udp.local_address[1], timers)
+            except OSError:
+                udp.close()
+                raise
+        return cls(udp, tcp=stream, time_scale=time_scale, phones=phones)
+
+    @property
+    def endpoints(self) -> list[SipEndpoint]:
+        return [self.endpoint] if self.tcp is None else [self.endpoint, self.tcp]
 
     @property
     def address(self) -> Address:
@@ -76,70 +102,90 @@ class Sandbox:
         for call in self._calls.values():
             if call.task is not None:
                 call.task.cancel()
-        self.endpoint.close()
+        for ep in self.endpoints:
+            ep.close()
 
-    @property
-    def contact(self) -> str:
+    def contact(self, endpoint: SipEndpoint) -> str:
         host, port = self.address
-        return f"sip:sandbox@{host}:{port}"
+        transport = "" if endpoint.via_transport == "UDP" else f";transport={endpoint.via_transport.lower()}"
+        return f"sip:sandbox@{host}:{port}{transport}"
 
-    def _response(self, call: _Call, status: int, reason: str) -> Response:
-        contact = self.contact if status < 300 and status != 100 else None
+    def _response(self, call: _Call, status: int, reason: str, request: Request | None = None) -> Response:
+        contact = self.contact(call.endpoint) if status < 300 and status != 100 else None
         tag = call.to_tag if status != 100 else None
-        return response_for(call.invite, status, reason, to_tag=tag, contact=contact)
+        return response_for(request or call.invite, status, reason, to_tag=tag, contact=contact)
 
     def _respond(self, call: _Call, status: int, reason: str) -> None:
         call.last = (status, reason)
-        self.endpoint.respond(call.transaction, self._response(call, status, reason))
+        call.endpoint.respond(call.transaction, self._response(call, status, reason))
 
-    def _on_request(self, event: RequestReceived) -> None:
+    def _on_request(self, endpoint: SipEndpoint, event: RequestReceived) -> None:
         request, tx = event.request, event.transaction
         call = self._calls.get(request.call_id)
         if request.method == "ACK" or tx is None:
             if call is not None:
                 call.acked.set()  # the ACK of our 2xx: stop retransmitting it
             return
-        if request.method == "INVITE" and call is not None:
-            # The INVITE again, after our 2xx ended its transaction: say the same again (13.3.1.4).
-            self.endpoint.respond(tx, self._response(call, *call.last))
-        elif request.method == "INVITE":
-            call = _Call(request, tx, event.source)
+
+        def answer(status: int, reason: str, *, tag: bool = True) -> None:
+            to_tag = (call.to_tag if call is not None else secrets.token_hex(6)) if tag else None
+            endpoint.respond(tx, response_for(request, status, reason, to_tag=to_tag))
+
+        ours = (
+            call is not None and request.to.tag == call.to_tag and request.from_.tag == call.invite.from_.tag
+        )
+        if request.method == "INVITE" and call is None:
+            if request.to.tag is not None:
+                answer(*_NO_CALL)  # a re-INVITE of a dialog we do not have (12.2.2)
+                return
+            call = _Call(request, tx, event.source, endpoint)
             self._calls[request.call_id] = call
             self._respond(call, 100, "Trying")
             call.task = asyncio.create_task(self._play(call))
+        elif request.method == "INVITE":
+            assert call is not None
+            if request.to.tag is None and request.cseq.seq == call.invite.cseq.seq:
+                # The INVITE again, after our final response ended its transaction: the same answer.
+                endpoint.respond(tx, self._response(call, *call.last, request=request))
+            elif ours and call.answered:
+                # A re-INVITE (session refresh, hold): accepted as it is until media answers SDP.
+                endpoint.respond(tx, self._response(call, 200, "OK", request=request))
+            else:
+                answer(*_NO_CALL)
         elif request.method == "CANCEL":
-            tag = call.to_tag if call is not None else secrets.token_hex(6)
-            self.endpoint.respond(
-                tx,
-                response_for(
-                    request,
-                    200 if call else 481,
-                    "OK" if call else "Call/Transaction Does Not Exist",
-                    to_tag=tag,
-                ),
+            # 9.2: a CANCEL matches the INVITE's transaction: same Call-ID, CSeq number and branch.
+            matches = (
+                call is not None
+                and request.cseq.seq == call.invite.cseq.seq
+                and request.vias[0].branch == call.invite.vias[0].branch
             )
-            if call is not None and not call.answered:
+            if not matches:
+                answer(*_NO_CALL)
+                return
+            assert call is not None
+            answer(200, "OK")
+            if not call.answered and call.last[0] < 200:
                 self._end(call)
                 self._respond(call, 487, "Request Terminated")
         elif request.method == "BYE":
-            if call is None:
-                self.endpoint.respond(tx, response_for(request, 481, "Call/Transaction Does Not Exist"))
-            else:
-                self.endpoint.respond(tx, response_for(request, 200, "OK"))
-                self._end(call)
+            if not ours:
+                answer(*_NO_CALL, tag=False)
+                return
+            assert call is not None
+            answer(200, "OK", tag=False)
+            self._end(call)
         elif request.method == "OPTIONS":
-            self.endpoint.respond(tx, response_for(request, 200, "OK", to_tag=secrets.token_hex(6)))
+            answer(200, "OK")
+        elif ours and request.method in ("INFO", "UPDATE", "NOTIFY"):
+            answer(200, "OK", tag=False)  # mid-call INFO (DTMF relay), UPDATE without SDP: fine
         else:
-            self.endpoint.respond(
-                tx, response_for(request, 501, "Not Implemented", to_tag=secrets.token_hex(6))
-            )
+            answer(501, "Not Implemented")
 
     async def _retransmit_2xx(self, call: _Call) -> None:
         """RFC 3261 13.3.1.4: the UAS core sends the 2xx again at T1, 2T1, ... up to T2 until the ACK
-        comes, and gives up after 64*T1."""
-        timers = self.endpoint.layer.timers
+        comes, and gives up after 64*T1, whatever the transport (a proxy on the way may use UDP)."""
+        timers = call.endpoint.layer.timers
         interval, waited = timers.t1, 0.0
-        source = call.source
         while waited < timers.timeout:
             try:
                 await asyncio.wait_for(call.acked.wait(), timeout=interval)
@@ -147,8 +193,7 @@ class Sandbox:
             except TimeoutError:
                 waited += interval
                 interval = min(2 * interval, timers.t2)
-                assert self.endpoint.transport is not None
-                self.endpoint.transport.sendto(self._response(call, 200, "OK").serialize(), source)
+                call.endpoint.send_raw(self._response(call, 200, "OK").serialize(), call.source)
 
     def _end(self, call: _Call) -> None:
         self._calls.pop(call.invite.call_id, None)
@@ -181,8 +226,12 @@ class Sandbox:
             elif isinstance(step, Hangup):
                 assert call.dialog is not None
                 host, port = self.address
-                bye = call.dialog.request("BYE", via=Via(host, port), branch=new_branch())
-                self.endpoint.send_request(bye, self._hop(bye, call.source))
+                bye = call.dialog.request(
+                    "BYE", via=Via(host, port, call.endpoint.via_transport), branch=new_branch()
+                )
+                # Over TCP the BYE goes back on the connection the call came in on.
+                hop = call.source if call.endpoint.layer.reliable else self._hop(bye, call.source)
+                call.endpoint.send_request(bye, hop)
                 self._end(call)
                 return
             else:

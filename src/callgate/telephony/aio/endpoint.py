@@ -101,6 +101,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def unregister_call(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
 
+    def send_raw(self, data: bytes, destination: Address) -> None:
+        """Send bytes outside any transaction (the UAS core's own 2xx retransmissions, 13.3.1.4)."""
+        self._send(data, destination)
+
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         self.layer.respond(transaction, response, self._loop.time())
         self._pump()
