@@ -5,8 +5,8 @@ and the ringing time, a 200 OK (sent again until the ACK comes), a rejection, th
 call, a BYE. A phone that is still ringing when its steps end rings until the caller cancels (200 to
 the CANCEL, 487 to the INVITE). A BYE from the caller is answered 200 and ends the call; OPTIONS is
 answered 200. It listens on UDP and TCP on the same port. `time_scale` shrinks every wait (tests
-run the plan at 1/100 speed). The phones are the
-built-in plan plus a user's phone book (`phones`), which comes first.
+run the plan at 1/100 speed). The phones are the built-in plan plus a user's phone book (`phones`),
+which comes first.
 """
 
 from __future__ import annotations
