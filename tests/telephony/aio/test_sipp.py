@@ -106,3 +106,35 @@ async def test_over_tcp(tmp_path):
         assert sipp.wait() == 0
     finally:
         endpoint.close()
+
+
+async def test_an_answer_that_crosses_our_cancel_is_hung_up(endpoint, tmp_path):
+    sipp = Sipp(["-sf", str(SCENARIOS / "answer_after_cancel.xml")], tmp_path)
+    call = leg(endpoint, sipp)
+    result = await call.dial(timeout_s=0.5)
+    assert (result.outcome, result.status) == (Outcome.NO_ANSWER, 487)
+    assert call.dialog is None  # nothing for the engine to hang up
+    assert sipp.wait() == 0  # SIPp got the ACK of its 2xx, then our BYE
+
+
+async def test_caller_names_and_ids_are_escaped_on_the_wire(tmp_path):
+    """A caller name with quotes, a backslash and a line break, and a caller id with a space, make a
+    well-formed From that SIPp accepts (and our own parser reads back)."""
+    from callgate.telephony.sip.message import parse_datagram
+    from callgate.telephony.sip.uri import NameAddress
+
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    try:
+        sipp = Sipp(["-sn", "uas"], tmp_path)
+        call = CallLeg(ep, target=sipp.target, destination=sipp.destination, from_user="Front Desk",
+                       caller_name='Bob "the\\builder"\r\nX-Evil: 1')  # fmt: skip
+        result = await call.dial(timeout_s=10)
+        assert result.outcome is Outcome.ANSWERED
+        sent = parse_datagram(call._invite.serialize())
+        from_ = NameAddress.parse(sent.headers.get("From"))
+        assert from_.display_name == 'Bob "the\\builder" X-Evil: 1'
+        assert from_.uri.user == "Front%20Desk" and sent.headers.get("X-Evil") is None
+        assert await call.hangup() == 200
+        assert sipp.wait() == 0
+    finally:
+        ep.close()

@@ -22,6 +22,7 @@ from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
 from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut
+from callgate.telephony.sip.uri import NameAddress, SipUri, display_name, escape_user
 
 
 class Outcome(Enum):
@@ -85,6 +86,7 @@ class CallLeg:
         self._cseq = 1
         self._invite: Request | None = None
         self._hops: dict[tuple[str, int], Address] = {}
+        self._timed_out = False  # the dial timeout passed (a CANCEL is sent or waits for a 1xx)
 
     async def dial(self, timeout_s: float) -> DialResult:
         """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1).
@@ -116,13 +118,12 @@ class CallLeg:
             host, port = self._via.host, self._via.port
             invite = build_invite(
                 target=self.target,
-                from_addr=(f'"{self.caller_name}" ' if self.caller_name else "")
-                + f"<sip:{self.from_user}@{host}>",
+                from_addr=self._from_addr(host),
                 from_tag=self._from_tag,
                 to_addr=f"<{self.target}>",
                 call_id=self.call_id,
                 cseq=self._cseq,
-                contact=f"sip:callgate@{host}:{port}"
+                contact=f"sip:callgate@{f'[{host}]' if ':' in host else host}:{port}"
                 + (f";transport={self._via.transport.lower()}" if self._via.transport != "UDP" else ""),
                 via=self._via,
                 branch=new_branch(),
@@ -145,6 +146,15 @@ class CallLeg:
                     auth = digest.headers(method="INVITE", uri=self.target, body=self.body)
                     self._cseq += 1  # 22.2: the retry is a new transaction of the same dialog attempt
                     continue
+            if 200 <= response.status < 300 and self._timed_out:
+                # Answered after our timeout (the 2xx crossed our CANCEL, or came before any 1xx let
+                # us send one): the 2xx is ACKed already; hang it up (RFC 3261 9.1, 15) and report
+                # the call as the caller sees it, unanswered in time.
+                if uac.confirmed is not None:
+                    bye = uac.confirmed.request("BYE", via=self._via, branch=new_branch())
+                    self.endpoint.send_request(bye, await self._hop(bye))
+                self.endpoint.unregister_call(self.call_id)
+                return DialResult(Outcome.NO_ANSWER, 487, "Request Terminated")
             if 200 <= response.status < 300:
                 self.dialog = uac.confirmed
                 return DialResult(Outcome.ANSWERED, response.status, response.reason)
@@ -173,7 +183,7 @@ class CallLeg:
             except TimeoutError:
                 if canceled:
                     return None  # no final response to our CANCEL: give up (9.1)
-                give_up = True
+                give_up = self._timed_out = True
                 if provisional:
                     self.endpoint.send_request(build_cancel(invite), self.destination)
                     canceled, canceled_at = True, loop.time()
@@ -244,6 +254,12 @@ class CallLeg:
             if isinstance(event, ResponseReceived) and event.response.status >= 200:
                 self.endpoint.unregister_call(self.call_id)
                 return event.response.status
+
+    def _from_addr(self, host: str) -> str:
+        """Our From: the caller id as the user part (escaped), the caller name quoted as needed."""
+        uri = SipUri(host=host if ":" not in host else f"[{host}]", user=escape_user(self.from_user))
+        name = display_name(self.caller_name) if self.caller_name else None
+        return NameAddress(uri, name or None).serialize()
 
     def _hop_key(self, request: Request) -> tuple[str, int] | None:
         """The (host, port) an in-dialog request goes to; None for `destination`."""

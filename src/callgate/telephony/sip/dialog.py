@@ -34,7 +34,8 @@ class Via:
     transport: str = "UDP"
 
     def header(self, branch: str) -> str:
-        return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"SIP/2.0/{self.transport} {host}:{self.port};branch={branch};rport"
 
 
 def build_invite(

@@ -167,6 +167,20 @@ def parse_uri(text: str) -> Uri:
 _QUOTED = re.compile(r'"((?:[^"\\\r\n]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*)"')
 
 
+_USER_CHAR = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]")
+
+
+def escape_user(text: str) -> str:
+    """`text` as the user part of a SIP URI: characters outside RFC 3261's `user` escaped as %XX."""
+    return "".join(c if _USER_CHAR.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def display_name(text: str) -> str:
+    """A display name safe for a header: control characters (CR, LF, ...) become spaces, runs of
+    whitespace one space. Quoting is `NameAddress.serialize`'s job."""
+    return " ".join("".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).split())
+
+
 @dataclass(frozen=True, slots=True)
 class NameAddress:
     """A From, To, Contact, Route or Record-Route value: optional display name, URI, header params.
