@@ -9,7 +9,7 @@ import pytest
 
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg, Outcome
-from tests.telephony.aio.peers import SCENARIOS, Sipp
+from tests.telephony.aio.peers import SCENARIOS, Sipp, free_tcp_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
@@ -138,3 +138,56 @@ async def test_caller_names_and_ids_are_escaped_on_the_wire(tmp_path):
         assert sipp.wait() == 0
     finally:
         ep.close()
+
+
+async def test_a_refused_tcp_connection_fails_the_call_at_once():
+    """17.1.4: a transport error ends the INVITE transaction now (a 503 for the caller), not after
+    Timer B's 32 s; the wait below is only a bound."""
+    import asyncio
+
+    from callgate.telephony.aio.tcp import TcpSipEndpoint
+
+    nobody = free_tcp_port()  # bound and released: nothing listens there
+    tcp = await TcpSipEndpoint.open_tcp("127.0.0.1", 0)
+    try:
+        call = CallLeg(tcp, target=f"sip:bob@127.0.0.1:{nobody};transport=tcp",
+                       destination=("127.0.0.1", nobody), from_user="+14155550199")  # fmt: skip
+        result = await asyncio.wait_for(call.dial(timeout_s=30), timeout=10)
+        assert (result.outcome, result.status) == (Outcome.FAILED, 503)
+        assert result.reason.startswith("Service Unavailable (") and call.dialog is None
+    finally:
+        tcp.close()
+
+
+async def test_idle_tcp_connections_are_closed(tmp_path):
+    import asyncio
+
+    from callgate.telephony.aio.tcp import TcpSipEndpoint
+
+    sipp = Sipp(["-sn", "uas"], tmp_path, tcp=True)
+    tcp = await TcpSipEndpoint.open_tcp("127.0.0.1", 0, idle_timeout=0.2)
+    try:
+        for _ in range(50):  # SIPp needs a moment to listen
+            with socket.socket() as probe:
+                if probe.connect_ex(sipp.destination) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        call = CallLeg(tcp, target=f"{sipp.target};transport=tcp", destination=sipp.destination,
+                       from_user="+14155550199")  # fmt: skip
+        assert (await call.dial(timeout_s=10)).outcome is Outcome.ANSWERED
+        assert await call.hangup() == 200
+        assert sipp.wait() == 0
+        connection = tcp.connections.get(sipp.destination)
+        if connection is not None:  # SIPp may have closed it first
+            closed = asyncio.get_running_loop().create_future()
+            lost = connection.connection_lost
+
+            def on_lost(exc):
+                lost(exc)
+                closed.set_result(None)
+
+            connection.connection_lost = on_lost
+            await asyncio.wait_for(closed, timeout=5)
+        assert sipp.destination not in tcp.connections
+    finally:
+        tcp.close()

@@ -113,3 +113,23 @@ def test_the_top_via_records_where_the_request_came_from():
     ((data, destination),) = layer.datagrams_to_send()
     assert destination == ("192.0.2.7", 40000)  # RFC 3581: back to the packet's source port
     assert b";rport=40000;received=192.0.2.7" in data
+
+
+def test_a_transport_error_fails_the_pending_transactions_to_that_destination():
+    layer = TransactionLayer(SipTimers(), reliable=True)
+    invite, options = request("INVITE"), request("OPTIONS", branch="z9hG4bKl2")
+    elsewhere = request("OPTIONS", branch="z9hG4bKl3")
+    layer.send_request(invite, PEER, now=0.0)
+    layer.send_request(options, PEER, now=0.0)
+    other = layer.send_request(elsewhere, ("127.0.0.1", 5099), now=0.0)
+    layer.transport_error(PEER, "Connection refused")
+    events = [(e.transaction.request.method, type(e.event).__name__) for e in drain(layer)]
+    assert events == [
+        ("INVITE", "TransportFailed"), ("INVITE", "Terminated"),
+        ("OPTIONS", "TransportFailed"), ("OPTIONS", "Terminated"),
+    ]  # fmt: skip
+    assert other.state is State.TRYING  # another destination is untouched
+    assert layer.get_timer() == other.get_timer()  # only its Timer F is left
+    # A response that comes anyway finds no transaction.
+    layer.receive_datagram(reply(invite, 200), PEER, now=0.1)
+    assert isinstance(drain(layer)[0], StrayResponse)

@@ -21,7 +21,7 @@ from callgate.telephony.sip.digest import DigestClient
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
 from callgate.telephony.sip.message import Request, Response, response_for
-from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut
+from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut, TransportFailed
 from callgate.telephony.sip.uri import NameAddress, SipUri, display_name, escape_user
 
 
@@ -136,6 +136,10 @@ class CallLeg:
             queue = self.endpoint.send_request(invite, self.destination)
             assert queue is not None
             response = await self._await_final(queue, uac, invite, deadline)
+            if isinstance(response, TransportFailed):
+                self.endpoint.unregister_call(self.call_id)
+                self.final_status = 503  # 8.1.3.1: a transport failure counts as a 503
+                return DialResult(Outcome.FAILED, 503, f"Service Unavailable ({response.reason})")
             if response is None:
                 self.endpoint.unregister_call(self.call_id)
                 return DialResult(Outcome.FAILED, 408, "Request Timeout")
@@ -163,9 +167,10 @@ class CallLeg:
 
     async def _await_final(
         self, queue: asyncio.Queue[Event], uac: UacInvite, invite: Request, deadline: float
-    ) -> Response | None:
-        """The INVITE's final response (None on Timer B). Past `deadline` the INVITE is canceled; a
-        CANCEL waits for a provisional response first (RFC 3261 9.1)."""
+    ) -> Response | TransportFailed | None:
+        """The INVITE's final response (None on Timer B, TransportFailed if it could not be sent).
+        Past `deadline` the INVITE is canceled; a CANCEL waits for a provisional response first
+        (RFC 3261 9.1)."""
         loop = asyncio.get_running_loop()
         give_up = provisional = canceled = False
         canceled_at = 0.0
@@ -190,6 +195,8 @@ class CallLeg:
                 continue
             if isinstance(event, TimedOut):
                 return None
+            if isinstance(event, TransportFailed):
+                return event
             if not isinstance(event, ResponseReceived):
                 continue
             response = event.response
@@ -248,9 +255,9 @@ class CallLeg:
         assert queue is not None
         while True:
             event = await queue.get()
-            if isinstance(event, TimedOut):
+            if isinstance(event, TimedOut | TransportFailed):
                 self.endpoint.unregister_call(self.call_id)
-                return 408
+                return 408 if isinstance(event, TimedOut) else 503
             if isinstance(event, ResponseReceived) and event.response.status >= 200:
                 self.endpoint.unregister_call(self.call_id)
                 return event.response.status

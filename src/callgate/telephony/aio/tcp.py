@@ -2,7 +2,9 @@
 
 Requests to a destination reuse the connection to it (or open one); requests that arrive on a
 connection are answered on it (18.2.2). Each connection frames messages with a `StreamParser`; a
-peer that breaks the framing loses its connection, never the endpoint.
+peer that breaks the framing loses its connection, never the endpoint. A connection that cannot be
+opened fails the transactions waiting on it at once (17.1.4); one idle for `idle_timeout` seconds
+(no message either way) is closed.
 """
 
 from __future__ import annotations
@@ -25,14 +27,30 @@ class _Connection(asyncio.Protocol):
         self.parser = StreamParser()
         self.transport: asyncio.Transport | None = None
         self.peer: Address = ("", 0)
+        self._idle: asyncio.TimerHandle | None = None
+
+    def touch(self) -> None:
+        """Traffic either way: the idle countdown starts again."""
+        if self._idle is not None:
+            self._idle.cancel()
+        if self.transport is not None and not self.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self.endpoint.idle_timeout, self._close_idle)
+
+    def _close_idle(self) -> None:
+        log.debug("closing idle SIP/TCP connection to %s:%s", *self.peer)
+        if self.transport is not None:
+            self.transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a stream transport for a stream protocol
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = (host, port)
         self.endpoint.connections[self.peer] = self
+        self.touch()
 
     def data_received(self, data: bytes) -> None:
+        self.touch()
         try:
             messages = self.parser.feed(data)
         except RemoteProtocolError as exc:
@@ -46,6 +64,8 @@ class _Connection(asyncio.Protocol):
         self.endpoint.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
         if self.endpoint.connections.get(self.peer) is self:
             del self.endpoint.connections[self.peer]
 
@@ -56,16 +76,19 @@ class TcpSipEndpoint(SipEndpoint):
 
     via_transport = "TCP"
 
-    def __init__(self, timers: SipTimers) -> None:
+    def __init__(self, timers: SipTimers, *, idle_timeout: float = 300.0) -> None:
         super().__init__(timers, reliable=True)
+        self.idle_timeout = idle_timeout
         self.connections: dict[Address, _Connection] = {}
         self._pending: dict[Address, list[bytes]] = {}
         self._server: asyncio.Server | None = None
         self._address: Address = ("", 0)
 
     @classmethod
-    async def open_tcp(cls, host: str, port: int, timers: SipTimers | None = None) -> TcpSipEndpoint:
-        endpoint = cls(timers or SipTimers())
+    async def open_tcp(
+        cls, host: str, port: int, timers: SipTimers | None = None, *, idle_timeout: float = 300.0
+    ) -> TcpSipEndpoint:
+        endpoint = cls(timers or SipTimers(), idle_timeout=idle_timeout)
         loop = asyncio.get_running_loop()
         endpoint._server = await loop.create_server(lambda: _Connection(endpoint), host, port)
         sockname = endpoint._server.sockets[0].getsockname()
@@ -95,6 +118,7 @@ class TcpSipEndpoint(SipEndpoint):
             and not connection.transport.is_closing()
         ):
             connection.transport.write(data)
+            connection.touch()
             return
         waiting = self._pending.setdefault(destination, [])
         waiting.append(data)
@@ -106,9 +130,11 @@ class TcpSipEndpoint(SipEndpoint):
         try:
             _, connection = await loop.create_connection(lambda: _Connection(self), *destination)
         except OSError as exc:
-            # The transactions time out (B/F) and report it; nothing more to do here.
+            # 17.1.4: the transactions waiting on this connection fail now, not at Timer B/F.
             log.info("SIP/TCP connection to %s:%s failed: %s", *destination, exc)
             self._pending.pop(destination, None)
+            self.layer.transport_error(destination, exc.strerror or str(exc))
+            self.pump()
             return
         self.connections[destination] = connection
         assert connection.transport is not None

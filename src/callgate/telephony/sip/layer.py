@@ -101,6 +101,13 @@ class TransactionLayer:
         self._flush(tx, destination)
         return tx
 
+    def transport_error(self, destination: Address, reason: str) -> None:
+        """The transport could not reach `destination`: its pending client transactions fail."""
+        for tx, where in list(self._clients.values()):
+            if where == destination:
+                tx.transport_failed(reason)
+                self._flush(tx, where)
+
     def respond(self, transaction: ServerTransaction, response: Response, now: float) -> None:
         transaction.respond(response, now)
         destination = self._server_address(transaction)

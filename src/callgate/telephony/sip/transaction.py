@@ -103,11 +103,19 @@ class TimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class TransportFailed:
+    """The transport could not carry the request (a refused TCP connection, ...): RFC 3261 17.1.4
+    says the user treats it as a 503 (8.1.3.1)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Terminated:
     """The transaction is over and may be forgotten."""
 
 
-Event = ResponseReceived | TimedOut | Terminated
+Event = ResponseReceived | TimedOut | TransportFailed | Terminated
 
 
 def response_class(status: int) -> str:
@@ -219,6 +227,14 @@ class _ClientTransaction(Transaction):
     def receive(self, response: Response, now: float) -> None:
         """A response matched to this transaction (RFC 3261 17.1.3)."""
         self._input(response_class(response.status), now, response)
+
+    def transport_failed(self, reason: str) -> None:
+        """17.1.1.2, 17.1.2.2: a transport error before any final response ends the transaction."""
+        if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
+            self._events.append(TransportFailed(reason))
+            self.state = State.TERMINATED
+            self._deadlines.clear()
+            self._events.append(Terminated())
 
     def _act_on_message(self, action: str, message: Response | None) -> None:
         if action == "send":
