@@ -1,0 +1,98 @@
+"""The engine's door to SIP: one UDP and one TCP endpoint, the routing table, name resolution.
+
+dialer = await Dialer.open("127.0.0.1", 0, trunks=settings.sip_trunks(), sandbox=("127.0.0.1", 5080))
+leg = await dialer.leg("+14155550100", from_user="+14155550199")   # a CallLeg, not yet dialled
+result = await leg.dial(timeout_s=30)
+
+`leg` routes the call's To (`callgate.telephony.routing.route`): a `sip:` URI directly, an E.164
+number through its trunk (the trunk's proxy sees every request of the call, and its credentials
+answer challenges unless the call brings its own), anything else to the sandbox. Host names are
+resolved to an address (A/AAAA); TLS is not offered yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import CallLeg
+from callgate.telephony.aio.tcp import TcpSipEndpoint
+from callgate.telephony.routing import Route, Trunk, Unroutable, route
+from callgate.telephony.sip.layer import Address
+
+
+@dataclass
+class Dialer:
+    udp: SipEndpoint
+    tcp: TcpSipEndpoint | None
+    trunks: Sequence[Trunk]
+    sandbox: Address
+
+    @classmethod
+    async def open(
+        cls, host: str, port: int, *, trunks: Sequence[Trunk] = (), sandbox: Address = ("127.0.0.1", 5080)
+    ) -> Dialer:
+        udp = await SipEndpoint.open(host, port)
+        try:
+            tcp = await TcpSipEndpoint.open_tcp(host, udp.local_address[1])
+        except OSError:
+            udp.close()
+            raise
+        return cls(udp, tcp, trunks, sandbox)
+
+    def close(self) -> None:
+        self.udp.close()
+        if self.tcp is not None:
+            self.tcp.close()
+
+    def route(self, to: str) -> Route:
+        """Where `to` goes; `Unroutable` for what SIP cannot reach (a client identity, TLS for now)."""
+        found = route(to, self.trunks, self.sandbox)
+        if found.transport not in ("udp", "tcp") or (found.transport == "tcp" and self.tcp is None):
+            raise Unroutable(f"{to}: transport {found.transport} is not available")
+        return found
+
+    async def leg(
+        self,
+        to: str,
+        *,
+        from_user: str,
+        caller_name: str | None = None,
+        credentials: tuple[str, str] | None = None,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> CallLeg:
+        """A call leg to `to`, ready to `dial`. Raises `Unroutable` (no route, or a name that does not
+        resolve)."""
+        found = self.route(to)
+        endpoint: SipEndpoint = self.tcp if found.transport == "tcp" and self.tcp is not None else self.udp
+        destination = await self._resolve(found.host, found.port, endpoint)
+        return CallLeg(
+            endpoint,
+            target=found.request_uri,
+            destination=destination,
+            from_user=from_user,
+            outbound_proxy=found.trunk is not None,
+            caller_name=caller_name,
+            credentials=credentials or found.credentials,
+            extra_headers=extra_headers,
+        )
+
+    @staticmethod
+    async def _resolve(host: str, port: int, endpoint: SipEndpoint) -> Address:
+        try:
+            ipaddress.ip_address(host)
+            return host, port
+        except ValueError:
+            pass
+        family = socket.AF_INET6 if ":" in endpoint.local_address[0] else socket.AF_INET
+        kind = socket.SOCK_STREAM if endpoint.layer.reliable else socket.SOCK_DGRAM
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=kind)
+        except OSError as exc:
+            raise Unroutable(f"{host}: {exc.strerror or exc}") from None
+        address = infos[0][4]
+        return str(address[0]), int(address[1])
