@@ -15,13 +15,13 @@ import asyncio
 import ipaddress
 import logging
 import math
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 from callgate.sandbox.plan import Answer, Hangup, Phone, Reject, Ring, duration, phone_for
 from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.leg import new_branch
 from callgate.telephony.aio.tcp import TcpSipEndpoint
 from callgate.telephony.sip.dialog import Dialog, Via, next_hop
@@ -42,7 +42,7 @@ class _Call:
     transaction: ServerTransaction
     source: Address
     endpoint: SipEndpoint
-    to_tag: str = field(default_factory=lambda: secrets.token_hex(6))
+    to_tag: str = field(default_factory=lambda: token_hex(6))
     answered: bool = False
     acked: asyncio.Event = field(default_factory=asyncio.Event)
     last: tuple[int, str] = (100, "Trying")
@@ -128,7 +128,7 @@ class Sandbox:
             return
 
         def answer(status: int, reason: str, *, tag: bool = True) -> None:
-            to_tag = (call.to_tag if call is not None else secrets.token_hex(6)) if tag else None
+            to_tag = (call.to_tag if call is not None else token_hex(6)) if tag else None
             endpoint.respond(tx, response_for(request, status, reason, to_tag=to_tag))
 
         ours = (

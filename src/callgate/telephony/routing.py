@@ -4,6 +4,7 @@ best, and any other number to the built-in sandbox network. Pure: no DNS, no soc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callgate.telephony.sip.errors import RemoteProtocolError
@@ -45,7 +46,7 @@ def _hop(uri: SipUri) -> tuple[str, int, str]:
     return host, uri.port or DEFAULT_PORTS.get(transport, 5060), transport
 
 
-def route(target: str, trunks: tuple[Trunk, ...] | list[Trunk], sandbox: tuple[str, int]) -> Route:
+def route(target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int]) -> Route:
     """The route for `target` (the call's To)."""
     if target.lower().startswith(("sip:", "sips:")):
         try:

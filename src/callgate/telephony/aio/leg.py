@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import secrets
 import socket
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 
 from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite, next_hop
 from callgate.telephony.sip.digest import DigestClient
 from callgate.telephony.sip.errors import RemoteProtocolError
@@ -51,7 +51,7 @@ def _outcome(status: int) -> Outcome:
 
 
 def new_branch() -> str:
-    return "z9hG4bK" + secrets.token_hex(8)
+    return "z9hG4bK" + token_hex(8)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class CallLeg:
     credentials: tuple[str, str] | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    call_id: str = field(default_factory=lambda: secrets.token_hex(12) + "@callgate")
+    call_id: str = field(default_factory=lambda: token_hex(12) + "@callgate")
     ringing: asyncio.Event = field(default_factory=asyncio.Event)
     remote_hangup: asyncio.Event = field(default_factory=asyncio.Event)
     final_status: int | None = None
@@ -82,10 +82,11 @@ class CallLeg:
     def __post_init__(self) -> None:
         host, port = self.endpoint.local_address
         self._via = Via(host, port, self.endpoint.via_transport)
-        self._from_tag = secrets.token_hex(6)
+        self._from_tag = token_hex(6)
         self._cseq = 1
         self._invite: Request | None = None
         self._hops: dict[tuple[str, int], Address] = {}
+        self._hop_keys: dict[tuple[str, str | None], tuple[tuple[str, int] | None]] = {}
         self._timed_out = False  # the dial timeout passed (a CANCEL is sent or waits for a 1xx)
 
     async def dial(self, timeout_s: float) -> DialResult:
@@ -109,9 +110,7 @@ class CallLeg:
         self.endpoint.unregister_call(self.call_id)
 
     async def _dial(self, timeout_s: float) -> DialResult:
-        digest = (
-            DigestClient(*self.credentials, cnonce=lambda: secrets.token_hex(8)) if self.credentials else None
-        )
+        digest = DigestClient(*self.credentials, cnonce=lambda: token_hex(8)) if self.credentials else None
         auth: list[tuple[str, str]] = []
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
@@ -184,7 +183,11 @@ class CallLeg:
             else:
                 timeout = max(0.0, deadline - loop.time())
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=timeout)
+                if queue.empty():
+                    async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for on 3.11
+                        event = await queue.get()
+                else:
+                    event = queue.get_nowait()
             except TimeoutError:
                 if canceled:
                     return None  # no final response to our CANCEL: give up (9.1)
@@ -270,13 +273,19 @@ class CallLeg:
 
     def _hop_key(self, request: Request) -> tuple[str, int] | None:
         """The (host, port) an in-dialog request goes to; None for `destination`."""
-        if self.outbound_proxy and not request.headers.get_all("Route"):
+        route = request.headers.get("Route")
+        if self.outbound_proxy and route is None:
             return None
+        seen = self._hop_keys.get((request.uri, route))
+        if seen is not None:
+            return seen[0]
         try:
             host, port, transport = next_hop(request)
+            key: tuple[str, int] | None = (host, port or (5061 if transport == "tls" else 5060))
         except RemoteProtocolError:
-            return None  # a tel: or odd Contact: keep to the address that answered
-        return host, port or (5061 if transport == "tls" else 5060)
+            key = None  # a tel: or odd Contact: keep to the address that answered
+        self._hop_keys[(request.uri, route)] = (key,)
+        return key
 
     def _cached_hop(self, request: Request) -> Address:
         key = self._hop_key(request)

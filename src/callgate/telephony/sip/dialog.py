@@ -115,8 +115,8 @@ class Dialog:
             call_id=invite.call_id,
             local_tag=from_.tag or "",
             remote_tag=to.tag,
-            local_addr=_without_tag(invite.headers.get("From") or ""),
-            remote_addr=_without_tag(response.headers.get("To") or ""),
+            local_addr=_untagged(from_),
+            remote_addr=_untagged(to),
             local_seq=invite.cseq.seq,
             # A 2xx must carry a Contact (13.3.1.4); tolerate one that does not by keeping the
             # Request-URI as the target.
@@ -202,7 +202,10 @@ def next_hop(request: Request) -> tuple[str, int | None, str]:
 
 
 def _without_tag(value: str) -> str:
-    address = NameAddress.parse(value)
+    return _untagged(NameAddress.parse(value))
+
+
+def _untagged(address: NameAddress) -> str:
     params = {k: v for k, v in address.params.items() if k != "tag"}
     return NameAddress(address.uri, address.display_name, params, address.angle).serialize()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.uri import parse_host
@@ -58,8 +59,10 @@ LIST_HEADERS = frozenset(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=512)
 def canonical(name: str) -> str:
-    """`v` -> `Via`, `call-id` -> `Call-ID`, `content-type` -> `Content-Type`."""
+    """`v` -> `Via`, `call-id` -> `Call-ID`, `content-type` -> `Content-Type`. (Cached: a message
+    looks its names up many times, and the names seen are few; odd ones only cost a recomputation.)"""
     if len(name) == 1:
         full = COMPACT.get(name.lower())
         if full is not None:
@@ -73,6 +76,8 @@ def canonical(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a list header on the commas outside quotes and angle brackets."""
+    if '"' not in value and "<" not in value:
+        return [item for item in (part.strip() for part in value.split(",")) if item]  # the common case
     items: list[str] = []
     depth_angle = 0
     quoted = False
@@ -108,10 +113,10 @@ class Header:
     name: str
     value: str
     raw: str | None = None
+    key: str = field(init=False, repr=False, compare=False)  # the canonical name, for lookups
 
-    @property
-    def key(self) -> str:
-        return canonical(self.name)
+    def __post_init__(self) -> None:
+        self.key = canonical(self.name)
 
     def serialize(self) -> str:
         return self.raw if self.raw is not None else f"{self.name}: {self.value}"

@@ -9,7 +9,9 @@ anything but `RemoteProtocolError`, whose reason says precisely what is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from callgate.telephony.sip.errors import LocalProtocolError, RemoteProtocolError
 from callgate.telephony.sip.headers import CSeq, Header, Headers, Via
@@ -17,6 +19,8 @@ from callgate.telephony.sip.uri import NameAddress, Uri, parse_uri
 
 # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
 _DIGITS = re.compile(r"[0-9]+")
+
+T = TypeVar("T")
 
 SIP_VERSION = "SIP/2.0"
 MAX_HEADER_BYTES = 64 * 1024
@@ -33,8 +37,19 @@ class Message:
 
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    # Parsed views of header values, kept while the value stays the same string.
+    _views: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
-    # Typed views of the mandatory headers (parsed on each access; messages are small).
+    # Typed views of the mandatory headers, parsed once per value (a message is looked at often).
+
+    def _view(self, name: str, parse: Callable[[str], T]) -> T:
+        value = self._required(name)
+        hit = self._views.get(name)
+        if hit is not None and hit[0] is value:
+            return hit[1]  # type: ignore[no-any-return]
+        parsed = parse(value)
+        self._views[name] = (value, parsed)
+        return parsed
 
     @property
     def call_id(self) -> str:
@@ -42,19 +57,25 @@ class Message:
 
     @property
     def cseq(self) -> CSeq:
-        return CSeq.parse(self._required("CSeq"))
+        return self._view("CSeq", CSeq.parse)
 
     @property
     def vias(self) -> list[Via]:
-        return [Via.parse(value) for value in self.headers.get_all("Via")]
+        values = tuple(self.headers.get_all("Via"))
+        hit = self._views.get("Via")
+        if hit is not None and hit[0] == values:
+            return list(hit[1])
+        parsed = [Via.parse(value) for value in values]
+        self._views["Via"] = (values, tuple(parsed))
+        return parsed
 
     @property
     def from_(self) -> NameAddress:
-        return NameAddress.parse(self._required("From"))
+        return self._view("From", NameAddress.parse)
 
     @property
     def to(self) -> NameAddress:
-        return NameAddress.parse(self._required("To"))
+        return self._view("To", NameAddress.parse)
 
     def _required(self, name: str) -> str:
         value = self.headers.get(name)
