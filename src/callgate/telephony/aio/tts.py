@@ -1,0 +1,83 @@
+"""Text to speech through espeak-ng (Debian package espeak-ng), cached by (text, voice, language).
+
+The vendors' voice names map onto espeak-ng voices: Twilio's `man`/`woman`/`alice` and Amazon
+Polly names (`Polly.Joanna`, ...; the gender is looked up, the rest of the name ignored), Bandwidth's
+`gender` and `locale`; a `language` such as `en-US`, `en-GB`, `fr-FR` picks the espeak-ng language.
+The speech comes back as 8 kHz mono 16-bit samples, ready to frame and send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections import OrderedDict
+
+from callgate.telephony.media.audio import Samples, read_wav
+
+# Polly voices by gender (the ones users name most; others default to female, Polly's default).
+_POLLY_MALE = {
+    "matthew", "joey", "justin", "kevin", "brian", "russell", "geraint", "mathieu", "hans", "enrique",
+    "miguel", "giorgio", "takumi", "cristiano", "ricardo", "maxim", "jacek", "jan", "mads", "filiz",
+}  # fmt: skip
+
+
+class SpeechError(RuntimeError):
+    """espeak-ng is missing or failed."""
+
+
+def espeak_voice(voice: str | None, language: str | None) -> str:
+    """The espeak-ng `-v` argument for a vendor voice name and language."""
+    lang = (language or "en-US").lower()
+    if lang in ("en", "en-us"):
+        lang = "en-us"
+    name = (voice or "").lower()
+    if name.startswith("polly."):
+        male = name.removeprefix("polly.").split("-")[0] in _POLLY_MALE
+    elif name.startswith("google."):
+        male = name.endswith(("-b", "-d", "-i", "-j"))
+    else:
+        male = name in ("man", "male")
+    return f"{lang}+{'m3' if male else 'f3'}"
+
+
+class Speaker:
+    """Renders text to samples with espeak-ng; keeps the last `size` renderings."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._cache: OrderedDict[tuple[str, str], Samples] = OrderedDict()
+        self._size = size
+
+    async def speak(self, text: str, voice: str | None = None, language: str | None = None) -> Samples:
+        key = (text, espeak_voice(voice, language))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        binary = shutil.which("espeak-ng")
+        if binary is None:
+            raise SpeechError("espeak-ng is not installed (Debian package espeak-ng)")
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-v", key[1], "--stdout", "--", text,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        if proc.returncode != 0 or not out:
+            # An unknown language: fall back to English rather than say nothing.
+            if not key[1].startswith("en-us"):
+                return await self.speak(text, voice, "en-US")
+            raise SpeechError(f"espeak-ng failed: {err.decode(errors='replace').strip()[:200]}")
+        samples = read_wav(out)
+        self._cache[key] = samples
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return samples
+
+
+_SPEAKER: Speaker | None = None
+
+
+def speaker() -> Speaker:
+    global _SPEAKER
+    if _SPEAKER is None:
+        _SPEAKER = Speaker()
+    return _SPEAKER

@@ -1,0 +1,84 @@
+"""RTP streams on loopback: one plays, presses keys and records; the other hears it all, once."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+
+import numpy as np
+import pytest
+
+from callgate.telephony.aio.media import MediaClock, RtpStream
+from callgate.telephony.aio.tts import espeak_voice, speaker
+from callgate.telephony.media.audio import frames
+from callgate.telephony.media.recorder import Recorder
+from callgate.telephony.media.tones import tone
+
+pytestmark = pytest.mark.anyio
+
+
+async def pair(codec: str = "PCMU", pt: int = 0):
+    clock = MediaClock()
+    a, b = await RtpStream.open(clock=clock), await RtpStream.open(clock=clock)
+    a.connect(b.local_address, codec=codec, payload_type=pt, dtmf_payload_type=101)
+    b.connect(a.local_address, codec=codec, payload_type=pt, dtmf_payload_type=101)
+    return clock, a, b
+
+
+def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
+    """The highest normalised cross-correlation of `sent` against `recorded` over every lag."""
+    rec = recorded.astype(np.float64)
+    ref = sent.astype(np.float64)
+    corr = np.correlate(rec, ref, mode="valid")
+    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
+    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
+
+
+@pytest.mark.parametrize(("codec", "pt"), [("PCMU", 0), ("PCMA", 8)])
+async def test_audio_and_digits_cross_and_are_recorded(tmp_path, codec, pt):
+    clock, a, b = await pair(codec, pt)
+    recorder = Recorder(tmp_path / "b.wav", track="inbound")
+    b.listeners.append(recorder)
+    heard: list[str] = []
+    b.digit_listeners.append(heard.append)
+    try:
+        sent = np.concatenate([tone((440.0,), 0.3), tone((660.0, 990.0), 0.3)])
+        await asyncio.wait_for(a.play(frames(sent)), timeout=5)
+        await asyncio.wait_for(a.press("12w34#"), timeout=5)
+        for _ in range(10):  # the last frames still in flight and in b's jitter buffer
+            await asyncio.sleep(0.02)
+    finally:
+        a.close()
+        b.close()
+    recorder.close()
+    assert "".join(heard) == "1234#"
+    with wave.open(str(tmp_path / "b.wav")) as w:
+        recorded = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert best_alignment(recorded, sent) > 0.95  # G.711 costs a little, nothing more
+    assert a.stats.packets_sent > 0 and b.stats.bad_packets == 0
+    assert len(clock.lateness) > 0  # one clock drove both streams
+
+
+async def test_garbage_and_rtcp_on_the_port_are_counted_not_raised():
+    clock, a, b = await pair()
+    try:
+        a.transport.sendto(b"\x00\x01garbage", b.local_address)
+        a.transport.sendto(bytes.fromhex("80c8000600000001") + bytes(20), b.local_address)  # an RTCP SR
+        await asyncio.sleep(0.1)
+        assert b.stats.bad_packets == 1
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_speech_from_espeak_is_cached_and_voices_map():
+    first = await speaker().speak("Hello? Who is this?")
+    assert 0.8 < len(first) / 8000 < 4 and np.abs(first).max() > 3000
+    assert await speaker().speak("Hello? Who is this?") is first
+    assert espeak_voice("man", None) == "en-us+m3" and espeak_voice("alice", "en-GB") == "en-gb+f3"
+    assert (
+        espeak_voice("Polly.Matthew", "en-US") == "en-us+m3"
+        and espeak_voice("Polly.Joanna", None) == "en-us+f3"
+    )
+    french = await speaker().speak("Bonjour", "woman", "fr-FR")
+    assert len(french) > 0
