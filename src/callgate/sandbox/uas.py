@@ -15,19 +15,41 @@ import asyncio
 import ipaddress
 import logging
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
-from callgate.sandbox.plan import Answer, Hangup, Phone, Reject, Ring, duration, phone_for
+from callgate.sandbox.plan import (
+    Answer,
+    Echo,
+    Hangup,
+    Phone,
+    Play,
+    Press,
+    Reject,
+    Ring,
+    Say,
+    Step,
+    Tone,
+    duration,
+    phone_for,
+)
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.leg import new_branch
+from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tcp import TcpSipEndpoint
+from callgate.telephony.aio.tts import SpeechError, speaker
+from callgate.telephony.media.audio import AudioError, Samples, frames, read_wav
+from callgate.telephony.media.recorder import Recorder
+from callgate.telephony.media.tones import tone
 from callgate.telephony.sip.dialog import Dialog, Via, next_hop
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, ServerTransaction
 from callgate.telephony.sip.message import Request, Response, response_for
+from callgate.telephony.sip.sdp import SessionDescription, answer_offer
 from callgate.telephony.sip.timers import SipTimers
 from callgate.telephony.sip.uri import SipUri, TelUri
 
@@ -48,6 +70,8 @@ class _Call:
     last: tuple[int, str] = (100, "Trying")
     dialog: Dialog | None = None
     task: asyncio.Task[None] | None = None
+    media: RtpStream | None = None
+    answer_sdp: bytes = b""
 
 
 class Sandbox:
@@ -60,7 +84,9 @@ class Sandbox:
         tcp: TcpSipEndpoint | None = None,
         time_scale: float = 1.0,
         phones: Mapping[str, Phone] | None = None,
+        recordings: Path | None = None,
     ) -> None:
+        self.recordings = recordings
         self.endpoint = endpoint
         self.tcp = tcp
         self.time_scale = time_scale
@@ -79,6 +105,7 @@ class Sandbox:
         timers: SipTimers | None = None,
         phones: Mapping[str, Phone] | None = None,
         tcp: bool = True,
+        recordings: Path | None = None,
     ) -> Sandbox:
         udp = await SipEndpoint.open(host, port, timers)
         stream = None
@@ -88,7 +115,7 @@ class Sandbox:
             except OSError:
                 udp.close()
                 raise
-        return cls(udp, tcp=stream, time_scale=time_scale, phones=phones)
+        return cls(udp, tcp=stream, time_scale=time_scale, phones=phones, recordings=recordings)
 
     @property
     def endpoints(self) -> list[SipEndpoint]:
@@ -113,7 +140,12 @@ class Sandbox:
     def _response(self, call: _Call, status: int, reason: str, request: Request | None = None) -> Response:
         contact = self.contact(call.endpoint) if status < 300 and status != 100 else None
         tag = call.to_tag if status != 100 else None
-        return response_for(request or call.invite, status, reason, to_tag=tag, contact=contact)
+        response = response_for(request or call.invite, status, reason, to_tag=tag, contact=contact)
+        if 200 <= status < 300 and call.answer_sdp and (request is None or request is call.invite):
+            response.headers.set("Content-Type", "application/sdp")
+            response.body = call.answer_sdp
+            response.with_content_length()
+        return response
 
     def _respond(self, call: _Call, status: int, reason: str) -> None:
         call.last = (status, reason)
@@ -197,6 +229,8 @@ class Sandbox:
 
     def _end(self, call: _Call) -> None:
         self._calls.pop(call.invite.call_id, None)
+        if call.media is not None:
+            call.media.close()
         if call.task is not None and call.task is not asyncio.current_task():
             call.task.cancel()
 
@@ -219,6 +253,10 @@ class Sandbox:
                 self._end(call)
                 return
             elif isinstance(step, Answer):
+                if not await self._open_media(call):
+                    self._respond(call, 488, "Not Acceptable Here")
+                    self._end(call)
+                    return
                 call.answered = True
                 self._respond(call, 200, "OK")
                 call.dialog = Dialog.from_uas_request(call.invite, call.to_tag)
@@ -234,9 +272,70 @@ class Sandbox:
                 call.endpoint.send_request(bye, hop)
                 self._end(call)
                 return
+            elif call.media is not None:
+                await self._sound(call.media, step)
             else:
-                # Say, Play, Tone, Press, Wait, Echo: their time on the call (the audio is media's part).
+                # No SDP offer, so no audio: each sound step only takes its time on the call.
                 await asyncio.sleep(duration(step) * scale)
+
+    async def _open_media(self, call: _Call) -> bool:
+        """Answer the INVITE's SDP offer with a stream of our own (no offer: a call without audio)."""
+        if not call.invite.body:
+            return True
+        try:
+            offer = SessionDescription.parse(call.invite.body)
+            stream = await RtpStream.open(self.address[0])
+            host, port = stream.local_address
+            answer, negotiated = answer_offer(offer, host, port, secrets.randbits(31), 1)
+        except RemoteProtocolError as exc:
+            log.info("sandbox refuses the offer of %s: %s", call.invite.call_id, exc.reason)
+            return False
+        stream.connect(
+            (negotiated.remote_address, negotiated.remote_port),
+            codec=negotiated.codec,
+            payload_type=negotiated.payload_type,
+            dtmf_payload_type=negotiated.dtmf_payload_type,
+        )
+        call.media, call.answer_sdp = stream, answer.serialize()
+        if self.recordings is not None:
+            name = "".join(c if c.isalnum() else "_" for c in call.invite.call_id)[:80]
+            stream.listeners.append(Recorder(self.recordings / f"{name}.wav", track="inbound"))
+        return True
+
+    async def _sound(self, media: RtpStream, step: Step) -> None:
+        """Play one sound step on the call's stream, for as long as its audio lasts."""
+        if isinstance(step, Say):
+            try:
+                await media.play(frames(await speaker().speak(step.text, step.voice, step.language)))
+            except SpeechError as exc:
+                log.warning("sandbox cannot speak: %s", exc)
+                await asyncio.sleep(step.duration * self.time_scale)
+        elif isinstance(step, Play):
+            try:
+                samples = read_wav(Path(step.source).read_bytes())
+            except (OSError, AudioError) as exc:
+                log.warning("sandbox cannot play %s: %s", step.source, exc)
+                await asyncio.sleep(step.seconds * self.time_scale)
+                return
+            await media.play(frames(samples))
+        elif isinstance(step, Tone):
+            await media.play(frames(tone((float(step.hertz),), step.seconds)))
+        elif isinstance(step, Press):
+            await media.press(step.digits)
+        elif isinstance(step, Echo):
+
+            def echo(inbound: Samples, outbound: Samples) -> None:
+                media.play([inbound])
+
+            media.listeners.append(echo)
+            media.digit_listeners.append(media.press)
+            try:
+                await asyncio.sleep(step.seconds * self.time_scale)
+            finally:
+                media.listeners.remove(echo)
+                media.digit_listeners.remove(media.press)
+        else:
+            await asyncio.sleep(duration(step) * self.time_scale)
 
     @staticmethod
     def _hop(request: Request, source: Address) -> Address:

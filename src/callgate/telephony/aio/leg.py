@@ -16,11 +16,19 @@ from functools import partial
 
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.entropy import token_hex
+from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite, next_hop
 from callgate.telephony.sip.digest import DigestClient
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
 from callgate.telephony.sip.message import Request, Response, response_for
+from callgate.telephony.sip.sdp import (
+    Negotiated,
+    SessionDescription,
+    answer_offer,
+    build_offer,
+    negotiate_answer,
+)
 from callgate.telephony.sip.transaction import Event, ResponseReceived, TimedOut, TransportFailed
 from callgate.telephony.sip.uri import NameAddress, SipUri, display_name, escape_user
 
@@ -78,6 +86,9 @@ class CallLeg:
     remote_hangup: asyncio.Event = field(default_factory=asyncio.Event)
     final_status: int | None = None
     dialog: Dialog | None = None
+    #: the call's audio: its address goes in the SDP offer; the answer connects it
+    media: RtpStream | None = None
+    negotiated: Negotiated | None = None
 
     def __post_init__(self) -> None:
         host, port = self.endpoint.local_address
@@ -88,6 +99,9 @@ class CallLeg:
         self._hops: dict[tuple[str, int], Address] = {}
         self._hop_keys: dict[tuple[str, str | None], tuple[tuple[str, int] | None]] = {}
         self._timed_out = False  # the dial timeout passed (a CANCEL is sent or waits for a 1xx)
+        self._offer: SessionDescription | None = None
+        self._sdp_version = 1
+        self._sdp_session = int.from_bytes(bytes.fromhex(token_hex(4)), "big")
 
     async def dial(self, timeout_s: float) -> DialResult:
         """Place the call; CANCEL it if nobody answers within `timeout_s` (RFC 3261 9.1).
@@ -112,6 +126,10 @@ class CallLeg:
     async def _dial(self, timeout_s: float) -> DialResult:
         digest = DigestClient(*self.credentials, cnonce=lambda: token_hex(8)) if self.credentials else None
         auth: list[tuple[str, str]] = []
+        if self.media is not None and not self.body:
+            host, port = self.media.local_address
+            self._offer = build_offer(host, port, self._sdp_session, self._sdp_version)
+            self.body = self._offer.serialize()
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             host, port = self._via.host, self._via.port
@@ -160,6 +178,11 @@ class CallLeg:
                 return DialResult(Outcome.NO_ANSWER, 487, "Request Terminated")
             if 200 <= response.status < 300:
                 self.dialog = uac.confirmed
+                problem = self._connect_media(response)
+                if problem is not None:
+                    # RFC 3264: an answer we cannot use. The 2xx is ACKed; hang up.
+                    await self.hangup()
+                    return DialResult(Outcome.FAILED, 488, f"Not Acceptable Here ({problem})")
                 return DialResult(Outcome.ANSWERED, response.status, response.reason)
             self.endpoint.unregister_call(self.call_id)
             return DialResult(_outcome(response.status), response.status, response.reason)
@@ -215,6 +238,48 @@ class CallLeg:
             else:
                 return response
 
+    def _connect_media(self, response: Response) -> str | None:
+        """Start the audio the answer describes; the reason it cannot, if so."""
+        if self.media is None or self._offer is None:
+            return None
+        if not response.body:
+            return "the answer has no SDP"
+        try:
+            self.negotiated = negotiate_answer(self._offer, SessionDescription.parse(response.body))
+        except RemoteProtocolError as exc:
+            return exc.reason
+        self._apply(self.negotiated)
+        return None
+
+    def _apply(self, negotiated: Negotiated) -> None:
+        assert self.media is not None
+        self.media.connect(
+            (negotiated.remote_address, negotiated.remote_port),
+            codec=negotiated.codec,
+            payload_type=negotiated.payload_type,
+            dtmf_payload_type=negotiated.dtmf_payload_type,
+        )
+        self.media.sending = negotiated.local_direction in ("sendrecv", "sendonly") and not negotiated.on_hold
+
+    def _answer_reoffer(self, request: Request) -> Response:
+        """A re-INVITE with an offer (hold, resume, a new address): answered from our stream."""
+        assert self.media is not None
+        try:
+            offer = SessionDescription.parse(request.body)
+            host, port = self.media.local_address
+            self._sdp_version += 1
+            answer, negotiated = answer_offer(offer, host, port, self._sdp_session, self._sdp_version)
+        except RemoteProtocolError as exc:
+            return response_for(request, 488, f"Not Acceptable Here ({exc.reason})"[:120])
+        self.negotiated = negotiated
+        self._apply(negotiated)
+        host, port = self._via.host, self._via.port
+        response = response_for(request, 200, "OK", contact=f"sip:callgate@{host}:{port}")
+        response.headers.set("Content-Type", "application/sdp")
+        response.body = answer.serialize()
+        response.with_content_length()
+        return response
+
     def _stray(self, uac: UacInvite, event: StrayResponse) -> None:
         # A retransmitted 2xx after the INVITE transaction ended: ACK it again (13.2.2.4).
         if event.response.cseq.method == "INVITE":
@@ -238,6 +303,9 @@ class CallLeg:
             status, reason = 481, "Call/Transaction Does Not Exist"
         elif request.method == "BYE":
             status, reason = 200, "OK"
+        elif request.method == "INVITE" and self.media is not None and request.body:
+            self.endpoint.respond(tx, self._answer_reoffer(request))
+            return
         elif request.method in ("INVITE", "UPDATE"):
             status, reason = 488, "Not Acceptable Here"
         elif request.method == "OPTIONS":
@@ -248,9 +316,13 @@ class CallLeg:
         if matches and request.method == "BYE":
             self.remote_hangup.set()
             self.endpoint.unregister_call(self.call_id)
+            if self.media is not None:
+                self.media.close()
 
     async def hangup(self) -> int | None:
         """Send BYE on the answered call; the final status of the BYE (None without a dialog)."""
+        if self.media is not None:
+            self.media.close()
         if self.dialog is None:
             return None
         bye = self.dialog.request("BYE", via=self._via, branch=new_branch())

@@ -48,8 +48,10 @@ class MediaClock:
 
     def add(self, stream: RtpStream) -> None:
         self._streams[id(stream)] = stream
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._streams = {id(stream): stream}  # streams of a loop that is gone are gone too
+            self._task = loop.create_task(self._run())
 
     def remove(self, stream: RtpStream) -> None:
         self._streams.pop(id(stream), None)
@@ -120,7 +122,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._dtmf_in = DtmfReceiver()
         self.stats = StreamStats()
         self.listeners: list[Callable[[Samples, Samples], None]] = []  # (inbound, outbound) per tick
-        self.digit_listeners: list[Callable[[str], None]] = []
+        self.digit_listeners: list[Callable[[str], object]] = []
         self.sending = True
         self._remote_ssrc: int | None = None
 

@@ -60,7 +60,14 @@ class Speaker:
             binary, "-v", key[1], "--stdout", "--", text,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, err = await proc.communicate()
+        try:
+            out, err = await proc.communicate()
+        except asyncio.CancelledError:
+            # The call ended while it rendered: stop espeak-ng and reap it before going.
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+            raise
         if proc.returncode != 0 or not out:
             # An unknown language: fall back to English rather than say nothing.
             if not key[1].startswith("en-us"):
