@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 SW_VENV := .venv-signalwire
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := sip-tester baresip kamailio espeak-ng sox openssl
+SYSTEM_PACKAGES := sip-tester baresip kamailio tshark espeak-ng sox openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test install install-test system-deps lint typecheck unit signalwire-sdk bench clean

@@ -1,0 +1,127 @@
+"""Audio and digits from SIPp, a real RTP peer: SIPp plays a known PCMU file and RFC 2833 digits to
+Callgate; Callgate's recording must hold that audio, and the digits must arrive in order."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+
+import numpy as np
+import pytest
+
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import CallLeg, Outcome
+from callgate.telephony.aio.media import RtpStream
+from callgate.telephony.aio.tts import speaker
+from callgate.telephony.media import g711
+from callgate.telephony.media.recorder import Recorder
+from tests.telephony.aio.peers import SCENARIOS, Sipp, free_udp_port
+
+pytestmark = [pytest.mark.anyio, pytest.mark.interop]
+
+
+def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
+    rec, ref = recorded.astype(np.float64), sent.astype(np.float64)
+    corr = np.correlate(rec, ref, mode="valid")
+    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
+    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
+
+
+async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path):
+    speech = await speaker().speak("The quick brown fox jumps over the lazy dog.")
+    pcmu = g711.encode(speech, "PCMU")
+    audio = tmp_path / "speech.ulaw"
+    audio.write_bytes(pcmu)
+    audio_ms = len(pcmu) // 8
+    assert audio_ms < 3400  # the scenario presses its keys 3.5 s after the answer
+    sipp = Sipp(["-sf", str(SCENARIOS / "uas_plays_audio_and_digits.xml"), "-mi", "127.0.0.1",
+                 "-mp", str(free_udp_port())], tmp_path)  # fmt: skip
+    endpoint = await SipEndpoint.open("127.0.0.1", 0)
+    media = await RtpStream.open()
+    recorder = Recorder(tmp_path / "heard.wav", track="inbound")
+    media.listeners.append(recorder)
+    digits: list[str] = []
+    all_digits = asyncio.Event()
+
+    def on_digit(d: str) -> None:
+        digits.append(d)
+        if len(digits) == 3:
+            all_digits.set()
+
+    media.digit_listeners.append(on_digit)
+    try:
+        leg = CallLeg(endpoint, target=sipp.target, destination=sipp.destination, from_user="+14155550199",
+                      media=media)  # fmt: skip
+        result = await leg.dial(timeout_s=10)
+        assert (result.outcome, result.status) == (Outcome.ANSWERED, 200)
+        assert (leg.negotiated.codec, leg.negotiated.dtmf_payload_type) == ("PCMU", 101)
+        await asyncio.wait_for(all_digits.wait(), timeout=audio_ms / 1000 + 15)
+        assert await leg.hangup() == 200
+        assert sipp.wait() == 0
+    finally:
+        endpoint.close()
+    recorder.close()
+    assert "".join(digits) == "15#"
+    with wave.open(str(recorder.path)) as w:
+        heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    sent = g711.decode(pcmu, "PCMU")
+    # The whole sentence, aligned: what SIPp sent is what Callgate recorded.
+    assert best_alignment(heard, sent) > 0.95
+
+
+async def test_callgate_digits_reach_sipp_as_tshark_decodes_them(tmp_path):
+    import shutil
+    import signal
+    import socket
+    import subprocess
+
+    if shutil.which("tshark") is None:
+        pytest.fail("tshark is not installed: `make test` installs Debian's tshark")
+    media_port = free_udp_port()
+    capture = tmp_path / "rtp.pcapng"
+    tshark = subprocess.Popen(
+        ["tshark", "-i", "lo", "-f", f"udp dst port {media_port}", "-w", str(capture), "-a", "duration:30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert tshark.stderr is not None
+    for line in tshark.stderr:  # "Capturing on 'Loopback: lo'": the capture is running
+        if "Capturing on" in line:
+            break
+    sipp = Sipp(
+        ["-sf", str(SCENARIOS / "uas_listens.xml"), "-mi", "127.0.0.1", "-mp", str(media_port)], tmp_path
+    )
+    endpoint = await SipEndpoint.open("127.0.0.1", 0)
+    try:
+        media = await RtpStream.open()
+        leg = CallLeg(endpoint, target=sipp.target, destination=sipp.destination, from_user="+14155550199",
+                      media=media)  # fmt: skip
+        assert (await leg.dial(timeout_s=10)).outcome is Outcome.ANSWERED
+        await asyncio.wait_for(media.press("2580*#"), timeout=10)
+        assert await leg.hangup() == 200
+        assert sipp.wait() == 0
+        # dumpcap writes packets in batches: send a marker after the last packet, and stop the capture
+        # once the marker is in the file (so everything before it is too).
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as marker:
+            for _ in range(50):
+                marker.sendto(b"callgate-capture-end", ("127.0.0.1", media_port))
+                seen = subprocess.run(
+                    ["tshark", "-r", str(capture), "-Y", 'udp contains "callgate-capture-end"'],
+                    capture_output=True, text=True, timeout=30,
+                ).stdout  # fmt: skip
+                if seen.strip():
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        endpoint.close()
+        tshark.send_signal(signal.SIGINT)
+        tshark.wait(timeout=10)
+    fields = subprocess.run(
+        ["tshark", "-r", str(capture), "-d", f"udp.port=={media_port},rtp",
+         "-o", "rtpevent.event_payload_type_value:101", "-Y", "rtpevent",
+         "-T", "fields", "-e", "rtp.timestamp", "-e", "rtpevent.event_id"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.split()  # fmt: skip
+    events = dict(zip(fields[0::2], fields[1::2], strict=True))  # one entry per event (its start timestamp)
+    names = "0123456789*#ABCD"
+    decoded = "".join(names[int(events[ts])] for ts in sorted(events, key=int))
+    assert decoded == "2580*#"
