@@ -105,3 +105,81 @@ class Kamailio:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def wait_for_sip(address: tuple[str, int], proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    """Probe `address` with OPTIONS until anything answers (the peer is up), for at most 10 s."""
+    probe = (
+        "OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKprobe{n}\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:{host}>\r\n"
+        "Call-ID: probe{n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+    deadline = time.monotonic() + 10
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.1)
+        me, n = s.getsockname()[1], 0
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
+            n += 1
+            s.sendto(probe.format(host=address[0], port=address[1], me=me, n=n).encode(), address)
+            try:
+                if s.recv(4096).startswith(b"SIP/2.0 "):
+                    return
+            except TimeoutError:
+                continue
+    pytest.fail(f"{what} did not answer within 10 s")
+
+
+class Baresip:
+    """baresip, a real softphone, answering automatically and recording what it hears (`sndfile`:
+    dump-*-dec.wav) while it sends `source` (a WAV, padded so it stays on the line)."""
+
+    def __init__(self, workdir: Path, source: Path) -> None:
+        if shutil.which("baresip") is None:
+            pytest.fail("baresip is not installed: `make test` installs Debian's baresip")
+        self.port = free_udp_port()
+        self.dir = workdir / "baresip"
+        self.dir.mkdir()
+        self.recordings = workdir / "baresip-recordings"
+        self.recordings.mkdir()
+        (self.dir / "config").write_text(
+            "module_path /usr/lib/baresip/modules\n"
+            f"sip_listen 127.0.0.1:{self.port}\n"
+            "net_interface 127.0.0.1\n"
+            f"audio_source aufile,{source}\n"
+            "audio_player aubridge,nil\n"
+            "audio_alert aubridge,nil\n"
+            "ausrc_srate 8000\nauplay_srate 8000\n"
+            "rtp_ports 20000-20999\n"
+            "module g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule sndfile.so\n"
+            "module_tmp uuid.so\nmodule_tmp account.so\n"
+            "module_app menu.so\n"
+            f"snd_path {self.recordings}\n"
+        )
+        (self.dir / "accounts").write_text(
+            f"<sip:callee@127.0.0.1:{self.port}>;regint=0;answermode=auto;audio_codecs=PCMU\n"
+        )
+        self.log = workdir / "baresip.log"
+        self.proc = subprocess.Popen(
+            ["baresip", "-f", str(self.dir)], stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.target = f"sip:callee@127.0.0.1:{self.port}"
+        self.destination = ("127.0.0.1", self.port)
+        wait_for_sip(self.destination, self.proc, self.log, "baresip")
+
+    def stop(self) -> None:
+        """Quit (baresip finishes its recordings as it goes)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def heard(self) -> Path:
+        (path,) = self.recordings.glob("dump-*-dec.wav")
+        return path
