@@ -40,7 +40,7 @@ from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.leg import new_branch
 from callgate.telephony.aio.media import RtpStream
-from callgate.telephony.aio.tcp import TcpSipEndpoint
+from callgate.telephony.aio.tcp import TcpSipEndpoint, open_udp_and_tcp
 from callgate.telephony.aio.tts import SpeechError, speaker
 from callgate.telephony.media.audio import AudioError, Samples, frames, read_wav
 from callgate.telephony.media.recorder import Recorder
@@ -107,14 +107,7 @@ class Sandbox:
         tcp: bool = True,
         recordings: Path | None = None,
     ) -> Sandbox:
-        udp = await SipEndpoint.open(host, port, timers)
-        stream = None
-        if tcp:
-            try:
-                stream = await TcpSipEndpoint.open_tcp(host, udp.local_address[1], timers)
-            except OSError:
-                udp.close()
-                raise
+        udp, stream = await open_udp_and_tcp(host, port, timers, tcp=tcp)
         return cls(udp, tcp=stream, time_scale=time_scale, phones=phones, recordings=recordings)
 
     @property

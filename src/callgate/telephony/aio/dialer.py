@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg
-from callgate.telephony.aio.tcp import TcpSipEndpoint
+from callgate.telephony.aio.tcp import TcpSipEndpoint, open_udp_and_tcp
 from callgate.telephony.routing import Route, Trunk, Unroutable, route
 from callgate.telephony.sip.layer import Address
 
@@ -36,12 +36,7 @@ class Dialer:
     async def open(
         cls, host: str, port: int, *, trunks: Sequence[Trunk] = (), sandbox: Address = ("127.0.0.1", 5080)
     ) -> Dialer:
-        udp = await SipEndpoint.open(host, port)
-        try:
-            tcp = await TcpSipEndpoint.open_tcp(host, udp.local_address[1])
-        except OSError:
-            udp.close()
-            raise
+        udp, tcp = await open_udp_and_tcp(host, port)
         return cls(udp, tcp, trunks, sandbox)
 
     def close(self) -> None:

@@ -140,3 +140,21 @@ class TcpSipEndpoint(SipEndpoint):
         assert connection.transport is not None
         for data in self._pending.pop(destination, []):
             connection.transport.write(data)
+
+
+async def open_udp_and_tcp(
+    host: str, port: int, timers: SipTimers | None = None, *, tcp: bool = True
+) -> tuple[SipEndpoint, TcpSipEndpoint | None]:
+    """A UDP endpoint and a TCP one on the same port. With port 0 the system picks the UDP port, which
+    may be taken for TCP: then another is picked (a few times) before giving up."""
+    for attempt in range(20):
+        udp = await SipEndpoint.open(host, port, timers)
+        if not tcp:
+            return udp, None
+        try:
+            return udp, await TcpSipEndpoint.open_tcp(host, udp.local_address[1], timers)
+        except OSError:
+            udp.close()
+            if port != 0 or attempt == 19:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
