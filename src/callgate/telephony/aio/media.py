@@ -19,7 +19,7 @@ import logging
 import os
 import struct
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,38 +38,62 @@ SILENT_FRAME = np.zeros(FRAME, dtype=np.int16)
 
 
 class MediaClock:
-    """Ticks every registered stream every 20 ms, from one task."""
+    """Ticks every registered stream every 20 ms, from one task.
 
-    def __init__(self, period: float = PERIOD) -> None:
+    The task wakes every `period / slots` (2 ms) and ticks the streams of that slot: each stream
+    keeps its exact 20 ms grid (shifted by its slot), and the process's sending is spread over the
+    period instead of leaving in one burst, so no tick waits behind a thousand others.
+    """
+
+    def __init__(self, period: float = PERIOD, slots: int = 10) -> None:
         self.period = period
-        self._streams: dict[int, RtpStream] = {}
+        self.slots = slots
+        self._slots: list[dict[int, RtpStream]] = [{} for _ in range(slots)]
+        self._where: dict[int, int] = {}
+        self._count = 0
         self._task: asyncio.Task[None] | None = None
-        self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each tick was late
+        self.lateness: deque[float] = deque(maxlen=200_000)  # seconds each slot's tick was late
 
     def add(self, stream: RtpStream) -> None:
-        self._streams[id(stream)] = stream
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._streams = {id(stream): stream}  # streams of a loop that is gone are gone too
+            # streams of a loop that is gone are gone too
+            self._slots = [{} for _ in range(self.slots)]
+            self._where.clear()
             self._task = loop.create_task(self._run())
+        if id(stream) in self._where:
+            return
+        slot = min(range(self.slots), key=lambda i: len(self._slots[i]))  # the least busy slot
+        self._slots[slot][id(stream)] = stream
+        self._where[id(stream)] = slot
+        self._count += 1
 
     def remove(self, stream: RtpStream) -> None:
-        self._streams.pop(id(stream), None)
+        slot = self._where.pop(id(stream), None)
+        if slot is not None:
+            self._slots[slot].pop(id(stream), None)
+            self._count -= 1
+
+    def __len__(self) -> int:
+        return len(self._where)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        step = self.period / self.slots
         start, n = loop.time(), 0
-        while self._streams:
-            n += 1
-            target = start + n * self.period
+        while self._where:
+            target = start + n * step
             delay = target - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = loop.time()
-            self.lateness.append(max(0.0, now - target))
+            streams = self._slots[n % self.slots]
+            if streams:
+                self.lateness.append(max(0.0, now - target))
             if now - target > 5 * self.period:  # the process stalled: skip the missed ticks
-                start, n = now, 0
-            for stream in list(self._streams.values()):
+                start, n = now - (n % self.slots) * step, n % self.slots
+            n += 1
+            for stream in list(streams.values()):
                 try:
                     stream.tick()
                 except Exception:  # one broken stream must not stop the others
@@ -90,7 +114,7 @@ def media_clock() -> MediaClock:
 
 @dataclass
 class _Playback:
-    frames: deque[Samples]
+    frames: Iterator[Samples]
     done: asyncio.Future[None]
 
 
@@ -107,7 +131,7 @@ class RtpStream(asyncio.DatagramProtocol):
     """One call's RTP: open it, tell it the far end (`connect`), then play, press, listen."""
 
     def __init__(self, clock: MediaClock | None = None) -> None:
-        self.clock = clock or media_clock()
+        self.clock = clock if clock is not None else media_clock()
         self.transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
         self.codec = "PCMU"
@@ -124,6 +148,9 @@ class RtpStream(asyncio.DatagramProtocol):
         self.listeners: list[Callable[[Samples, Samples], None]] = []  # (inbound, outbound) per tick
         self.digit_listeners: list[Callable[[str], object]] = []
         self.sending = True
+        self._silence = bytes([g711.SILENCE["PCMU"]]) * FRAME
+        self._last_frame: Samples | None = None
+        self._last_payload = b""
         self._remote_ssrc: int | None = None
 
     @classmethod
@@ -144,6 +171,8 @@ class RtpStream(asyncio.DatagramProtocol):
         """Start sending to `remote` (from the SDP answer) on the clock's next tick."""
         self.remote = remote
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
+        self._silence = bytes([g711.SILENCE[codec]]) * FRAME
+        self._last_frame = None
         self.clock.add(self)
 
     def close(self) -> None:
@@ -162,9 +191,10 @@ class RtpStream(asyncio.DatagramProtocol):
     # what the call does
 
     def play(self, frames: Iterable[Samples]) -> asyncio.Future[None]:
-        """Queue audio (20 ms frames); the future completes when the last frame has been sent."""
+        """Queue audio (20 ms frames, taken lazily: a generator or `itertools.repeat` costs no memory);
+        the future completes when the last frame has been sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._plays.append(_Playback(deque(frames), done))
+        self._plays.append(_Playback(iter(frames), done))
         return done
 
     def stop_playing(self) -> None:
@@ -184,9 +214,10 @@ class RtpStream(asyncio.DatagramProtocol):
     def tick(self) -> None:
         outbound = self._next_outbound()
         frame = self._jitter.pop()
-        inbound = g711.decode(frame, self.codec) if frame is not None else SILENT_FRAME
-        for listener in self.listeners:
-            listener(inbound, outbound)
+        if self.listeners:  # decoding is for listeners; without any, the frame is only consumed
+            inbound = g711.decode(frame, self.codec) if frame is not None else SILENT_FRAME
+            for listener in self.listeners:
+                listener(inbound, outbound)
 
     def _next_outbound(self) -> Samples:
         """Send this tick's packet(s); the audio sent (silence while digits go as events)."""
@@ -208,17 +239,22 @@ class RtpStream(asyncio.DatagramProtocol):
         samples = SILENT_FRAME
         while self._plays:
             playback = self._plays[0]
-            if playback.frames:
-                samples = playback.frames.popleft()
-                if not playback.frames and not playback.done.done():
-                    playback.done.set_result(None)
-                    self._plays.popleft()
+            frame = next(playback.frames, None)
+            if frame is not None:
+                samples = frame
                 break
             self._plays.popleft()
             if not playback.done.done():
                 playback.done.set_result(None)
         if self.sending:
-            self._send(self.payload_type, ts, g711.encode(samples, self.codec), False)
+            if samples is SILENT_FRAME:
+                payload = self._silence
+            elif samples is self._last_frame:  # a looped frame (hold music, a tone): encoded once
+                payload = self._last_payload
+            else:
+                payload = g711.encode(samples, self.codec)
+                self._last_frame, self._last_payload = samples, payload
+            self._send(self.payload_type, ts, payload, False)
         return samples
 
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
@@ -239,6 +275,11 @@ class RtpStream(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) >= 2 and 200 <= data[1] <= 204:
             return  # RTCP on the RTP port (RFC 5761): not read here
+        if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
+            # The common case, a plain audio packet (no CSRC, extension, padding): no object made.
+            self.stats.packets_received += 1
+            self._jitter.push((data[2] << 8) | data[3], data[12:])
+            return
         try:
             packet = RtpPacket.parse(data)
         except PacketError:

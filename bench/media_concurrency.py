@@ -1,0 +1,181 @@
+"""Concurrent two-way G.711 calls on one Callgate process: how late the media clock ticks, how many
+packets are lost, what a call costs in CPU, at several call counts.
+
+    .venv/bin/python bench/media_concurrency.py                       # N = 100, 500, 1000, 2000
+    .venv/bin/python bench/media_concurrency.py --calls 1000 --seconds 20
+
+Callgate places N calls (SIP over loopback) to a SIPp UAS that answers with PCMU and echoes every
+RTP packet back (`-rtp_echo`), so each call carries 50 packets a second each way. Each call leg
+sends a tone from its own RTP socket, driven by the one media clock of the process, and receives the
+echo through its jitter buffer. After the calls are up and a warm-up, the benchmark measures a
+window: the lateness of every clock tick against the 20 ms grid (p50, p99, max), packets sent and
+echoed back (loss = 1 - received / sent, counting only the window), and the process's CPU time per
+call per second. The reference in the same run is the ideal: 50 packets a second each way per call
+and 0 ms lateness; the ratio printed is received / sent. Needs `sipp` (Debian package sip-tester).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.leg import CallLeg, Outcome
+from callgate.telephony.aio.media import RtpStream, media_clock
+from callgate.telephony.media.tones import tone
+
+SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answer with PCMU and echo">
+  <recv request="INVITE" />
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:echo@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 1 1 IN IP4 [media_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK" />
+  <recv request="BYE" timeout="600000" />
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(n: int, seconds: float, workdir: Path) -> dict[str, float]:
+    (workdir / "echo.xml").write_text(SCENARIO)
+    sip_port, media_port = free_udp_port(), free_udp_port()
+    uas = subprocess.Popen(
+        ["sipp", "-sf", "echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-mi", "127.0.0.1",
+         "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100)],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(0.5)  # let SIPp bind (INVITEs would be retransmitted anyway)
+    endpoint = await SipEndpoint.open("127.0.0.1", 0)
+    frame = tone((440.0,), 0.02)
+    legs: list[CallLeg] = []
+    gate = asyncio.Semaphore(100)
+
+    async def place() -> None:
+        async with gate:
+            media = await RtpStream.open()
+            leg = CallLeg(endpoint, target=f"sip:echo@127.0.0.1:{sip_port}", destination=("127.0.0.1", sip_port),
+                          from_user="+14155550199", media=media)  # fmt: skip
+            result = await leg.dial(timeout_s=30)
+            if result.outcome is Outcome.ANSWERED:
+                media.play(itertools.repeat(frame))
+                legs.append(leg)
+            else:
+                media.close()
+
+    await asyncio.gather(*(place() for _ in range(n)))
+    await asyncio.sleep(2.0)  # warm-up: every stream sending and being echoed
+    clock = media_clock()
+    clock.lateness.clear()
+    sent0 = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
+    received0 = sum(leg.media.stats.packets_received for leg in legs if leg.media)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    lateness = np.array(clock.lateness) * 1000
+    sent = sum(leg.media.stats.packets_sent for leg in legs if leg.media) - sent0
+    for leg in legs:  # stop sending, and give the echoes in flight time to come back before counting
+        if leg.media:
+            leg.media.sending = False
+    await asyncio.sleep(0.5)
+    received = sum(leg.media.stats.packets_received for leg in legs if leg.media) - received0
+    await asyncio.gather(*(leg.hangup() for leg in legs))
+    endpoint.close()
+    try:
+        uas.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        uas.kill()
+    return {
+        "calls": len(legs),
+        "p50": float(np.percentile(lateness, 50)),
+        "p99": float(np.percentile(lateness, 99)),
+        "max": float(lateness.max()),
+        "sent_pps": sent / wall,
+        "ideal_pps": 50.0 * len(legs),
+        "loss": 1 - received / sent if sent else 1.0,
+        "cpu_core": cpu / wall,
+        "cpu_per_call_ms": 1000 * cpu / wall / max(1, len(legs)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, nargs="*", default=[100, 500, 1000, 2000])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if shutil.which("sipp") is None:
+        print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # a socket per call
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    print(f"Two-way G.711 calls against a SIPp echo, one Callgate process, {args.seconds:.0f} s windows; "
+          f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
+    print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
+          f"{'loss':>8}{'CPU core':>10}{'CPU/call':>10}")  # fmt: skip
+    for n in args.calls:
+        with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
+            r = runner(run(n, args.seconds, Path(tmp)))
+        print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
+              f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
+              f"{r['cpu_core']:>10.2f}{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
