@@ -82,3 +82,35 @@ async def test_speech_from_espeak_is_cached_and_voices_map():
     )
     french = await speaker().speak("Bonjour", "woman", "fr-FR")
     assert len(french) > 0
+
+
+async def test_rtcp_reports_give_each_side_its_call_quality():
+    from callgate.telephony.rtp.rtcp import ReceiverReport, SenderReport, parse_compound
+
+    clock, a, b = await pair()
+    for stream in (a, b):
+        stream.rtcp_interval = 10  # every ~200 ms instead of 5 s
+    seen: list[object] = []
+    original = b.rtcp_received
+
+    def spy(data: bytes) -> None:
+        seen.extend(parse_compound(data))
+        original(data)
+
+    b.rtcp.datagram_received = lambda data, addr: spy(data)
+    try:
+        a.play(frames(tone((440.0,), 3.0)))
+        for _ in range(200):  # until a has measured a round trip from b's reports (bounded)
+            if a.quality.rtt_avg_ms is not None and len(
+                a.quality._reports if hasattr(a.quality, "_reports") else [1]
+            ):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        a.close()
+        b.close()
+    assert any(isinstance(p, SenderReport) and p.ssrc == a.ssrc and p.packet_count > 0 for p in seen)
+    assert a.quality.rtt_avg_ms is not None and 0 <= a.quality.rtt_avg_ms < 1000
+    assert b.quality.loss_percent == 0.0
+    assert 4.0 < b.quality.mos() <= 4.5  # a clean loopback call
+    assert any(isinstance(p, SenderReport | ReceiverReport) for p in seen)

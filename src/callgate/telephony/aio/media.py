@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import struct
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -30,6 +33,17 @@ from callgate.telephony.rtp.dtmf import DtmfReceiver, DtmfSender
 from callgate.telephony.rtp.errors import PacketError
 from callgate.telephony.rtp.jitter import JitterBuffer
 from callgate.telephony.rtp.packet import RtpPacket, header
+from callgate.telephony.rtp.rtcp import (
+    Goodbye,
+    ReceiverReport,
+    SenderReport,
+    SourceDescription,
+    middle_32,
+    ntp_from_unix,
+    parse_compound,
+    serialize_compound,
+)
+from callgate.telephony.rtp.stats import CallQuality, ReceiverStats, SenderStats, round_trip_time
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +162,17 @@ class RtpStream(asyncio.DatagramProtocol):
         self.listeners: list[Callable[[Samples, Samples], None]] = []  # (inbound, outbound) per tick
         self.digit_listeners: list[Callable[[str], object]] = []
         self.sending = True
+        self.rtcp: _RtcpPort | None = None
+        self.rtcp_remote: tuple[str, int] | None = None
+        self.quality = CallQuality(8000)
+        self._receiver = ReceiverStats(8000)
+        self._sender = SenderStats()
+        self._last_sr: tuple[int, float] | None = None  # (LSR, when) of the peer's last SR
+        self._closed = False
+        self._ticks = 0
+        self.rtcp_interval = 250  # ticks between RTCP reports, on average (5 s, RFC 3550 6.2)
+        self._next_report = self.rtcp_interval
+        self._cname = f"callgate-{self.ssrc:08x}@callgate"
         self._silence = bytes([g711.SILENCE["PCMU"]]) * FRAME
         self._last_frame: Samples | None = None
         self._last_payload = b""
@@ -155,9 +180,24 @@ class RtpStream(asyncio.DatagramProtocol):
 
     @classmethod
     async def open(cls, host: str = "127.0.0.1", clock: MediaClock | None = None) -> RtpStream:
+        """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`."""
         loop = asyncio.get_running_loop()
-        _, stream = await loop.create_datagram_endpoint(lambda: cls(clock), local_addr=(host, 0))
-        return stream
+        for _ in range(100):
+            port = random.randrange(16384, 32767) & ~1
+            try:
+                _, stream = await loop.create_datagram_endpoint(lambda: cls(clock), local_addr=(host, port))
+            except OSError:
+                continue
+            try:
+                _, rtcp = await loop.create_datagram_endpoint(
+                    partial(_RtcpPort, stream), local_addr=(host, port + 1)
+                )
+            except OSError:
+                stream.close()
+                continue
+            stream.rtcp = rtcp
+            return stream
+        raise OSError(f"no free pair of RTP/RTCP ports on {host}")
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -170,12 +210,23 @@ class RtpStream(asyncio.DatagramProtocol):
     ) -> None:
         """Start sending to `remote` (from the SDP answer) on the clock's next tick."""
         self.remote = remote
+        self.rtcp_remote = (remote[0], remote[1] + 1)
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
         self._silence = bytes([g711.SILENCE[codec]]) * FRAME
         self._last_frame = None
         self.clock.add(self)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.rtcp is not None and self.rtcp.transport is not None:
+            if self.remote is not None:
+                try:
+                    self._send_rtcp(bye=True)
+                except OSError:
+                    pass
+            self.rtcp.transport.close()
         self.clock.remove(self)
         for playback in self._plays:
             if not playback.done.done():
@@ -212,6 +263,13 @@ class RtpStream(asyncio.DatagramProtocol):
     # the clock's call
 
     def tick(self) -> None:
+        self._ticks += 1
+        if self._ticks == 1:
+            self._next_report = max(1, self.rtcp_interval // 2)  # 6.2: the first report comes sooner
+        if self._ticks >= self._next_report:
+            # RFC 3550 6.2: about every 5 s, randomised by 0.5-1.5 so that streams do not synchronise.
+            self._next_report = self._ticks + max(1, int(self.rtcp_interval * (0.5 + random.random())))
+            self._send_rtcp()
         outbound = self._next_outbound()
         frame = self._jitter.pop()
         if self.listeners:  # decoding is for listeners; without any, the frame is only consumed
@@ -266,6 +324,7 @@ class RtpStream(asyncio.DatagramProtocol):
         )
         self.stats.packets_sent += 1
         self.stats.octets_sent += len(payload)
+        self._sender.on_packet(len(payload))
 
     # the socket's calls
 
@@ -278,7 +337,10 @@ class RtpStream(asyncio.DatagramProtocol):
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
             # The common case, a plain audio packet (no CSRC, extension, padding): no object made.
             self.stats.packets_received += 1
-            self._jitter.push((data[2] << 8) | data[3], data[12:])
+            seq = (data[2] << 8) | data[3]
+            self._jitter.push(seq, data[12:])
+            self._receiver.on_packet(seq, int.from_bytes(data[4:8], "big"), time.monotonic())
+            self._remote_ssrc = int.from_bytes(data[8:12], "big")
             return
         try:
             packet = RtpPacket.parse(data)
@@ -301,3 +363,62 @@ class RtpStream(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)
+
+    # RTCP (RFC 3550 6): our reports out, theirs in, the call's quality from both.
+
+    def _send_rtcp(self, *, bye: bool = False) -> None:
+        if self.rtcp is None or self.rtcp.transport is None or self.rtcp_remote is None:
+            return
+        now = time.time()
+        blocks = []
+        if self._remote_ssrc is not None:
+            try:
+                block = self._receiver.report_block(self._remote_ssrc, time.monotonic(), self._last_sr)
+            except ValueError:
+                pass  # the peer's stream is still on probation (A.1): nothing to report yet
+            else:
+                blocks.append(block)
+                self.quality.add_report(block)  # our view of what we receive: jitter and loss
+        report: SenderReport | ReceiverReport
+        if self._sender.packet_count:
+            report = self._sender.sender_report(self.ssrc, ntp_from_unix(now), self._ts, blocks)
+        else:
+            report = ReceiverReport(self.ssrc, tuple(blocks))
+        packets: list[SenderReport | ReceiverReport | SourceDescription | Goodbye] = [
+            report,
+            SourceDescription.for_cname(self.ssrc, self._cname),
+        ]
+        if bye:
+            packets.append(Goodbye((self.ssrc,)))
+        self.rtcp.transport.sendto(serialize_compound(packets), self.rtcp_remote)
+
+    def rtcp_received(self, data: bytes) -> None:
+        try:
+            packets = parse_compound(data)
+        except PacketError:
+            self.stats.bad_packets += 1
+            return
+        arrival = middle_32(ntp_from_unix(time.time()))
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                self._last_sr = (middle_32(packet.ntp_timestamp), time.monotonic())
+            if isinstance(packet, SenderReport | ReceiverReport):
+                for block in packet.reports:
+                    if block.ssrc == self.ssrc:
+                        rtt = round_trip_time(block, arrival)
+                        if rtt is not None:
+                            self.quality.add_rtt(rtt)
+
+
+class _RtcpPort(asyncio.DatagramProtocol):
+    """The RTCP socket beside a stream's RTP socket."""
+
+    def __init__(self, stream: RtpStream) -> None:
+        self.stream = stream
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.stream.rtcp_received(data)
