@@ -114,3 +114,61 @@ async def test_rtcp_reports_give_each_side_its_call_quality():
     assert b.quality.loss_percent == 0.0
     assert 4.0 < b.quality.mos() <= 4.5  # a clean loopback call
     assert any(isinstance(p, SenderReport | ReceiverReport) for p in seen)
+
+
+async def test_a_bridge_carries_audio_and_digits_between_two_calls(tmp_path):
+    """Call 1 (a <-> x, PCMU) and call 2 (y <-> b, PCMA), x bridged to y: a's audio reaches b,
+    re-encoded; b's keys reach a."""
+    from callgate.telephony.aio.media import bridge
+
+    clock = MediaClock()
+    a, x, y, b = [await RtpStream.open(clock=clock) for _ in range(4)]
+    a.connect(x.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+    x.connect(a.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+    y.connect(b.local_address, codec="PCMA", payload_type=8, dtmf_payload_type=101)
+    b.connect(y.local_address, codec="PCMA", payload_type=8, dtmf_payload_type=101)
+    unbridge = bridge(x, y)
+    recorder = Recorder(tmp_path / "b.wav", track="inbound")
+    b.listeners.append(recorder)
+    keys: list[str] = []
+    a.digit_listeners.append(keys.append)
+    try:
+        sent = tone((500.0, 700.0), 0.5)
+        await a.play(frames(sent))
+        await b.press("9*")
+        for _ in range(100):  # until the keys have crossed (bounded)
+            if len(keys) == 2:
+                break
+            await asyncio.sleep(0.02)
+        unbridge()
+        assert x.listeners == [] and y.digit_listeners == []
+    finally:
+        for stream in (a, x, y, b):
+            stream.close()
+    recorder.close()
+    assert "".join(keys) == "9*"
+    with wave.open(str(recorder.path)) as w:
+        heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert best_alignment(heard, sent) > 0.9  # through PCMU, a bridge and PCMA
+
+
+async def test_keys_in_the_audio_are_heard_when_no_events_were_negotiated():
+    from callgate.telephony.media.tones import dtmf_tone, silence
+
+    clock = MediaClock()
+    a, b = await RtpStream.open(clock=clock), await RtpStream.open(clock=clock)
+    a.connect(b.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=None)
+    b.connect(a.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=None)
+    keys: list[str] = []
+    b.digit_listeners.append(keys.append)
+    try:
+        audio = np.concatenate([part for key in "147" for part in (dtmf_tone(key, 0.1), silence(0.08))])
+        await a.play(frames(audio))
+        for _ in range(50):
+            if len(keys) == 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        a.close()
+        b.close()
+    assert "".join(keys) == "147"

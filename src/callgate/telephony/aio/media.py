@@ -29,6 +29,7 @@ import numpy as np
 
 from callgate.telephony.media import g711
 from callgate.telephony.media.audio import FRAME, Samples
+from callgate.telephony.media.tones import DtmfDetector
 from callgate.telephony.rtp.dtmf import DtmfReceiver, DtmfSender
 from callgate.telephony.rtp.errors import PacketError
 from callgate.telephony.rtp.jitter import JitterBuffer
@@ -169,6 +170,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._sender = SenderStats()
         self._last_sr: tuple[int, float] | None = None  # (LSR, when) of the peer's last SR
         self._closed = False
+        self._inband: Callable[[Samples, Samples], None] | None = None
         self._ticks = 0
         self.rtcp_interval = 250  # ticks between RTCP reports, on average (5 s, RFC 3550 6.2)
         self._next_report = self.rtcp_interval
@@ -214,6 +216,16 @@ class RtpStream(asyncio.DatagramProtocol):
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
         self._silence = bytes([g711.SILENCE[codec]]) * FRAME
         self._last_frame = None
+        if dtmf_payload_type is None and self._inband is None:
+            # No telephone-event negotiated: listen for keys in the audio itself (Goertzel).
+            detector = DtmfDetector()
+
+            def inband(inbound: Samples, outbound: Samples) -> None:
+                for key in detector.feed(inbound):
+                    self._digit(key)
+
+            self._inband = inband
+            self.listeners.append(inband)
         self.clock.add(self)
 
     def close(self) -> None:
@@ -355,11 +367,14 @@ class RtpStream(asyncio.DatagramProtocol):
                 self.stats.bad_packets += 1
                 return
             if digit is not None:
-                self.stats.digits_received.append(digit)
-                for listener in self.digit_listeners:
-                    listener(digit)
+                self._digit(digit)
         elif packet.payload_type == self.payload_type:
             self._jitter.push(packet.sequence, packet.payload)
+
+    def _digit(self, digit: str) -> None:
+        self.stats.digits_received.append(digit)
+        for listener in list(self.digit_listeners):
+            listener(digit)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)
@@ -422,3 +437,29 @@ class _RtcpPort(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stream.rtcp_received(data)
+
+
+def bridge(a: RtpStream, b: RtpStream) -> Callable[[], None]:
+    """Connect two calls' audio (for Dial and transfers): what each hears, the other is sent, a frame
+    later, re-packetised in its own codec, sequence and timestamps; digits pressed on one are pressed
+    on the other. Returns the function that undoes the bridge."""
+
+    def a_to_b(inbound: Samples, outbound: Samples) -> None:
+        b.play((inbound,))
+
+    def b_to_a(inbound: Samples, outbound: Samples) -> None:
+        a.play((inbound,))
+
+    a.listeners.append(a_to_b)
+    b.listeners.append(b_to_a)
+    a.digit_listeners.append(b.press)
+    b.digit_listeners.append(a.press)
+
+    def unbridge() -> None:
+        for stream, listener, other in ((a, a_to_b, b), (b, b_to_a, a)):
+            if listener in stream.listeners:
+                stream.listeners.remove(listener)
+            if other.press in stream.digit_listeners:
+                stream.digit_listeners.remove(other.press)
+
+    return unbridge
