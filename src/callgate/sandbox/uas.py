@@ -38,11 +38,12 @@ from callgate.sandbox.plan import (
 )
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.entropy import token_hex
+from callgate.telephony.aio.fetch import AudioFetcher, FetchError
 from callgate.telephony.aio.leg import new_branch
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tcp import TcpSipEndpoint, open_udp_and_tcp
 from callgate.telephony.aio.tts import SpeechError, speaker
-from callgate.telephony.media.audio import AudioError, Samples, frames, read_wav
+from callgate.telephony.media.audio import AudioError, Samples, frames, read_audio
 from callgate.telephony.media.recorder import Recorder
 from callgate.telephony.media.tones import tone
 from callgate.telephony.sip.dialog import Dialog, Via, next_hop
@@ -87,6 +88,7 @@ class Sandbox:
         recordings: Path | None = None,
     ) -> None:
         self.recordings = recordings
+        self._fetcher = AudioFetcher()
         self.endpoint = endpoint
         self.tcp = tcp
         self.time_scale = time_scale
@@ -305,8 +307,11 @@ class Sandbox:
                 await asyncio.sleep(step.duration * self.time_scale)
         elif isinstance(step, Play):
             try:
-                samples = read_wav(Path(step.source).read_bytes())
-            except (OSError, AudioError) as exc:
+                if step.source.startswith(("http://", "https://")):
+                    samples = await self._fetcher.get(step.source)
+                else:
+                    samples = read_audio(Path(step.source).read_bytes())
+            except (OSError, AudioError, FetchError) as exc:
                 log.warning("sandbox cannot play %s: %s", step.source, exc)
                 await asyncio.sleep(step.seconds * self.time_scale)
                 return

@@ -111,3 +111,18 @@ def test_trim_silence_and_frames():
     assert len(trim_silence(quiet)) == 0
     parts = frames(np.ones(330, dtype=np.int16))
     assert [len(p) for p in parts] == [160, 160, 160] and parts[-1][10:].sum() == 0
+
+
+def test_mp3_in_and_out():
+    from callgate.telephony.media.audio import encode_mp3, read_audio
+
+    speechlike = (sine(440, 8000, 1.0) * 32767 * 0.5).astype(np.int16)
+    mp3 = encode_mp3(speechlike)
+    assert mp3[:3] == b"ID3" or mp3[0] == 0xFF  # an MP3 stream
+    back = read_audio(mp3)
+    assert abs(len(back) - 8000) < 2400  # the encoder pads a frame or two
+    assert share_at(back, 440) > 0.8
+    wav = read_audio(wav_bytes(speechlike, 8000))
+    assert np.array_equal(wav, speechlike)
+    with pytest.raises(AudioError, match="not audio we can decode"):
+        read_audio(b"<html>not found</html>")

@@ -84,6 +84,31 @@ def read_wav(data: bytes) -> Samples:
     return to_int16(resample(pcm, rate))
 
 
+def read_audio(data: bytes) -> Samples:
+    """Any audio file we can decode, as 8 kHz mono 16-bit: WAV here, MP3 (and FLAC, Ogg) through
+    libsndfile (the `soundfile` package, whose wheels carry a libsndfile with MP3)."""
+    if data[:4] == b"RIFF":
+        return read_wav(data)
+    import soundfile
+
+    try:
+        decoded, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"not audio we can decode: {exc}") from None
+    if decoded.size == 0:
+        return np.zeros(0, dtype=np.int16)
+    return to_int16(resample(decoded.mean(axis=1) * 32767, int(rate)))
+
+
+def encode_mp3(samples: Samples, rate: int = RATE) -> bytes:
+    """MP3 of 16-bit mono samples (for recordings asked for as MP3)."""
+    import soundfile
+
+    out = io.BytesIO()
+    soundfile.write(out, samples.astype(np.float64) / 32768, rate, format="MP3")
+    return out.getvalue()
+
+
 def _float_wav(data: bytes) -> tuple[int, int, int, bytes]:
     """IEEE-float WAV (format 3), which the stdlib `wave` module refuses."""
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":

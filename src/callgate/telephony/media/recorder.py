@@ -11,19 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from callgate.telephony.media.audio import RATE, Samples, WavWriter, trim_silence
+from callgate.telephony.media.audio import RATE, Samples, WavWriter, encode_mp3, trim_silence
 
 TRACKS = ("inbound", "outbound", "both")
 
 
 class Recorder:
-    def __init__(self, path: Path, *, track: str = "both", dual: bool = False, trim: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, track: str = "both", dual: bool = False, trim: bool = False, mp3: bool = False
+    ) -> None:
         if track not in TRACKS:
             raise ValueError(f"track must be one of {TRACKS}")
         self.path = path
         self.track = track
         self.dual = dual and track == "both"
         self.trim = trim
+        self.mp3 = mp3
         self.writer = WavWriter(path.open("w+b"), channels=2 if self.dual else 1)
         self.closed = False
 
@@ -45,7 +48,14 @@ class Recorder:
         return self.writer.seconds
 
     def close(self) -> float:
-        """Finish the file; its duration in seconds."""
+        """Finish the file (and, if asked, its MP3 beside it: same name, .mp3); its duration in seconds."""
+        seconds = self._close()
+        if self.mp3 and not self.dual:
+            samples = np.frombuffer(self.path.read_bytes()[44:], dtype="<i2").astype(np.int16)
+            self.path.with_suffix(".mp3").write_bytes(encode_mp3(samples))
+        return seconds
+
+    def _close(self) -> float:
         if self.closed:
             return self.writer.samples / RATE
         self.closed = True
