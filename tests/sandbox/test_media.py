@@ -118,3 +118,34 @@ async def test_0180_echoes_audio_and_digits(endpoint, sandbox, tmp_path):
     assert await leg.hangup() == 200
     recorder.close()
     assert best_alignment(samples_of(recorder.path), sent) > 0.9
+
+
+async def test_hold_and_resume_by_re_invite(endpoint, sandbox, tmp_path):
+    from callgate.telephony.aio.leg import new_branch
+    from callgate.telephony.sip.dialog import Via
+    from callgate.telephony.sip.sdp import SessionDescription, build_offer
+
+    leg, recorder = await call(endpoint, sandbox, "+14155550190", tmp_path)  # silent: stays on the line
+    far = next(iter(sandbox._calls.values()))
+    host, port = leg.media.local_address
+
+    async def reoffer(direction: str, version: int) -> SessionDescription:
+        request = leg.dialog.request("INVITE", via=Via(*endpoint.local_address), branch=new_branch())
+        request.headers.set("Content-Type", "application/sdp")
+        request.body = build_offer(host, port, 7, version, direction=direction).serialize()
+        request.with_content_length()
+        queue = endpoint.send_request(request, sandbox.address)
+        while (event := await asyncio.wait_for(queue.get(), timeout=5)).response.status < 200:
+            pass
+        assert event.response.status == 200
+        endpoint.send_request(leg.dialog.ack(request.cseq.seq, via=Via(*endpoint.local_address),
+                                             branch=new_branch()), sandbox.address)  # fmt: skip
+        return SessionDescription.parse(event.response.body)
+
+    held = await reoffer("sendonly", 2)
+    assert held.direction_of(held.media[0]) == "recvonly" and not far.media.sending
+    resumed = await reoffer("sendrecv", 3)
+    assert resumed.direction_of(resumed.media[0]) == "sendrecv" and far.media.sending
+    assert resumed.origin.version == held.origin.version + 1  # RFC 3264 8: one more per answer
+    assert await leg.hangup() == 200
+    recorder.close()

@@ -73,6 +73,8 @@ class _Call:
     task: asyncio.Task[None] | None = None
     media: RtpStream | None = None
     answer_sdp: bytes = b""
+    sdp_session: int = field(default_factory=lambda: secrets.randbits(31))
+    sdp_version: int = 1
 
 
 class Sandbox:
@@ -175,8 +177,8 @@ class Sandbox:
                 # The INVITE again, after our final response ended its transaction: the same answer.
                 endpoint.respond(tx, self._response(call, *call.last, request=request))
             elif ours and call.answered:
-                # A re-INVITE (session refresh, hold): accepted as it is until media answers SDP.
-                endpoint.respond(tx, self._response(call, 200, "OK", request=request))
+                # A re-INVITE (session refresh, hold, a new address): answered, with SDP if offered.
+                endpoint.respond(tx, self._reanswer(call, request))
             else:
                 answer(*_NO_CALL)
         elif request.method == "CANCEL":
@@ -273,6 +275,30 @@ class Sandbox:
                 # No SDP offer, so no audio: each sound step only takes its time on the call.
                 await asyncio.sleep(duration(step) * scale)
 
+    def _reanswer(self, call: _Call, request: Request) -> Response:
+        response = self._response(call, 200, "OK", request=request)
+        if not request.body or call.media is None:
+            return response
+        try:
+            offer = SessionDescription.parse(request.body)
+            host, port = call.media.local_address
+            call.sdp_version += 1
+            answer, negotiated = answer_offer(offer, host, port, call.sdp_session, call.sdp_version)
+        except RemoteProtocolError as exc:
+            log.info("sandbox refuses the re-offer of %s: %s", call.invite.call_id, exc.reason)
+            return response_for(request, 488, "Not Acceptable Here", to_tag=call.to_tag)
+        call.media.connect(
+            (negotiated.remote_address, negotiated.remote_port),
+            codec=negotiated.codec,
+            payload_type=negotiated.payload_type,
+            dtmf_payload_type=negotiated.dtmf_payload_type,
+        )
+        call.media.sending = not negotiated.on_hold  # held: stay quiet until resumed
+        response.headers.set("Content-Type", "application/sdp")
+        response.body = answer.serialize()
+        response.with_content_length()
+        return response
+
     async def _open_media(self, call: _Call) -> bool:
         """Answer the INVITE's SDP offer with a stream of our own (no offer: a call without audio)."""
         if not call.invite.body:
@@ -281,7 +307,7 @@ class Sandbox:
             offer = SessionDescription.parse(call.invite.body)
             stream = await RtpStream.open(self.address[0])
             host, port = stream.local_address
-            answer, negotiated = answer_offer(offer, host, port, secrets.randbits(31), 1)
+            answer, negotiated = answer_offer(offer, host, port, call.sdp_session, call.sdp_version)
         except RemoteProtocolError as exc:
             log.info("sandbox refuses the offer of %s: %s", call.invite.call_id, exc.reason)
             return False
