@@ -57,8 +57,9 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       s=-
       c=IN IP4 [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0
+      m=audio [media_port] RTP/AVP 0 101
       a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
 
     ]]>
   </send>

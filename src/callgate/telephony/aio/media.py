@@ -170,7 +170,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._sender = SenderStats()
         self._last_sr: tuple[int, float] | None = None  # (LSR, when) of the peer's last SR
         self._closed = False
-        self._inband: Callable[[Samples, Samples], None] | None = None
+        self._inband: DtmfDetector | None = None
         self._ticks = 0
         self.rtcp_interval = 250  # ticks between RTCP reports, on average (5 s, RFC 3550 6.2)
         self._next_report = self.rtcp_interval
@@ -216,16 +216,9 @@ class RtpStream(asyncio.DatagramProtocol):
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
         self._silence = bytes([g711.SILENCE[codec]]) * FRAME
         self._last_frame = None
-        if dtmf_payload_type is None and self._inband is None:
-            # No telephone-event negotiated: listen for keys in the audio itself (Goertzel).
-            detector = DtmfDetector()
-
-            def inband(inbound: Samples, outbound: Samples) -> None:
-                for key in detector.feed(inbound):
-                    self._digit(key)
-
-            self._inband = inband
-            self.listeners.append(inband)
+        # No telephone-event negotiated: keys are listened for in the audio itself (Goertzel), while
+        # anyone listens for keys.
+        self._inband = DtmfDetector() if dtmf_payload_type is None else None
         self.clock.add(self)
 
     def close(self) -> None:
@@ -284,10 +277,14 @@ class RtpStream(asyncio.DatagramProtocol):
             self._send_rtcp()
         outbound = self._next_outbound()
         frame = self._jitter.pop()
-        if self.listeners:  # decoding is for listeners; without any, the frame is only consumed
+        inband = self._inband if self.digit_listeners else None
+        if self.listeners or inband is not None:  # decoding is for listeners; else the frame is dropped
             inbound = g711.decode(frame, self.codec) if frame is not None else SILENT_FRAME
             for listener in self.listeners:
                 listener(inbound, outbound)
+            if inband is not None:
+                for key in inband.feed(inbound):
+                    self._digit(key)
 
     def _next_outbound(self) -> Samples:
         """Send this tick's packet(s); the audio sent (silence while digits go as events)."""
