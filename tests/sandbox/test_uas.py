@@ -313,3 +313,41 @@ async def test_a_cancel_must_match_the_invite_s_transaction(endpoint, sandbox):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_what_the_sandbox_refuses_and_what_it_says_it_allows(endpoint, sandbox):
+    from callgate.telephony.aio.leg import new_branch
+    from callgate.telephony.sip.message import Request
+
+    host, port = sandbox.address
+    me_host, me_port = endpoint.local_address
+
+    async def send(method: str, *extra: tuple[str, str]):
+        request = Request(method=method, uri=f"sip:+14155550100@{host}:{port}")
+        for name, value in (
+            ("Via", f"SIP/2.0/UDP {me_host}:{me_port};branch={new_branch()};rport"),
+            ("Max-Forwards", "70"),
+            ("From", "<sip:probe@127.0.0.1>;tag=p"),
+            ("To", f"<sip:+14155550100@{host}:{port}>"),
+            ("Call-ID", f"refuse-{method}-{len(extra)}"),
+            ("CSeq", f"1 {method}"),
+            ("Contact", f"<sip:probe@{me_host}:{me_port}>"),
+            *extra,
+            ("Content-Length", "0"),
+        ):
+            request.headers.set(name, value) if name == "Max-Forwards" else request.headers.add(name, value)
+        queue = endpoint.send_request(request, (host, port))
+        while (event := await asyncio.wait_for(queue.get(), timeout=5)).response.status < 200:
+            pass
+        return event.response
+
+    rel = await send("INVITE", ("Require", "100rel, timer"))
+    assert (rel.status, rel.headers.get("Unsupported")) == (420, "100rel, timer")
+    options = await send("OPTIONS")
+    assert options.status == 200 and "INVITE" in options.headers.get("Allow")
+    assert options.headers.get("Accept") == "application/sdp"
+    register = await send("REGISTER")
+    assert register.status == 405 and "BYE" in register.headers.get("Allow")
+    hops = await send("INVITE", ("Max-Forwards", "0"))
+    assert hops.status == 483
+    assert sandbox._calls == {}  # none of them became a call

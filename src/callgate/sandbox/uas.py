@@ -57,6 +57,8 @@ from callgate.telephony.sip.uri import SipUri, TelUri
 log = logging.getLogger(__name__)
 
 _NO_CALL = (481, "Call/Transaction Does Not Exist")
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+SUPPORTED: frozenset[str] = frozenset()  # no extensions: a Require of any (100rel, timer, ...) gets 420
 
 
 @dataclass
@@ -160,6 +162,19 @@ class Sandbox:
             to_tag = (call.to_tag if call is not None else token_hex(6)) if tag else None
             endpoint.respond(tx, response_for(request, status, reason, to_tag=to_tag))
 
+        # RFC 3261 8.2.2.3 and 16.3: what a UAS refuses before looking at the method.
+        unsupported = [
+            option for option in request.headers.get_all("Require") if option.lower() not in SUPPORTED
+        ]
+        if unsupported and request.method not in ("CANCEL", "BYE"):
+            response = response_for(request, 420, "Bad Extension", to_tag=token_hex(6))
+            response.headers.set("Unsupported", ", ".join(unsupported))
+            endpoint.respond(tx, response)
+            return
+        if request.headers.get("Max-Forwards") == "0" and request.method != "OPTIONS":
+            answer(483, "Too Many Hops")
+            return
+
         ours = (
             call is not None and request.to.tag == call.to_tag and request.from_.tag == call.invite.from_.tag
         )
@@ -204,9 +219,18 @@ class Sandbox:
             answer(200, "OK", tag=False)
             self._end(call)
         elif request.method == "OPTIONS":
-            answer(200, "OK")
+            response = response_for(request, 200, "OK", to_tag=token_hex(6))
+            response.headers.set("Allow", ALLOW)
+            response.headers.set("Accept", "application/sdp")
+            response.headers.set("Supported", ", ".join(sorted(SUPPORTED)) or "")
+            endpoint.respond(tx, response)
         elif ours and request.method in ("INFO", "UPDATE", "NOTIFY"):
             answer(200, "OK", tag=False)  # mid-call INFO (DTMF relay), UPDATE without SDP: fine
+        elif request.method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "REFER", "PRACK", "NOTIFY"):
+            # Known methods a phone of the sandbox does not take (RFC 3261 21.4.6): 405 with Allow.
+            response = response_for(request, 405, "Method Not Allowed", to_tag=token_hex(6))
+            response.headers.set("Allow", ALLOW)
+            endpoint.respond(tx, response)
         else:
             answer(501, "Not Implemented")
 
