@@ -106,7 +106,8 @@ async def run(n: int, seconds: float, workdir: Path) -> dict[str, float]:
         async with gate:
             media = await RtpStream.open()
             target, destination = f"sip:echo@127.0.0.1:{sip_port}", ("127.0.0.1", sip_port)
-            leg = CallLeg(endpoint, target=target, destination=destination, from_user="+14155550199", media=media)
+            leg = CallLeg(endpoint, target=target, destination=destination, from_user="+14155550199",
+                          media=media)  # fmt: skip
             result = await leg.dial(timeout_s=30)
             if result.outcome is Outcome.ANSWERED:
                 media.play(itertools.repeat(frame))
