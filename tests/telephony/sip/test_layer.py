@@ -133,3 +133,54 @@ def test_a_transport_error_fails_the_pending_transactions_to_that_destination():
     # A response that comes anyway finds no transaction.
     layer.receive_datagram(reply(invite, 200), PEER, now=0.1)
     assert isinstance(drain(layer)[0], StrayResponse)
+
+
+def test_a_slow_user_gets_100_trying_from_the_transaction_after_200_ms():
+    layer = TransactionLayer(SipTimers())
+    invite = request("INVITE", branch="z9hG4bKslow")
+    layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    assert layer.datagrams_to_send() == [] and layer.get_timer() == 0.2
+    layer.handle_timer(0.2)
+    (sent,) = layer.datagrams_to_send()
+    trying = parse_datagram(sent[0])
+    assert (trying.status, trying.reason, trying.cseq.method) == (100, "Trying", "INVITE") and sent[1] == PEER
+    # A user that answers in time sends its own provisional: no 100 from the transaction.
+    prompt = request("INVITE", branch="z9hG4bKprompt")
+    layer.receive_datagram(prompt.serialize(), PEER, now=1.0)
+    (quick,) = drain(layer)
+    layer.respond(quick.transaction, parse_datagram(reply(prompt, 180)), now=1.05)
+    layer.datagrams_to_send()
+    layer.handle_timer(1.3)
+    assert layer.datagrams_to_send() == []
+
+
+def test_after_a_2xx_retransmitted_invites_are_absorbed_then_the_transaction_ends():
+    """RFC 6026: the Accepted state, 64*T1 long."""
+    timers = SipTimers()
+    layer = TransactionLayer(timers)
+    invite = request("INVITE", branch="z9hG4bKacc")
+    layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    ok = parse_datagram(reply(invite, 200))
+    layer.respond(event.transaction, ok, now=0.1)
+    assert len(layer.datagrams_to_send()) == 1 and event.transaction.state is State.ACCEPTED
+    layer.receive_datagram(invite.serialize(), PEER, now=0.5)  # the INVITE again: absorbed
+    assert layer.datagrams_to_send() == [] and drain(layer) == []
+    layer.respond(event.transaction, ok, now=0.6)  # the user's own 2xx retransmission goes out
+    assert len(layer.datagrams_to_send()) == 1
+    layer.handle_timer(0.1 + timers.timeout)
+    assert event.transaction.state is State.TERMINATED
+    assert [type(e.event) for e in drain(layer)] == [Terminated]
+    layer.receive_datagram(invite.serialize(), PEER, now=40.0)  # now it would be a new request
+    assert isinstance(drain(layer)[0], RequestReceived)
+
+
+def test_a_request_nobody_answers_is_forgotten_after_64_t1():
+    timers = SipTimers()
+    layer = TransactionLayer(timers)
+    layer.receive_datagram(request("INFO", branch="z9hG4bKinfo").serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    layer.handle_timer(timers.timeout)
+    assert event.transaction.state is State.TERMINATED and layer.get_timer() is None
+    assert layer._servers == {}

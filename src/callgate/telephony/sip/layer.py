@@ -193,6 +193,7 @@ class TransactionLayer:
         self._servers[(branch, method)] = (server, reply_to)
         self._where[id(server)] = (self._servers, (branch, method))
         self._events.append(RequestReceived(request, source, server))
+        self._flush(server, reply_to)  # its own timers (Y: 100 Trying, W: the watchdog) start now
 
     def _server_address(self, transaction: Transaction) -> Address | None:
         where = self._where.get(id(transaction))

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-from callgate.telephony.sip.message import Request, Response
+from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.timers import SipTimers
 
 
@@ -26,6 +26,7 @@ class State(Enum):
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
     CONFIRMED = "Confirmed"
+    ACCEPTED = "Accepted"  # RFC 6026
     TERMINATED = "Terminated"
 
 
@@ -61,12 +62,18 @@ NON_INVITE_CLIENT: dict[tuple[State, str], Row] = {
     (S.COMPLETED, "K"): (S.TERMINATED, ()),
 }
 
-# RFC 3261 17.2.1, figure 7. "respond 1xx/2xx/final" are the transaction user's responses.
+# RFC 3261 17.2.1, figure 7, with RFC 6026's Accepted state (a 2xx no longer ends the transaction:
+# for 64*T1 it absorbs the INVITE's retransmissions and lets the user's 2xx retransmissions through).
+# "respond 1xx/2xx/final" are the transaction user's responses. Timer Y is 17.2.1's 200 ms after which
+# the transaction itself sends 100 Trying if the user has said nothing.
 INVITE_SERVER: dict[tuple[State, str], Row] = {
+    (S.PROCEEDING, "Y"): (S.PROCEEDING, ("send trying",)),
     (S.PROCEEDING, "request"): (S.PROCEEDING, ("resend response",)),
-    (S.PROCEEDING, "respond 1xx"): (S.PROCEEDING, ("send response",)),
-    (S.PROCEEDING, "respond 2xx"): (S.TERMINATED, ("send response",)),
-    (S.PROCEEDING, "respond final"): (S.COMPLETED, ("send response", "start G", "start H")),
+    (S.PROCEEDING, "respond 1xx"): (S.PROCEEDING, ("send response", "stop Y")),
+    (S.PROCEEDING, "respond 2xx"): (S.ACCEPTED, ("send response", "stop Y", "start L")),
+    (S.PROCEEDING, "respond final"): (S.COMPLETED, ("send response", "stop Y", "start G", "start H")),
+    (S.ACCEPTED, "respond 2xx"): (S.ACCEPTED, ("send response",)),
+    (S.ACCEPTED, "L"): (S.TERMINATED, ()),
     (S.COMPLETED, "request"): (S.COMPLETED, ("resend response",)),
     (S.COMPLETED, "G"): (S.COMPLETED, ("resend response", "double G")),
     (S.COMPLETED, "ack"): (S.CONFIRMED, ("stop G", "stop H", "start I")),
@@ -74,8 +81,11 @@ INVITE_SERVER: dict[tuple[State, str], Row] = {
     (S.CONFIRMED, "I"): (S.TERMINATED, ()),
 }
 
-# RFC 3261 17.2.2, figure 8
+# RFC 3261 17.2.2, figure 8. Timer W (ours): a request its user never answers is forgotten after
+# 64*T1, when the client has long given up (Timer F), so unanswered requests cannot pile up.
 NON_INVITE_SERVER: dict[tuple[State, str], Row] = {
+    (S.TRYING, "W"): (S.TERMINATED, ()),
+    (S.PROCEEDING, "W"): (S.TERMINATED, ()),
     (S.TRYING, "respond 1xx"): (S.PROCEEDING, ("send response",)),
     (S.TRYING, "respond 2xx"): (S.COMPLETED, ("send response", "start J")),
     (S.TRYING, "respond final"): (S.COMPLETED, ("send response", "start J")),
@@ -202,6 +212,7 @@ class Transaction:
             "A": t.t1, "B": t.timeout, "E": t.t1, "F": t.timeout, "G": t.t1, "H": t.timeout,
             "D": 0.0 if self.reliable else max(32.0, t.timeout), "K": 0.0 if self.reliable else t.t4,
             "I": 0.0 if self.reliable else t.t4, "J": 0.0 if self.reliable else t.timeout,
+            "Y": 0.2, "L": t.timeout, "W": t.timeout,
         }  # fmt: skip
         if self.reliable and timer in {"A", "E", "G"}:
             return  # 17.1.1.2, 17.1.2.2, 17.2.1: no retransmissions over a reliable transport
@@ -290,15 +301,23 @@ class _ServerTransaction(Transaction):
         elif action == "resend response":
             if self.last_response is not None:
                 self._outbox.append(self.last_response.serialize())
+        elif action == "send trying":
+            self.last_response = response_for(self.request, 100, "Trying")
+            self._outbox.append(self.last_response.serialize())
         else:  # pragma: no cover
             raise AssertionError(action)
 
 
 class InviteServerTransaction(_ServerTransaction):
-    """Receives an INVITE: retransmits a non-2xx final until ACKed (G), gives up after H."""
+    """Receives an INVITE: 100 Trying if the user is slow (Y), retransmits a non-2xx final until ACKed
+    (G), gives up after H; after a 2xx, absorbs retransmitted INVITEs for 64*T1 (L, RFC 6026)."""
 
     table = INVITE_SERVER
     initial = State.PROCEEDING
+
+    def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
+        super().__init__(request, reliable=reliable, timers=timers, now=now)
+        self._start("Y", now)
 
     def _timeout_name(self) -> str:
         return "H"
@@ -309,6 +328,10 @@ class NonInviteServerTransaction(_ServerTransaction):
 
     table = NON_INVITE_SERVER
     initial = State.TRYING
+
+    def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
+        super().__init__(request, reliable=reliable, timers=timers, now=now)
+        self._start("W", now)
 
     def _timeout_name(self) -> str:  # pragma: no cover - has no timeout row
         return "J"
