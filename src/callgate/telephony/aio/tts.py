@@ -25,18 +25,36 @@ class SpeechError(RuntimeError):
     """espeak-ng is missing or failed."""
 
 
-def espeak_voice(voice: str | None, language: str | None) -> str:
-    """The espeak-ng `-v` argument for a vendor voice name and language."""
-    lang = (language or "en-US").lower()
+# Bandwidth's voices (SpeakSentence `voice`) that speak as men; the others speak as women.
+_BANDWIDTH_MALE = {
+    "paul",
+    "dave",
+    "simon",
+    "jorge",
+    "carlos",
+    "ignacio",
+    "rafael",
+    "jacques",
+    "gerard",
+    "jan",
+}
+
+
+def espeak_voice(voice: str | None, language: str | None, gender: str | None = None) -> str:
+    """The espeak-ng `-v` argument for a vendor voice name, language or locale (`en-US`, `en_GB`),
+    and, for Bandwidth, gender (`male`/`female`; it wins over the voice name)."""
+    lang = (language or "en-US").lower().replace("_", "-")
     if lang in ("en", "en-us"):
         lang = "en-us"
     name = (voice or "").lower()
-    if name.startswith("polly."):
+    if gender:
+        male = gender.lower() == "male"
+    elif name.startswith("polly."):
         male = name.removeprefix("polly.").split("-")[0] in _POLLY_MALE
     elif name.startswith("google."):
         male = name.endswith(("-b", "-d", "-i", "-j"))
     else:
-        male = name in ("man", "male")
+        male = name in ("man", "male") or name in _BANDWIDTH_MALE
     return f"{lang}+{'m3' if male else 'f3'}"
 
 
@@ -47,8 +65,10 @@ class Speaker:
         self._cache: OrderedDict[tuple[str, str], Samples] = OrderedDict()
         self._size = size
 
-    async def speak(self, text: str, voice: str | None = None, language: str | None = None) -> Samples:
-        key = (text, espeak_voice(voice, language))
+    async def speak(
+        self, text: str, voice: str | None = None, language: str | None = None, gender: str | None = None
+    ) -> Samples:
+        key = (text, espeak_voice(voice, language, gender))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -71,7 +91,7 @@ class Speaker:
         if proc.returncode != 0 or not out:
             # An unknown language: fall back to English rather than say nothing.
             if not key[1].startswith("en-us"):
-                return await self.speak(text, voice, "en-US")
+                return await self.speak(text, voice, "en-US", gender)
             raise SpeechError(f"espeak-ng failed: {err.decode(errors='replace').strip()[:200]}")
         samples = read_wav(out)
         self._cache[key] = samples
