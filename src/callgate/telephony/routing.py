@@ -34,6 +34,8 @@ class Route:
     transport: str
     trunk: str | None = None
     credentials: tuple[str, str] | None = None
+    #: whether the URI named the port; if not, and the host is a name, DNS SRV may name it (RFC 3263)
+    explicit_port: bool = True
 
 
 class Unroutable(Exception):
@@ -54,7 +56,7 @@ def route(target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int]) -> Rou
         except RemoteProtocolError as exc:
             raise Unroutable(f"{target}: {exc.reason}") from None
         host, port, transport = _hop(uri)
-        return Route(target, host, port, transport)
+        return Route(target, host, port, transport, explicit_port=uri.port is not None)
     if target.startswith("+"):
         matches = [
             (len(prefix), trunk) for trunk in trunks for prefix in trunk.prefixes if target.startswith(prefix)
@@ -67,7 +69,8 @@ def route(target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int]) -> Rou
             request_uri = SipUri(
                 host=proxy.host, user=target, port=proxy.port, scheme=proxy.scheme
             ).serialize()
-            return Route(request_uri, host, port, transport, trunk=trunk.name, credentials=credentials)
+            return Route(request_uri, host, port, transport, trunk=trunk.name, credentials=credentials,
+                         explicit_port=proxy.port is not None)  # fmt: skip
         host, port = sandbox
         return Route(f"sip:{target}@{host}:{port}", host, port, "udp", trunk=None)
     raise Unroutable(f"{target}: no route (client identities are not reachable over SIP yet)")

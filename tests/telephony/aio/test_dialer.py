@@ -89,3 +89,77 @@ async def test_what_cannot_be_reached_is_unroutable(to, message):
         assert str(info.value).startswith(message)
     finally:
         dialer.close()
+
+
+class Dns:
+    """A small authoritative DNS server on loopback (dnspython builds and reads the messages): SRV
+    records for `_sip._udp.trunk.test.`, NXDOMAIN for everything else; it counts the questions."""
+
+    def __init__(self, srv: list[tuple[int, int, int, str]]) -> None:
+        import socket
+        import threading
+
+        self.srv = srv  # (priority, weight, port, target)
+        self.questions: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            question = query.question[0]
+            self.questions.append(f"{question.name} {dns.rdatatype.to_text(question.rdtype)}")
+            response = dns.message.make_response(query)
+            if str(question.name) == "_sip._udp.trunk.test." and question.rdtype == dns.rdatatype.SRV:
+                records = [f"{p} {w} {port} {target}" for p, w, port, target in self.srv]
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "SRV", *records))
+            else:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self.sock.sendto(response.to_wire(), addr)
+
+    def resolver(self):
+        import dns.asyncresolver
+
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.port = self.port
+        resolver.lifetime = 5
+        return resolver
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_a_trunk_named_without_a_port_is_found_by_srv(sandbox):
+    _, port = sandbox.address
+    # The lowest priority wins: the sandbox (via localhost); the other record would go nowhere.
+    dns_server = Dns([(10, 5, port, "localhost."), (20, 5, 9, "nowhere.invalid.")])
+    trunk = Trunk("srv", "sip:trunk.test", prefixes=("+1555",))
+    dialer = await Dialer.open("127.0.0.1", 0, trunks=[trunk], sandbox=("127.0.0.1", 9),
+                               resolver=dns_server.resolver())  # fmt: skip
+    try:
+        call = await dialer.leg("+15550001234", from_user="+14155550199")
+        assert call.destination == ("127.0.0.1", port) and call.target == "sip:+15550001234@trunk.test"
+        assert (await call.dial(timeout_s=5)).outcome is Outcome.ANSWERED  # any number: a person
+        assert await call.hangup() == 200
+        busy = await dialer.leg("sip:+14155550120@trunk.test", from_user="+14155550199")
+        assert (await busy.dial(timeout_s=5)).outcome is Outcome.BUSY
+        assert dns_server.questions == ["_sip._udp.trunk.test. SRV"] * 2
+        # A port in the URI means no SRV lookup (RFC 3263 4.2): the name's own address is used.
+        direct = await dialer.leg(f"sip:+14155550100@localhost:{port}", from_user="+14155550199")
+        assert direct.destination == ("127.0.0.1", port) and len(dns_server.questions) == 2
+    finally:
+        dialer.close()
+        dns_server.close()

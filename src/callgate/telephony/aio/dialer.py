@@ -7,16 +7,23 @@ result = await leg.dial(timeout_s=30)
 `leg` routes the call's To (`callgate.telephony.routing.route`): a `sip:` URI directly, an E.164
 number through its trunk (the trunk's proxy sees every request of the call, and its credentials
 answer challenges unless the call brings its own), anything else to the sandbox. Host names are
-resolved to an address (A/AAAA); TLS is not offered yet.
+resolved as RFC 3263 says for a known transport: a URI without a port looks up the SRV records
+`_sip._udp.<host>` (or `_tcp`), in priority order with weighted choice, then the target's address;
+without SRV records (or with a port) the name's A/AAAA records on the default or given port. NAPTR is
+not consulted (the transport comes from the URI); TLS is not offered yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
 
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg
@@ -31,13 +38,21 @@ class Dialer:
     tcp: TcpSipEndpoint | None
     trunks: Sequence[Trunk]
     sandbox: Address
+    #: the DNS resolver for SRV lookups (None: the system's, from /etc/resolv.conf)
+    resolver: dns.asyncresolver.Resolver | None = None
 
     @classmethod
     async def open(
-        cls, host: str, port: int, *, trunks: Sequence[Trunk] = (), sandbox: Address = ("127.0.0.1", 5080)
+        cls,
+        host: str,
+        port: int,
+        *,
+        trunks: Sequence[Trunk] = (),
+        sandbox: Address = ("127.0.0.1", 5080),
+        resolver: dns.asyncresolver.Resolver | None = None,
     ) -> Dialer:
         udp, tcp = await open_udp_and_tcp(host, port)
-        return cls(udp, tcp, trunks, sandbox)
+        return cls(udp, tcp, trunks, sandbox, resolver)
 
     def close(self) -> None:
         self.udp.close()
@@ -64,7 +79,10 @@ class Dialer:
         resolve)."""
         found = self.route(to)
         endpoint: SipEndpoint = self.tcp if found.transport == "tcp" and self.tcp is not None else self.udp
-        destination = await self._resolve(found.host, found.port, endpoint)
+        host, port = found.host, found.port
+        if not found.explicit_port and not _is_address(host):
+            host, port = await self._srv(host, found.transport, port)
+        destination = await self._resolve(host, port, endpoint)
         return CallLeg(
             endpoint,
             target=found.request_uri,
@@ -75,6 +93,29 @@ class Dialer:
             credentials=credentials or found.credentials,
             extra_headers=extra_headers,
         )
+
+    async def _srv(self, host: str, transport: str, default_port: int) -> tuple[str, int]:
+        """RFC 3263 4.2 / RFC 2782: the SRV target to use, or (host, default_port) without records."""
+        resolver = self.resolver or dns.asyncresolver.get_default_resolver()
+        try:
+            answer = await resolver.resolve(f"_sip._{transport}.{host}", "SRV")
+        except (dns.exception.DNSException, OSError):
+            return host, default_port
+        records = [r for r in answer if str(r.target) != "."]
+        if not records:
+            return host, default_port
+        best = min(r.priority for r in records)
+        candidates = [r for r in records if r.priority == best]
+        total = sum(r.weight for r in candidates)
+        chosen = candidates[0]
+        if total > 0:
+            pick = random.uniform(0, total)
+            for record in candidates:
+                pick -= record.weight
+                if pick <= 0:
+                    chosen = record
+                    break
+        return str(chosen.target).rstrip("."), int(chosen.port)
 
     @staticmethod
     async def _resolve(host: str, port: int, endpoint: SipEndpoint) -> Address:
@@ -91,3 +132,11 @@ class Dialer:
             raise Unroutable(f"{host}: {exc.strerror or exc}") from None
         address = infos[0][4]
         return str(address[0]), int(address[1])
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
