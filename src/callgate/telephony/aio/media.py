@@ -44,11 +44,13 @@ from callgate.telephony.rtp.rtcp import (
     parse_compound,
     serialize_compound,
 )
-from callgate.telephony.rtp.stats import CallQuality, ReceiverStats, SenderStats, round_trip_time
+from callgate.telephony.rtp.stats import CallQuality, ReceiverStats, round_trip_time
 
 log = logging.getLogger(__name__)
 
 PERIOD = 0.02
+_FIXED = struct.Struct("!BBHII")  # the RTP fixed header
+_monotonic = time.monotonic
 SILENT_FRAME = np.zeros(FRAME, dtype=np.int16)
 
 
@@ -167,7 +169,6 @@ class RtpStream(asyncio.DatagramProtocol):
         self.rtcp_remote: tuple[str, int] | None = None
         self.quality = CallQuality(8000)
         self._receiver = ReceiverStats(8000)
-        self._sender = SenderStats()
         self._last_sr: tuple[int, float] | None = None  # (LSR, when) of the peer's last SR
         self._closed = False
         self._inband: DtmfDetector | None = None
@@ -333,7 +334,6 @@ class RtpStream(asyncio.DatagramProtocol):
         )
         self.stats.packets_sent += 1
         self.stats.octets_sent += len(payload)
-        self._sender.on_packet(len(payload))
 
     # the socket's calls
 
@@ -346,10 +346,9 @@ class RtpStream(asyncio.DatagramProtocol):
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
             # The common case, a plain audio packet (no CSRC, extension, padding): no object made.
             self.stats.packets_received += 1
-            seq = (data[2] << 8) | data[3]
+            _, _, seq, timestamp, self._remote_ssrc = _FIXED.unpack_from(data)
             self._jitter.push(seq, data[12:])
-            self._receiver.on_packet(seq, int.from_bytes(data[4:8], "big"), time.monotonic())
-            self._remote_ssrc = int.from_bytes(data[8:12], "big")
+            self._receiver.on_packet(seq, timestamp, _monotonic())
             return
         try:
             packet = RtpPacket.parse(data)
@@ -392,8 +391,10 @@ class RtpStream(asyncio.DatagramProtocol):
                 blocks.append(block)
                 self.quality.add_report(block)  # our view of what we receive: jitter and loss
         report: SenderReport | ReceiverReport
-        if self._sender.packet_count:
-            report = self._sender.sender_report(self.ssrc, ntp_from_unix(now), self._ts, blocks)
+        if self.stats.packets_sent:
+            # RFC 3550 6.4.1: counts since this SSRC began, 32 bits, payload octets only.
+            sent, octets = self.stats.packets_sent & 0xFFFFFFFF, self.stats.octets_sent & 0xFFFFFFFF
+            report = SenderReport(self.ssrc, ntp_from_unix(now), self._ts, sent, octets, tuple(blocks))
         else:
             report = ReceiverReport(self.ssrc, tuple(blocks))
         packets: list[SenderReport | ReceiverReport | SourceDescription | Goodbye] = [
