@@ -125,3 +125,30 @@ async def test_callgate_digits_reach_sipp_as_tshark_decodes_them(tmp_path):
     names = "0123456789*#ABCD"
     decoded = "".join(names[int(events[ts])] for ts in sorted(events, key=int))
     assert decoded == "2580*#"
+
+
+async def test_early_media_is_heard_before_the_call_fails(tmp_path):
+    speech = await speaker().speak("The number you have called is busy.")
+    pcmu = g711.encode(speech, "PCMU")
+    assert len(pcmu) // 8 < 2500  # the scenario waits 3 s before its 486
+    (tmp_path / "speech.ulaw").write_bytes(pcmu)
+    sipp = Sipp(["-sf", str(SCENARIOS / "early_media_then_busy.xml"), "-mi", "127.0.0.1",
+                 "-mp", str(free_udp_port())], tmp_path)  # fmt: skip
+    endpoint = await SipEndpoint.open("127.0.0.1", 0)
+    media = await RtpStream.open()
+    recorder = Recorder(tmp_path / "heard.wav", track="inbound")
+    media.listeners.append(recorder)
+    try:
+        leg = CallLeg(endpoint, target=sipp.target, destination=sipp.destination, from_user="+14155550199",
+                      media=media)  # fmt: skip
+        result = await leg.dial(timeout_s=10)
+        assert (result.outcome, result.status) == (Outcome.BUSY, 486)
+        assert leg.early_media.is_set() and leg.negotiated.codec == "PCMU"
+        assert sipp.wait() == 0
+    finally:
+        media.close()
+        endpoint.close()
+    recorder.close()
+    with wave.open(str(recorder.path)) as w:
+        heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert best_alignment(heard, g711.decode(pcmu, "PCMU")) > 0.95

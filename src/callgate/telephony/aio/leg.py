@@ -70,6 +70,10 @@ class CallLeg:
     first hop of the route set, else the far end's Contact; unless `outbound_proxy` says `destination`
     is a proxy that must see every request (a trunk), in which case a dialog without a route set still
     goes through it.
+
+    With `media`, the INVITE offers SDP from that stream and the answer connects it, early (a 1xx with
+    SDP, `early_media` set) or at the 2xx. The leg closes the stream when the call ends (its hangup or
+    the far end's BYE); after a dial that did not answer, the caller closes it.
     """
 
     endpoint: SipEndpoint
@@ -89,6 +93,7 @@ class CallLeg:
     #: the call's audio: its address goes in the SDP offer; the answer connects it
     media: RtpStream | None = None
     negotiated: Negotiated | None = None
+    early_media: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         host, port = self.endpoint.local_address
@@ -232,6 +237,11 @@ class CallLeg:
                 provisional = True
                 if response.status in (180, 183):
                     self.ringing.set()
+                if response.body and self.media is not None and self.negotiated is None:
+                    # Early media (RFC 3960): an SDP answer in a provisional response starts the audio
+                    # now, so ringback and announcements ("the number you have called...") are heard.
+                    if self._connect_media(response) is None:
+                        self.early_media.set()
                 if give_up and not canceled:
                     self.endpoint.send_request(build_cancel(invite), self.destination)
                     canceled, canceled_at = True, loop.time()
@@ -243,7 +253,8 @@ class CallLeg:
         if self.media is None or self._offer is None:
             return None
         if not response.body:
-            return "the answer has no SDP"
+            # A 2xx without SDP after early media keeps the early answer (RFC 3261 13.2.1).
+            return None if self.negotiated is not None else "the answer has no SDP"
         try:
             self.negotiated = negotiate_answer(self._offer, SessionDescription.parse(response.body))
         except RemoteProtocolError as exc:
