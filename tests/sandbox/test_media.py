@@ -149,3 +149,20 @@ async def test_hold_and_resume_by_re_invite(endpoint, sandbox, tmp_path):
     assert resumed.origin.version == held.origin.version + 1  # RFC 3264 8: one more per answer
     assert await leg.hangup() == 200
     recorder.close()
+
+
+async def test_a_sandbox_on_every_address_advertises_a_real_one(endpoint, tmp_path):
+    """Bound to 0.0.0.0, the sandbox must not put 0.0.0.0 in its Contact or SDP (0.0.0.0 means hold)."""
+    from callgate.sandbox.uas import advertised_host
+
+    assert advertised_host("0.0.0.0", "127.0.0.1") == "127.0.0.1"
+    assert advertised_host("192.0.2.7", "127.0.0.1") == "192.0.2.7"
+    box = await Sandbox.start("0.0.0.0", 0, time_scale=0.01)
+    try:
+        leg, recorder = await call(endpoint, box, "+14155550190", tmp_path)
+        assert leg.negotiated.remote_address == "127.0.0.1" and not leg.negotiated.on_hold
+        assert leg.dialog.remote_target.startswith("sip:sandbox@127.0.0.1:")
+        assert await leg.hangup() == 200
+        recorder.close()
+    finally:
+        box.close()

@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import math
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -131,13 +132,17 @@ class Sandbox:
         for ep in self.endpoints:
             ep.close()
 
-    def contact(self, endpoint: SipEndpoint) -> str:
+    def contact(self, endpoint: SipEndpoint, toward: str | None = None) -> str:
         host, port = self.address
+        if toward is not None:
+            host = advertised_host(host, toward)
+        if ":" in host:
+            host = f"[{host}]"
         transport = "" if endpoint.via_transport == "UDP" else f";transport={endpoint.via_transport.lower()}"
         return f"sip:sandbox@{host}:{port}{transport}"
 
     def _response(self, call: _Call, status: int, reason: str, request: Request | None = None) -> Response:
-        contact = self.contact(call.endpoint) if status < 300 and status != 100 else None
+        contact = self.contact(call.endpoint, call.source[0]) if status < 300 and status != 100 else None
         tag = call.to_tag if status != 100 else None
         response = response_for(request or call.invite, status, reason, to_tag=tag, contact=contact)
         if 200 <= status < 300 and call.answer_sdp and (request is None or request is call.invite):
@@ -285,6 +290,7 @@ class Sandbox:
             elif isinstance(step, Hangup):
                 assert call.dialog is not None
                 host, port = self.address
+                host = advertised_host(host, call.source[0])
                 bye = call.dialog.request(
                     "BYE", via=Via(host, port, call.endpoint.via_transport), branch=new_branch()
                 )
@@ -331,6 +337,7 @@ class Sandbox:
             offer = SessionDescription.parse(call.invite.body)
             stream = await RtpStream.open(self.address[0])
             host, port = stream.local_address
+            host = advertised_host(host, call.source[0])  # never 0.0.0.0 (that means hold) in SDP
             answer, negotiated = answer_offer(offer, host, port, call.sdp_session, call.sdp_version)
         except RemoteProtocolError as exc:
             log.info("sandbox refuses the offer of %s: %s", call.invite.call_id, exc.reason)
@@ -395,3 +402,18 @@ class Sandbox:
         except (RemoteProtocolError, ValueError):
             return source
         return host, port or 5060
+
+
+def advertised_host(bound: str, toward: str) -> str:
+    """The address to put in Contact, Via and SDP: the bound one, or, for a wildcard bind (0.0.0.0,
+    ::), the local address the system routes `toward` the peer from (a connected UDP socket's name;
+    no packet is sent)."""
+    if bound not in ("0.0.0.0", "::", ""):
+        return bound
+    family = socket.AF_INET6 if ":" in toward else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((toward, 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1" if family == socket.AF_INET else "::1"
