@@ -53,3 +53,11 @@ async def test_0120_0140_0150_0151_refuse_sipp(sandbox, tmp_path):
 
 async def test_0100_over_tcp_with_sipp_s_own_caller(sandbox, tmp_path):
     assert await sipp(sandbox, tmp_path, ["-sn", "uac"], "+14155550100", "-t", "t1") == 0
+
+
+async def test_an_rfc_2543_caller_without_branches(sandbox, tmp_path):
+    """The same call from an old element whose Vias carry no z9hG4bK branch (RFC 3261 17.2.3)."""
+    text = (SCENARIOS / "uac_waits_for_bye.xml").read_text().replace(";branch=[branch]", "")
+    scenario = tmp_path / "uac_2543.xml"
+    scenario.write_text(text)
+    assert await sipp(sandbox, tmp_path, ["-sf", str(scenario), "-mi", "127.0.0.1"], "+14155550160") == 0

@@ -184,3 +184,39 @@ def test_a_request_nobody_answers_is_forgotten_after_64_t1():
     layer.handle_timer(timers.timeout)
     assert event.transaction.state is State.TERMINATED and layer.get_timer() is None
     assert layer._servers == {}
+
+
+def old_style(method: str, cseq: int = 1) -> Request:
+    """A request from an RFC 2543 element: a Via without a z9hG4bK branch."""
+    req = request(method)
+    req.headers.set("Via", "SIP/2.0/UDP 127.0.0.1:5070")
+    req.headers.set("CSeq", f"{cseq} {method}")
+    return req
+
+
+def test_requests_without_a_3261_branch_match_by_their_other_fields():
+    """RFC 3261 17.2.3: Request-URI, Call-ID, From tag, CSeq and top Via name the transaction."""
+    layer = TransactionLayer(SipTimers())
+    invite = old_style("INVITE")
+    layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    layer.respond(event.transaction, parse_datagram(reply(invite, 486)), now=0.1)
+    layer.datagrams_to_send()
+    layer.receive_datagram(invite.serialize(), PEER, now=0.2)  # a retransmission: answered again
+    assert len(layer.datagrams_to_send()) == 1 and drain(layer) == []
+    layer.receive_datagram(old_style("ACK").serialize(), PEER, now=0.3)  # the ACK of the 486
+    assert event.transaction.state is State.CONFIRMED and drain(layer) == []
+    layer.receive_datagram(old_style("INVITE", cseq=2).serialize(), PEER, now=0.4)  # a new one
+    (second,) = drain(layer)
+    assert isinstance(second, RequestReceived) and second.transaction is not event.transaction
+
+
+def test_the_ack_of_a_2xx_reaches_the_user_even_when_it_matches_the_invite():
+    layer = TransactionLayer(SipTimers())
+    invite = old_style("INVITE")
+    layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    (event,) = drain(layer)
+    layer.respond(event.transaction, parse_datagram(reply(invite, 200)), now=0.1)
+    layer.receive_datagram(old_style("ACK").serialize(), PEER, now=0.2)  # same Request-URI: matches
+    (ack,) = drain(layer)
+    assert isinstance(ack, RequestReceived) and ack.request.method == "ACK" and ack.transaction is None

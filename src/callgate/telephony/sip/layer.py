@@ -26,6 +26,7 @@ from callgate.telephony.sip.transaction import (
     InviteServerTransaction,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
+    State,
     Terminated,
     Transaction,
 )
@@ -175,12 +176,23 @@ class TransactionLayer:
         self._flush(tx, destination)
 
     def _request(self, request: Request, source: Address, now: float) -> None:
-        _stamp_via(request, source)
-        branch = request.vias[0].branch or ""
+        top = request.vias[0]
         method = "INVITE" if request.method == "ACK" else request.method
+        branch = top.branch or ""
+        if not branch.startswith("z9hG4bK"):
+            # RFC 3261 17.2.3: a request from an RFC 2543 element has no usable branch; its transaction
+            # is named by the Request-URI, Call-ID, From tag, CSeq number and top Via instead. (The ACK
+            # of a 2xx goes to the Contact, so a changed Request-URI keeps it out of the INVITE's.)
+            sent_by = f"{top.host}:{top.port or 5060}"
+            branch = f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{request.cseq.seq}|{sent_by}"
+        _stamp_via(request, source)
         entry = self._servers.get((branch, method))
         if entry is not None:
             tx, destination = entry
+            if request.method == "ACK" and tx.state is State.ACCEPTED:
+                # The ACK of the 2xx (RFC 6026 8.7): the transaction user's, not the transaction's.
+                self._events.append(RequestReceived(request, source, None))
+                return
             tx.receive_request(request, now)
             self._flush(tx, destination)
             return
