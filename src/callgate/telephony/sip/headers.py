@@ -237,6 +237,10 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
+        return _parse_cseq(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> CSeq:
         number, _, method = text.strip().partition(" ")
         method = method.strip()
         if not _DIGITS.fullmatch(number) or len(number) > 10 or int(number) >= 2**31:
@@ -247,3 +251,9 @@ class CSeq:
 
     def serialize(self) -> str:
         return f"{self.seq} {self.method}"
+
+
+@lru_cache(maxsize=512)
+def _parse_cseq(text: str) -> CSeq:
+    """CSeq values repeat ("1 INVITE", "2 BYE"): parsed once each."""
+    return CSeq._parse(text)

@@ -7,6 +7,7 @@ is the text parsed for every URI written the usual way (parameters keep their or
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from callgate.telephony.sip.errors import RemoteProtocolError
@@ -157,8 +158,10 @@ class TelUri:
 Uri = SipUri | TelUri
 
 
+@lru_cache(maxsize=2048)
 def parse_uri(text: str) -> Uri:
-    """A sip:, sips: or tel: URI."""
+    """A sip:, sips: or tel: URI. Cached: calls name the same few URIs over and over (the targets,
+    the Contacts, our own From), and a parsed URI is a frozen value nobody changes."""
     if text[:4].lower() == "tel:":
         return TelUri.parse(text)
     return SipUri.parse(text)
