@@ -163,9 +163,24 @@ def _start(line: str) -> Request | Response:
     return Request(method=method, uri=uri)
 
 
+_NAMES_SEEN: set[str] = set()  # header names already found valid (bounded below)
+
+
 def _headers(text: str) -> Headers:
     headers = Headers()
     lines = text.split("\r\n")
+    if "\r\n " not in text and "\r\n\t" not in text:
+        # No folded lines (the usual case): one pass, no look-ahead.
+        append = headers.lines.append
+        for line in lines:
+            name, colon, value = line.partition(":")
+            name = name.rstrip(" \t")
+            if not colon or (name not in _NAMES_SEEN and not _HEADER_NAME.fullmatch(name)):
+                raise RemoteProtocolError(f"malformed header line {line[:80]!r}")
+            if len(_NAMES_SEEN) < 1024:
+                _NAMES_SEEN.add(name)
+            append(Header(name, value.strip(" \t"), line))
+        return headers
     i = 0
     while i < len(lines):
         line = lines[i]
