@@ -7,8 +7,8 @@ is the text parsed for every URI written the usual way (parameters keep their or
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from callgate.telephony.sip.errors import RemoteProtocolError
 
