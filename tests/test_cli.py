@@ -213,7 +213,16 @@ def test_callgate_sandbox_runs_a_phone_book(tmp_path):
         s.bind(("127.0.0.1", 0))
         sip_port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [*CALLGATE, "sandbox", "--sip", f"127.0.0.1:{sip_port}", "--phones", str(book)],
+        [
+            *CALLGATE,
+            "sandbox",
+            "--sip",
+            f"127.0.0.1:{sip_port}",
+            "--phones",
+            str(book),
+            "--recordings",
+            str(tmp_path / "heard"),
+        ],  # fmt: skip
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -224,6 +233,12 @@ def test_callgate_sandbox_runs_a_phone_book(tmp_path):
         argv += ["-p", "0", "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
         sipp = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=40)
         assert sipp.returncode == 0, sipp.stderr[-2000:]
+        # --recordings: what the sandbox heard on that call, one WAV per Call-ID (SIPp sent silence).
+        (recording,) = (tmp_path / "heard").glob("*.wav")
+        import wave
+
+        with wave.open(str(recording)) as w:
+            assert (w.getframerate(), w.getnchannels()) == (8000, 1)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

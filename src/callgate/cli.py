@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -136,7 +137,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             ssl_keyfile=settings.tls_key,
         )
         server = _uvicorn_server(config)
-        sandbox = await _start_sandbox(settings.sandbox_sip, phones)
+        sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
         _print_banner(settings, created, accounts)
         if sandbox is not None:
             host, port = sandbox.address
@@ -151,7 +152,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
         await store.close()
 
 
-async def _start_sandbox(address: str, phones: Any) -> Any:
+async def _start_sandbox(address: str, phones: Any, recordings: str | None = None) -> Any:
     """The sandbox on `address` (None if turned off, or if the address is taken: a warning, not a
     failure, so a second `callgate serve` on one machine still serves its API)."""
     if not address:
@@ -161,18 +162,27 @@ async def _start_sandbox(address: str, phones: Any) -> Any:
 
     host, port = split_host_port(address, 5080)
     try:
-        return await Sandbox.start(host, port, phones=phones)
+        return await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
     except OSError as exc:
         logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
         return None
 
 
-async def _sandbox(address: str, phones: Any) -> None:
+def _recordings_dir(path: str | None) -> Path | None:
+    """The sandbox's recordings folder (made if missing), or None."""
+    if not path:
+        return None
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def _sandbox(address: str, phones: Any, recordings: str | None = None) -> None:
     from callgate.config import split_host_port
     from callgate.sandbox.uas import Sandbox
 
     host, port = split_host_port(address, 5080)
-    sandbox = await Sandbox.start(host, port, phones=phones)
+    sandbox = await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
     bound_host, bound_port = sandbox.address
     print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
     stop = asyncio.Event()
@@ -224,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument(
         "--phones", default=None, help="TOML phone book of scripted phones (env CALLGATE_SANDBOX_PHONES)"
     )
+    sandbox.add_argument(
+        "--recordings",
+        default=None,
+        help="folder where each call's audio heard by the sandbox is kept as <Call-ID>.wav "
+        "(env CALLGATE_SANDBOX_RECORDINGS)",
+    )
 
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
@@ -258,7 +274,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         book_path = getattr(args, "phones", None) or settings.sandbox_phones
         phones = load_phone_book(book_path) if book_path else None
     if args.command == "sandbox":
-        _event_loop_runner()(_sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones))
+        recordings = getattr(args, "recordings", None) or settings.sandbox_recordings
+        _event_loop_runner()(
+            _sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones, recordings)
+        )
         return 0
     if args.command == "serve":
         try:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     sandbox_phones: str | None = Field(
         None, description="a TOML phone book of scripted sandbox phones ([[phones]], docs/SANDBOX.md)"
     )
+    sandbox_recordings: str | None = Field(
+        None, description="a folder where the sandbox keeps what it hears on each call (<Call-ID>.wav)"
+    )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
 

@@ -77,6 +77,7 @@ class _Call:
     media: RtpStream | None = None
     answer_sdp: bytes = b""
     sdp_session: int = field(default_factory=lambda: secrets.randbits(31))
+    recorder: Recorder | None = None
     sdp_version: int = 1
 
 
@@ -126,9 +127,13 @@ class Sandbox:
         return self.endpoint.local_address
 
     def close(self) -> None:
-        for call in self._calls.values():
+        for call in list(self._calls.values()):
             if call.task is not None:
                 call.task.cancel()
+            if call.media is not None:
+                call.media.close()
+            if call.recorder is not None:
+                call.recorder.close()
         for ep in self.endpoints:
             ep.close()
 
@@ -257,6 +262,8 @@ class Sandbox:
         self._calls.pop(call.invite.call_id, None)
         if call.media is not None:
             call.media.close()
+        if call.recorder is not None:
+            call.recorder.close()  # the WAV's header is made final
         if call.task is not None and call.task is not asyncio.current_task():
             call.task.cancel()
 
@@ -351,7 +358,8 @@ class Sandbox:
         call.media, call.answer_sdp = stream, answer.serialize()
         if self.recordings is not None:
             name = "".join(c if c.isalnum() else "_" for c in call.invite.call_id)[:80]
-            stream.listeners.append(Recorder(self.recordings / f"{name}.wav", track="inbound"))
+            call.recorder = Recorder(self.recordings / f"{name}.wav", track="inbound")
+            stream.listeners.append(call.recorder)
         return True
 
     async def _sound(self, media: RtpStream, step: Step) -> None:
