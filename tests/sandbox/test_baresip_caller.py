@@ -14,16 +14,10 @@ import pytest
 from callgate.sandbox.uas import Sandbox
 from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media.tones import silence
+from tests.audio_checks import best_alignment
 from tests.telephony.aio.peers import free_udp_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
-
-
-def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
-    rec, ref = recorded.astype(np.float64), sent.astype(np.float64)
-    corr = np.correlate(rec, ref, mode="valid")
-    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
-    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
 
 
 async def test_baresip_calls_0100_and_hears_hello(tmp_path):

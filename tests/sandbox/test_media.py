@@ -17,6 +17,7 @@ from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.recorder import Recorder
 from callgate.telephony.media.tones import ToneDetector, tone
+from tests.audio_checks import best_alignment
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
@@ -51,13 +52,6 @@ async def call(endpoint, sandbox, number: str, tmp_path) -> tuple[CallLeg, Recor
 def samples_of(path) -> np.ndarray:
     with wave.open(str(path)) as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-
-
-def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
-    rec, ref = recorded.astype(np.float64), sent.astype(np.float64)
-    corr = np.correlate(rec, ref, mode="valid")
-    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
-    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
 
 
 async def test_0100_says_hello_then_hangs_up(endpoint, sandbox, tmp_path):

@@ -12,7 +12,6 @@ which comes first.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import math
 import secrets
@@ -37,7 +36,7 @@ from callgate.sandbox.plan import (
     duration,
     phone_for,
 )
-from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.endpoint import SipEndpoint, is_address
 from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.fetch import AudioFetcher, FetchError
 from callgate.telephony.aio.leg import new_branch
@@ -324,13 +323,7 @@ class Sandbox:
         except RemoteProtocolError as exc:
             log.info("sandbox refuses the re-offer of %s: %s", call.invite.call_id, exc.reason)
             return response_for(request, 488, "Not Acceptable Here", to_tag=call.to_tag)
-        call.media.connect(
-            (negotiated.remote_address, negotiated.remote_port),
-            codec=negotiated.codec,
-            payload_type=negotiated.payload_type,
-            dtmf_payload_type=negotiated.dtmf_payload_type,
-        )
-        call.media.sending = not negotiated.on_hold  # held: stay quiet until resumed
+        call.media.apply(negotiated)  # a hold: quiet until resumed
         response.headers.set("Content-Type", "application/sdp")
         response.body = answer.serialize()
         response.with_content_length()
@@ -349,12 +342,7 @@ class Sandbox:
         except RemoteProtocolError as exc:
             log.info("sandbox refuses the offer of %s: %s", call.invite.call_id, exc.reason)
             return False
-        stream.connect(
-            (negotiated.remote_address, negotiated.remote_port),
-            codec=negotiated.codec,
-            payload_type=negotiated.payload_type,
-            dtmf_payload_type=negotiated.dtmf_payload_type,
-        )
+        stream.apply(negotiated)
         call.media, call.answer_sdp = stream, answer.serialize()
         if self.recordings is not None:
             name = "".join(c if c.isalnum() else "_" for c in call.invite.call_id)[:80]
@@ -406,10 +394,9 @@ class Sandbox:
         address; a name (which would need DNS) or an odd URI falls back to where the INVITE came from."""
         try:
             host, port, _ = next_hop(request)
-            ipaddress.ip_address(host)
-        except (RemoteProtocolError, ValueError):
+        except RemoteProtocolError:
             return source
-        return host, port or 5060
+        return (host, port or 5060) if is_address(host) else source
 
 
 def advertised_host(bound: str, toward: str) -> str:

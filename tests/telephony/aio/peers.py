@@ -71,32 +71,7 @@ class Kamailio:
             stdout=subprocess.DEVNULL, stderr=(workdir / "kamailio.log").open("wb"),
         )  # fmt: skip
         self.log = workdir / "kamailio.log"
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        probe = (
-            "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-            "Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKprobe{n}\r\n"
-            "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\n"
-            "Call-ID: probe{n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-        )
-        deadline = time.monotonic() + 10
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            s.settimeout(0.1)
-            me = s.getsockname()[1]
-            n = 0
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"kamailio exited: {self.log.read_text()[-2000:]}")
-                n += 1
-                s.sendto(probe.format(port=self.port, me=me, n=n).encode(), self.address)
-                try:
-                    if s.recv(4096).startswith(b"SIP/2.0 "):
-                        return
-                except TimeoutError:
-                    continue
-        pytest.fail("kamailio did not answer within 10 s")
+        wait_for_sip(self.address, self.proc, self.log, "kamailio")
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -16,6 +16,7 @@ from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media.audio import frames, read_wav
 from callgate.telephony.media.tones import silence
+from tests.audio_checks import alignment
 from tests.telephony.aio.peers import Baresip
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
@@ -27,14 +28,6 @@ def wav_file(target, samples: np.ndarray, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(samples.astype("<i2").tobytes())
-
-
-def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> tuple[float, int]:
-    rec, ref = recorded.astype(np.float64), sent.astype(np.float64)
-    corr = np.correlate(rec, ref, mode="valid")
-    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
-    scores = corr / (windows * np.linalg.norm(ref) + 1e-9)
-    return float(np.max(scores)), int(np.argmax(scores))
 
 
 async def test_baresip_hears_speech_then_a_wav(tmp_path):
@@ -64,7 +57,7 @@ async def test_baresip_hears_speech_then_a_wav(tmp_path):
     with wave.open(str(baresip.heard())) as w:
         assert (w.getframerate(), w.getnchannels()) == (8000, 1)
         heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    speech_score, speech_at = best_alignment(heard, sentence)
-    file_score, file_at = best_alignment(heard, from_file)
+    speech_score, speech_at = alignment(heard, sentence)
+    file_score, file_at = alignment(heard, from_file)
     assert speech_score > 0.9 and file_score > 0.9
     assert file_at > speech_at  # in the order played

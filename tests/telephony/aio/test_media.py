@@ -13,6 +13,7 @@ from callgate.telephony.aio.tts import espeak_voice, speaker
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.recorder import Recorder
 from callgate.telephony.media.tones import tone
+from tests.audio_checks import best_alignment
 
 pytestmark = pytest.mark.anyio
 
@@ -23,15 +24,6 @@ async def pair(codec: str = "PCMU", pt: int = 0):
     a.connect(b.local_address, codec=codec, payload_type=pt, dtmf_payload_type=101)
     b.connect(a.local_address, codec=codec, payload_type=pt, dtmf_payload_type=101)
     return clock, a, b
-
-
-def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
-    """The highest normalised cross-correlation of `sent` against `recorded` over every lag."""
-    rec = recorded.astype(np.float64)
-    ref = sent.astype(np.float64)
-    corr = np.correlate(rec, ref, mode="valid")
-    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
-    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
 
 
 @pytest.mark.parametrize(("codec", "pt"), [("PCMU", 0), ("PCMA", 8)])

@@ -15,16 +15,10 @@ from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media import g711
 from callgate.telephony.media.recorder import Recorder
+from tests.audio_checks import best_alignment
 from tests.telephony.aio.peers import SCENARIOS, Sipp, free_udp_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
-
-
-def best_alignment(recorded: np.ndarray, sent: np.ndarray) -> float:
-    rec, ref = recorded.astype(np.float64), sent.astype(np.float64)
-    corr = np.correlate(rec, ref, mode="valid")
-    windows = np.sqrt(np.convolve(rec * rec, np.ones(len(ref)), mode="valid"))
-    return float(np.max(corr / (windows * np.linalg.norm(ref) + 1e-9)))
 
 
 async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path):

@@ -15,17 +15,14 @@ not consulted (the transport comes from the URI); TLS is not offered yet.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import random
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.asyncresolver
 import dns.exception
 
-from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.endpoint import SipEndpoint, is_address, resolve
 from callgate.telephony.aio.leg import CallLeg
 from callgate.telephony.aio.tcp import TcpSipEndpoint, open_udp_and_tcp
 from callgate.telephony.routing import Route, Trunk, Unroutable, route
@@ -80,9 +77,12 @@ class Dialer:
         found = self.route(to)
         endpoint: SipEndpoint = self.tcp if found.transport == "tcp" and self.tcp is not None else self.udp
         host, port = found.host, found.port
-        if not found.explicit_port and not _is_address(host):
+        if not found.explicit_port and not is_address(host):
             host, port = await self._srv(host, found.transport, port)
-        destination = await self._resolve(host, port, endpoint)
+        try:
+            destination = await resolve(host, port, endpoint)
+        except OSError as exc:
+            raise Unroutable(f"{host}: {exc.strerror or exc}") from None
         return CallLeg(
             endpoint,
             target=found.request_uri,
@@ -116,27 +116,3 @@ class Dialer:
                     chosen = record
                     break
         return str(chosen.target).rstrip("."), int(chosen.port)
-
-    @staticmethod
-    async def _resolve(host: str, port: int, endpoint: SipEndpoint) -> Address:
-        try:
-            ipaddress.ip_address(host)
-            return host, port
-        except ValueError:
-            pass
-        family = socket.AF_INET6 if ":" in endpoint.local_address[0] else socket.AF_INET
-        kind = socket.SOCK_STREAM if endpoint.layer.reliable else socket.SOCK_DGRAM
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=kind)
-        except OSError as exc:
-            raise Unroutable(f"{host}: {exc.strerror or exc}") from None
-        address = infos[0][4]
-        return str(address[0]), int(address[1])
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

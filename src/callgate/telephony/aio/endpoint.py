@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -156,3 +158,25 @@ class SipEndpoint(asyncio.DatagramProtocol):
             if isinstance(event, RequestReceived) and event.transaction is not None:
                 if event.transaction.last_response is None:
                     self.respond(event.transaction, response_for(event.request, 500, "Server Internal Error"))
+
+
+def is_address(host: str) -> bool:
+    """Whether `host` is an IP address (no DNS needed), not a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def resolve(host: str, port: int, endpoint: SipEndpoint) -> Address:
+    """`host`:`port` as an address `endpoint` can send to: an IP address as it is, a name through the
+    system resolver (A or AAAA, by the endpoint's family). Raises OSError when the name does not
+    resolve."""
+    if is_address(host):
+        return host, port
+    family = socket.AF_INET6 if ":" in endpoint.local_address[0] else socket.AF_INET
+    kind = socket.SOCK_STREAM if endpoint.layer.reliable else socket.SOCK_DGRAM
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=kind)
+    address = infos[0][4]
+    return str(address[0]), int(address[1])

@@ -8,13 +8,11 @@ await leg.hangup()                           # BYE, if it was answered
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 
-from callgate.telephony.aio.endpoint import SipEndpoint
+from callgate.telephony.aio.endpoint import SipEndpoint, resolve
 from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.sip.dialog import Dialog, UacInvite, Via, build_cancel, build_invite, next_hop
@@ -259,18 +257,8 @@ class CallLeg:
             self.negotiated = negotiate_answer(self._offer, SessionDescription.parse(response.body))
         except RemoteProtocolError as exc:
             return exc.reason
-        self._apply(self.negotiated)
+        self.media.apply(self.negotiated)
         return None
-
-    def _apply(self, negotiated: Negotiated) -> None:
-        assert self.media is not None
-        self.media.connect(
-            (negotiated.remote_address, negotiated.remote_port),
-            codec=negotiated.codec,
-            payload_type=negotiated.payload_type,
-            dtmf_payload_type=negotiated.dtmf_payload_type,
-        )
-        self.media.sending = negotiated.local_direction in ("sendrecv", "sendonly") and not negotiated.on_hold
 
     def _answer_reoffer(self, request: Request) -> Response:
         """A re-INVITE with an offer (hold, resume, a new address): answered from our stream."""
@@ -283,7 +271,7 @@ class CallLeg:
         except RemoteProtocolError as exc:
             return response_for(request, 488, f"Not Acceptable Here ({exc.reason})"[:120])
         self.negotiated = negotiated
-        self._apply(negotiated)
+        self.media.apply(negotiated)
         host, port = self._via.host, self._via.port
         response = response_for(request, 200, "OK", contact=f"sip:callgate@{host}:{port}")
         response.headers.set("Content-Type", "application/sdp")
@@ -380,17 +368,8 @@ class CallLeg:
         if key is None:
             return self.destination
         if key not in self._hops:
-            host, port = key
             try:
-                ipaddress.ip_address(host)
-                self._hops[key] = (host, port)
-            except ValueError:
-                family = socket.AF_INET6 if ":" in self.endpoint.local_address[0] else socket.AF_INET
-                try:
-                    infos = await asyncio.get_running_loop().getaddrinfo(
-                        host, port, family=family, type=socket.SOCK_DGRAM
-                    )
-                    self._hops[key] = (str(infos[0][4][0]), int(infos[0][4][1]))
-                except OSError:
-                    self._hops[key] = self.destination
+                self._hops[key] = await resolve(*key, self.endpoint)
+            except OSError:
+                self._hops[key] = self.destination  # a name that does not resolve: the known address
         return self._hops[key]

@@ -45,6 +45,7 @@ from callgate.telephony.rtp.rtcp import (
     serialize_compound,
 )
 from callgate.telephony.rtp.stats import CallQuality, ReceiverStats, round_trip_time
+from callgate.telephony.sip.sdp import Negotiated
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,17 @@ class RtpStream(asyncio.DatagramProtocol):
         # anyone listens for keys.
         self._inband = DtmfDetector() if dtmf_payload_type is None else None
         self.clock.add(self)
+
+    def apply(self, negotiated: Negotiated) -> None:
+        """Follow an offer/answer: send where and how it settled, and only while our side may send
+        (not when the peer holds the call or we offered to only listen)."""
+        self.connect(
+            (negotiated.remote_address, negotiated.remote_port),
+            codec=negotiated.codec,
+            payload_type=negotiated.payload_type,
+            dtmf_payload_type=negotiated.dtmf_payload_type,
+        )
+        self.sending = negotiated.local_direction in ("sendrecv", "sendonly") and not negotiated.on_hold
 
     def close(self) -> None:
         if self._closed:
