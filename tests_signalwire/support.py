@@ -48,6 +48,9 @@ def _server_env() -> dict[str, str]:
     for var in ("CALLGATE_DB", "CALLGATE_HTTP"):
         env.pop(var, None)
     env["CALLGATE_SANDBOX_SIP"] = "127.0.0.1:0"  # each server's sandbox on a port of its own
+    # An API-only node: these tests keep calls queued to check the resource itself; the engine's own
+    # tests (tests/engine) run calls end to end.
+    env["CALLGATE_WORKER"] = "false"
     return env
 
 

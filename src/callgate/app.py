@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,19 +14,98 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from callgate.config import Settings
+from callgate.core.call import Account
 from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
 from callgate.dialects.openapi import openapi_document
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio.api import CompatApi
+from callgate.dialects.twilio.engine_face import CompatFace
 from callgate.dialects.twilio.face import TWILIO
+from callgate.engine.faces import Face
+from callgate.engine.runner import Engine
 from callgate.engine.services import Services
+from callgate.engine.worker import Worker
 from callgate.store import SqlStore
-from callgate.store.base import Store
+from callgate.store.base import Outgoing, Store
+from callgate.webhooks.outbox import Dispatcher
 
 
-def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """The HTTP application. It opens (and migrates) the store on startup unless one is handed in open."""
+@dataclass
+class RunningEngine:
+    """The worker and the dispatcher of one process, and what they hold open."""
+
+    engine: Engine
+    worker: Worker
+    dispatcher: Dispatcher
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        await self.dispatcher.stop()
+        self.engine.dialer.close()
+        await self.engine.http.close()
+        await self.engine.audio.close()
+
+
+async def start_engine(
+    settings: Settings, services: Services, sandbox: tuple[str, int] | None
+) -> RunningEngine:
+    from callgate.config import split_host_port
+    from callgate.engine.clock import utcnow
+    from callgate.telephony.aio.dialer import Dialer
+    from callgate.telephony.aio.fetch import AudioFetcher
+    from callgate.telephony.aio.tts import speaker
+    from callgate.webhooks.client import WebhookClient
+    from callgate.webhooks.ssrf import HostGuard
+
+    store = services.store
+    host, port = split_host_port(settings.sip, 0)
+    dialer = await Dialer.open(
+        host, port, trunks=settings.sip_trunks(), sandbox=sandbox or ("127.0.0.1", 5080)
+    )
+    guard = HostGuard(
+        allow_loopback=settings.webhook_allow_loopback,
+        allow_private=settings.webhook_allow_private,
+        allowed_hosts=settings.webhook_allowed_hosts,
+    )
+    http = WebhookClient(guard=guard)
+    media_host = settings.media_host or (host if host not in ("0.0.0.0", "::", "") else "127.0.0.1")
+    engine = Engine(
+        store, services.calls, FACES, dialer, http, speaker(), AudioFetcher(), media_host=media_host
+    )
+    tokens: dict[Any, Account] = {}
+
+    async def sign(item: Outgoing) -> Any:
+        account = tokens.get(item.account_id) or await store.get_account(item.account_id)
+        if account is None:
+            return lambda _url, _params: {}
+        tokens[item.account_id] = account
+        face = FACES.get(item.dialect, FACES["twilio"])
+        return lambda url, params: face.sign(account, url, params)
+
+    dispatcher = Dispatcher(store, http, sign, clock=utcnow, max_deliveries=settings.webhook_deliveries)
+    services.calls.listeners.append(lambda _call, _event: dispatcher.wake())
+    worker = Worker(engine, cps=settings.calls_per_second, lease_s=settings.lease_s)
+    await dispatcher.start()
+    await worker.start()
+    return RunningEngine(engine, worker, dispatcher)
+
+
+FACES: dict[str, Face] = {"twilio": CompatFace(TWILIO), "signalwire": CompatFace(SIGNALWIRE)}
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    engine: bool = False,
+    sandbox: tuple[str, int] | None = None,
+) -> Starlette:
+    """The HTTP application. It opens (and migrates) the store on startup unless one is handed in open.
+
+    With `engine`, the process also runs calls (the worker) and delivers callbacks (the outbox
+    dispatcher); numbers without a trunk go to the sandbox at `sandbox`.
+    """
     owned = store is None
     the_store: Store = store if store is not None else SqlStore(settings.db)
     document = openapi_document()
@@ -34,10 +114,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if owned:
             await the_store.open()
-        app.state.services = Services.over(the_store)
+        services = app.state.services = Services.over(the_store, FACES)
+        running = await start_engine(settings, services, sandbox) if engine else None
+        app.state.engine = running
         try:
             yield
         finally:
+            if running is not None:
+                await running.stop()
             if owned:
                 await the_store.close()
 

@@ -125,7 +125,13 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             created = await create_account(store, "default")
             accounts = [created]
         host, port = settings.http_host_port
-        app = create_app(settings, store=store)
+        sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
+        app = create_app(
+            settings,
+            store=store,
+            engine=settings.worker,
+            sandbox=None if sandbox is None else sandbox.address,
+        )
         config = uvicorn.Config(
             app,
             host=host,
@@ -137,7 +143,6 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             ssl_keyfile=settings.tls_key,
         )
         server = _uvicorn_server(config)
-        sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
         _print_banner(settings, created, accounts)
         if sandbox is not None:
             host, port = sandbox.address

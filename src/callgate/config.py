@@ -78,6 +78,29 @@ class Settings(BaseSettings):
     )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
+    worker: bool = Field(
+        True, description="run queued calls in this process (false: an API-only node; workers run them)"
+    )
+    sip: str = Field("127.0.0.1:0", description="HOST:PORT of the engine's SIP endpoint (UDP and TCP)")
+    media_host: str | None = Field(None, description="address for RTP (default: the SIP host)")
+    calls_per_second: float = Field(
+        10.0, gt=0, description="calls dialled per second per account; more wait queued (queue_time)"
+    )
+    lease_s: float = Field(
+        15.0, gt=0, description="seconds a worker's claim on a call lasts between heartbeats"
+    )
+    webhook_deliveries: int = Field(
+        3,
+        ge=1,
+        description="deliveries of a status callback before it is given up (each with its #rc retries)",
+    )
+    webhook_allow_loopback: bool = Field(True, description="allow webhooks to 127.0.0.0/8 and ::1")
+    webhook_allow_private: bool = Field(
+        False, description="allow webhooks to private, link-local and other non-public addresses"
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list, description="host names or CIDRs webhooks may reach even if not public"
+    )
 
     @field_validator("http")
     @classmethod

@@ -56,6 +56,8 @@ class CallOptions:
     call_token: str | None = None
     client_notification_url: str | None = None
     max_price_per_minute: str | None = None
+    #: the face the call was created through: its webhooks are signed and shaped that way
+    dialect: str = "twilio"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every option (UUIDs as strings, tuples as lists).

@@ -71,6 +71,11 @@ class CallUpdated(CallEvent):
     """Call-control parameters (document URL, callbacks, time limit) changed through the API."""
 
 
+@dataclass(frozen=True, slots=True)
+class CallSettled(CallEvent):
+    """The worker wrote an ended call's last figures (quality, SIP code, price); the status stays."""
+
+
 EVENT_TYPES: dict[str, type[CallEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -84,5 +89,6 @@ EVENT_TYPES: dict[str, type[CallEvent]] = {
         CallCanceled,
         CallEnded,
         CallUpdated,
+        CallSettled,
     )
 }

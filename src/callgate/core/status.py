@@ -5,8 +5,10 @@ far end may ring (`ringing`) and answer (`in-progress`), or the attempt ends as 
 `no-answer`, `failed` or `canceled`. An answered call ends as `completed`. Everything that
 affects a call's status lives in this file: `TRANSITIONS` maps each status to the events it
 accepts and the status each event leads to; an event missing from a status's row is an illegal
-move and raises `InvalidTransition`. Statuses in `TERMINAL` accept no event that changes them.
-Events that only annotate the timeline (`CallUpdated`, `CallInitiated`) map a status to itself.
+move and raises `InvalidTransition`. Statuses in `TERMINAL` accept no event that changes them; the
+only event they take is `CallSettled`, the worker's last figures for a call that has already ended
+(ended through the API while the worker was hanging up, say). Events that only annotate the
+timeline (`CallUpdated`, `CallInitiated`, `CallSettled`) map a status to itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from callgate.core.events import (
     CallNotAnswered,
     CallQueued,
     CallRinging,
+    CallSettled,
     CallUpdated,
 )
 
@@ -77,14 +80,16 @@ TRANSITIONS: dict[CallStatus, dict[type[CallEvent], CallStatus]] = {
         CallUpdated: S.IN_PROGRESS,
         CallEnded: S.COMPLETED,
     },
-    S.COMPLETED: {},
-    S.BUSY: {},
-    S.FAILED: {},
-    S.NO_ANSWER: {},
-    S.CANCELED: {},
+    S.COMPLETED: {CallSettled: S.COMPLETED},
+    S.BUSY: {CallSettled: S.BUSY},
+    S.FAILED: {CallSettled: S.FAILED},
+    S.NO_ANSWER: {CallSettled: S.NO_ANSWER},
+    S.CANCELED: {CallSettled: S.CANCELED},
 }
 
-TERMINAL: frozenset[CallStatus] = frozenset(status for status, row in TRANSITIONS.items() if not row)
+TERMINAL: frozenset[CallStatus] = frozenset(
+    status for status, row in TRANSITIONS.items() if all(to is status for to in row.values())
+)
 LIVE: frozenset[CallStatus] = frozenset(CallStatus) - TERMINAL
 
 

@@ -24,7 +24,12 @@ from callgate.core.errors import (
 from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
 from callgate.core.status import LIVE, TERMINAL, CallStatus, next_status
 from callgate.engine.clock import new_id, utcnow
-from callgate.store.base import Page, Store, TimelineEntry
+from callgate.store.base import CallbacksFor, Page, Store, TimelineEntry
+
+#: what the engine hands the service: the callbacks an event causes (written with the event)
+CallbackPolicy = Callable[[CallEvent], CallbacksFor | None]
+#: told of every change the service writes (the worker running the call listens)
+Listener = Callable[[Call, CallEvent], None]
 
 _MAX_RETRIES = 8
 
@@ -33,11 +38,18 @@ class CallService:
     """Creates, reads, changes and deletes calls for the API, and moves them for the call runner."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], datetime] = utcnow, ids: Callable[[], UUID] = new_id
+        self,
+        store: Store,
+        clock: Callable[[], datetime] = utcnow,
+        ids: Callable[[], UUID] = new_id,
+        callbacks: CallbackPolicy | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._ids = ids
+        self.callbacks = callbacks
+        self.listeners: list[Listener] = []
+        self.created: list[Callable[[Call], None]] = []
 
     def _now(self) -> datetime:
         return self._clock().replace(microsecond=0)
@@ -69,7 +81,10 @@ class CallService:
             updated_at=now,
             options=options,
         )
-        return await self._store.insert_call(call, CallQueued({"to": call.to, "from": call.from_}), now)
+        stored = await self._store.insert_call(call, CallQueued({"to": call.to, "from": call.from_}), now)
+        for hook in self.created:
+            hook(stored)
+        return stored
 
     async def get(self, account_id: UUID, call_id: UUID) -> Call | None:
         return await self._store.get_call(account_id, call_id)
@@ -129,7 +144,14 @@ class CallService:
 
     async def _write(self, call: Call, event: CallEvent, changes: dict[str, Any]) -> Call | None:
         status = next_status(call.status, event)
-        return await self._store.update_call(call, {**changes, "status": status}, event, self._now())
+        callbacks = self.callbacks(event) if self.callbacks is not None else None
+        moved = await self._store.update_call(
+            call, {**changes, "status": status}, event, self._now(), callbacks
+        )
+        if moved is not None:
+            for listener in self.listeners:
+                listener(moved, event)
+        return moved
 
     async def delete(self, account_id: UUID, call_id: UUID) -> bool:
         call = await self._store.get_call(account_id, call_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.applications import ApplicationService
+from callgate.engine.callbacks import StatusCallbacks
 from callgate.engine.calls import CallService
+from callgate.engine.clock import new_id, utcnow
+from callgate.engine.faces import Face
 from callgate.store.base import Store
 
 
@@ -20,10 +24,13 @@ class Services:
     applications: ApplicationService
 
     @classmethod
-    def over(cls, store: Store) -> Services:
+    def over(cls, store: Store, faces: Mapping[str, Face] | None = None) -> Services:
+        """The services over `store`; with `faces`, every call event queues the status callbacks it
+        causes (API-only nodes too, so a call canceled through the API reports it)."""
+        callbacks = StatusCallbacks(faces, clock=utcnow, ids=new_id) if faces else None
         return cls(
             store=store,
             accounts=AccountDirectory(store),
-            calls=CallService(store),
+            calls=CallService(store, callbacks=callbacks),
             applications=ApplicationService(store),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -38,6 +39,72 @@ class Page:
     before: UUID | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One webhook in the durable outbox (a status or recording callback), and its delivery state."""
+
+    id: UUID
+    account_id: UUID
+    call_id: UUID | None
+    kind: str  # "status", "recording", "amd", ...
+    dialect: str  # the face that shapes and signs it
+    url: str
+    method: str
+    params: tuple[tuple[str, str], ...]
+    created_at: datetime
+    due_at: datetime
+    attempts: int = 0
+    state: str = "pending"  # pending, delivered, failed
+    last_status: int | None = None
+
+
+#: Builds the callbacks an event causes, from the call as it is after the event and the number of
+#: status callbacks the call has already queued (Twilio's SequenceNumber). Run inside the transaction.
+CallbacksFor = Callable[[Call, int], Sequence[Outgoing]]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP request Callgate made for a call, and what came back (the call's Events resource)."""
+
+    account_id: UUID
+    call_id: UUID | None
+    kind: str  # "voice", "fallback", "action", "status", ...
+    at: datetime
+    request: dict[str, Any]  # url, method, headers, params
+    response: dict[str, Any]  # status, headers, body (first KB)
+    elapsed_ms: int | None = None
+    error_code: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """An error or warning about a call, as Twilio's debugger reports it."""
+
+    id: UUID
+    account_id: UUID
+    call_id: UUID | None
+    created_at: datetime
+    level: str  # "error" or "warning"
+    code: int
+    message: str
+    request_url: str | None = None
+    request_method: str | None = None
+    detail: dict[str, Any] | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A worker's claim on a call."""
+
+    call_id: UUID
+    owner: str
+    claimed_at: datetime
+    lease_until: datetime
+
+
 class Store(Protocol):
     """What the engine needs from persistence. Every call update is a compare-and-set on the
     version the caller read: None back means another writer got there first."""
@@ -58,6 +125,7 @@ class Store(Protocol):
         changes: dict[str, Any],
         event: CallEvent,
         now: datetime,
+        callbacks: CallbacksFor | None = None,
     ) -> Call | None: ...
     async def delete_call(self, account_id: UUID, call_id: UUID) -> bool: ...
     async def timeline(self, call_id: UUID) -> list[TimelineEntry]: ...
@@ -69,3 +137,28 @@ class Store(Protocol):
     ) -> list[Application]: ...
     async def update_application(self, app: Application) -> Application | None: ...
     async def delete_application(self, account_id: UUID, app_id: UUID) -> bool: ...
+
+    # the engine: leases on calls
+    async def call_by_id(self, call_id: UUID) -> Call | None: ...
+    async def queued_calls(self, limit: int) -> list[Call]: ...
+    async def claim_call(self, call_id: UUID, owner: str, now: datetime, lease_until: datetime) -> bool: ...
+    async def renew_runs(self, owner: str, lease_until: datetime) -> None: ...
+    async def end_run(self, call_id: UUID) -> None: ...
+    async def expired_runs(self, now: datetime, limit: int) -> list[Run]: ...
+    async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool: ...
+
+    # the outbox
+    async def add_webhooks(self, items: Sequence[Outgoing]) -> None: ...
+    async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]: ...
+    async def settle_webhook(
+        self, item_id: UUID, *, state: str, attempts: int, due_at: datetime, last_status: int | None
+    ) -> None: ...
+    async def webhooks_of(self, call_id: UUID) -> list[Outgoing]: ...
+
+    # what happened: requests made and notifications
+    async def log_request(self, record: RequestRecord) -> None: ...
+    async def requests_of(self, call_id: UUID) -> list[RequestRecord]: ...
+    async def add_notification(self, record: NotificationRecord) -> None: ...
+    async def list_notifications(
+        self, account_id: UUID, call_id: UUID | None, page: Page
+    ) -> list[NotificationRecord]: ...

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import Table, and_, delete, event, insert, select, update
+from sqlalchemy import Table, and_, delete, event, exists, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -23,11 +23,28 @@ from callgate.core.call import Account, Application, Call, CallFilter
 from callgate.core.events import CallEvent
 from callgate.core.status import CallStatus
 from callgate.store import codec
-from callgate.store.base import Page, TimelineEntry
+from callgate.store.base import (
+    CallbacksFor,
+    NotificationRecord,
+    Outgoing,
+    Page,
+    RequestRecord,
+    Run,
+    TimelineEntry,
+)
 from callgate.store.batch import InsertBatcher
 from callgate.store.sqlite_writer import SqliteWriter, sqlite_pragmas
 from callgate.store.sqlite_writer import is_row_error as sqlite_row_error
-from callgate.store.tables import accounts, applications, call_events, calls
+from callgate.store.tables import (
+    accounts,
+    applications,
+    call_events,
+    call_runs,
+    calls,
+    notifications,
+    requests_log,
+    webhooks,
+)
 
 R = TypeVar("R")
 
@@ -168,10 +185,16 @@ class SqlStore:
             return _rows([codec.call_from_row(r) for r in (await conn.execute(query)).mappings()], page)
 
     async def update_call(
-        self, call: Call, changes: dict[str, Any], event: CallEvent, now: datetime
+        self,
+        call: Call,
+        changes: dict[str, Any],
+        event: CallEvent,
+        now: datetime,
+        callbacks: CallbacksFor | None = None,
     ) -> Call | None:
         """Apply `changes` if the call is still at the version `call` was read at, with `event` on
-        its timeline. None if another writer changed it first: read it again and retry."""
+        its timeline and the webhooks `callbacks` makes of it in the outbox, all in one transaction.
+        None if another writer changed it first: read it again and retry."""
         values = codec.call_values({**changes, "updated_at": now})
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -192,6 +215,17 @@ class SqlStore:
                     data=event.data,
                 )
             )
+            if callbacks is not None:
+                sent = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(webhooks)
+                        .where(and_(webhooks.c.call_id == str(call.id), webhooks.c.kind == "status"))
+                    )
+                ).scalar_one()
+                items = callbacks(moved, int(sent))
+                if items:
+                    await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
             return moved
 
     async def delete_call(self, account_id: UUID, call_id: UUID) -> bool:
@@ -285,6 +319,281 @@ class SqlStore:
                 )
             )
             return bool(result.rowcount)
+
+    # the engine: leases on calls
+
+    async def queued_calls(self, limit: int) -> list[Call]:
+        """The oldest queued calls nobody has claimed."""
+        claimed = exists().where(call_runs.c.call_id == calls.c.id)
+        query = (
+            select(calls)
+            .where(and_(calls.c.status == CallStatus.QUEUED.value, ~claimed))
+            .order_by(calls.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [codec.call_from_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def claim_call(self, call_id: UUID, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Claim a queued call for `owner`: the run row's primary key makes the claim exclusive.
+
+        On PostgreSQL the call's row is locked with SKIP LOCKED first, so workers racing for the same
+        call do not queue up behind each other: the losers skip it at once.
+        """
+        async with self.engine.begin() as conn:
+            query = select(calls.c.status).where(calls.c.id == str(call_id))
+            if not self.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            status = (await conn.execute(query)).scalar_one_or_none()
+            if status != CallStatus.QUEUED.value:
+                return False
+            taken = (
+                await conn.execute(select(call_runs.c.owner).where(call_runs.c.call_id == str(call_id)))
+            ).first()
+            if taken is not None:
+                return False
+            try:
+                await conn.execute(
+                    insert(call_runs).values(
+                        call_id=str(call_id),
+                        owner=owner,
+                        claimed_at=codec.naive(now),
+                        lease_until=codec.naive(lease_until),
+                    )
+                )
+            except sqlalchemy.exc.IntegrityError:
+                return False
+            return True
+
+    async def renew_runs(self, owner: str, lease_until: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(call_runs)
+                .where(call_runs.c.owner == owner)
+                .values(lease_until=codec.naive(lease_until))
+            )
+
+    async def end_run(self, call_id: UUID) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(call_runs).where(call_runs.c.call_id == str(call_id)))
+
+    async def expired_runs(self, now: datetime, limit: int) -> list[Run]:
+        query = (
+            select(call_runs)
+            .where(call_runs.c.lease_until < codec.naive(now))
+            .order_by(call_runs.c.lease_until)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_run_from_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool:
+        """Move an expired run to `owner` if nobody else took it over first."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(call_runs)
+                .where(
+                    and_(
+                        call_runs.c.call_id == str(run.call_id),
+                        call_runs.c.owner == run.owner,
+                        call_runs.c.lease_until == codec.naive(run.lease_until),
+                    )
+                )
+                .values(owner=owner, lease_until=codec.naive(lease_until))
+            )
+            return bool(result.rowcount == 1)
+
+    async def call_by_id(self, call_id: UUID) -> Call | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(calls).where(calls.c.id == str(call_id)))).mappings().first()
+            return None if row is None else codec.call_from_row(row)
+
+    # the outbox
+
+    async def add_webhooks(self, items: Sequence[Outgoing]) -> None:
+        if not items:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
+
+    async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
+        """Pending webhooks that are due and not held by another dispatcher, now held until
+        `lease_until` (PostgreSQL: SKIP LOCKED, so dispatchers on several nodes share the outbox)."""
+        c = webhooks.c
+        at = codec.naive(now)
+        query = (
+            select(webhooks)
+            .where(
+                and_(
+                    c.state == "pending",
+                    c.due_at <= at,
+                    (c.lease_until.is_(None)) | (c.lease_until < at),
+                )
+            )
+            .order_by(c.due_at, c.seq)
+            .limit(limit)
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        async with self.engine.begin() as conn:
+            rows = list((await conn.execute(query)).mappings())
+            if not rows:
+                return []
+            await conn.execute(
+                update(webhooks)
+                .where(c.seq.in_([r["seq"] for r in rows]))
+                .values(lease_until=codec.naive(lease_until))
+            )
+            return [_webhook_from_row(r) for r in rows]
+
+    async def settle_webhook(
+        self, item_id: UUID, *, state: str, attempts: int, due_at: datetime, last_status: int | None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == str(item_id))
+                .values(
+                    state=state,
+                    attempts=attempts,
+                    due_at=codec.naive(due_at),
+                    last_status=last_status,
+                    lease_until=None,
+                )
+            )
+
+    async def webhooks_of(self, call_id: UUID) -> list[Outgoing]:
+        query = select(webhooks).where(webhooks.c.call_id == str(call_id)).order_by(webhooks.c.seq)
+        async with self.engine.connect() as conn:
+            return [_webhook_from_row(r) for r in (await conn.execute(query)).mappings()]
+
+    # what happened
+
+    async def log_request(self, record: RequestRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(requests_log).values(
+                    account_id=str(record.account_id),
+                    call_id=None if record.call_id is None else str(record.call_id),
+                    kind=record.kind,
+                    at=codec.naive(record.at),
+                    request=record.request,
+                    response=record.response,
+                    elapsed_ms=record.elapsed_ms,
+                    error_code=record.error_code,
+                )
+            )
+
+    async def requests_of(self, call_id: UUID) -> list[RequestRecord]:
+        log = requests_log.c
+        query = select(requests_log).where(log.call_id == str(call_id)).order_by(log.seq)
+        async with self.engine.connect() as conn:
+            return [
+                RequestRecord(
+                    account_id=UUID(r["account_id"]),
+                    call_id=UUID(r["call_id"]) if r["call_id"] else None,
+                    kind=r["kind"],
+                    at=codec.aware(r["at"]),  # type: ignore[arg-type]
+                    request=r["request"],
+                    response=r["response"],
+                    elapsed_ms=r["elapsed_ms"],
+                    error_code=r["error_code"],
+                    seq=r["seq"],
+                )
+                for r in (await conn.execute(query)).mappings()
+            ]
+
+    async def add_notification(self, record: NotificationRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(notifications).values(
+                    id=str(record.id),
+                    account_id=str(record.account_id),
+                    call_id=None if record.call_id is None else str(record.call_id),
+                    created_at=codec.naive(record.created_at),
+                    level=record.level,
+                    code=record.code,
+                    message=record.message,
+                    request_url=record.request_url,
+                    request_method=record.request_method,
+                    detail=record.detail or {},
+                )
+            )
+
+    async def list_notifications(
+        self, account_id: UUID, call_id: UUID | None, page: Page
+    ) -> list[NotificationRecord]:
+        conditions = [notifications.c.account_id == str(account_id)]
+        if call_id is not None:
+            conditions.append(notifications.c.call_id == str(call_id))
+        query = _paged(select(notifications).where(and_(*conditions)), notifications, page)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return _rows(
+                [
+                    NotificationRecord(
+                        id=UUID(r["id"]),
+                        account_id=UUID(r["account_id"]),
+                        call_id=UUID(r["call_id"]) if r["call_id"] else None,
+                        created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
+                        level=r["level"],
+                        code=r["code"],
+                        message=r["message"],
+                        request_url=r["request_url"],
+                        request_method=r["request_method"],
+                        detail=r["detail"],
+                        seq=r["seq"],
+                    )
+                    for r in rows
+                ],
+                page,
+            )
+
+
+def _run_from_row(r: Any) -> Run:
+    return Run(
+        call_id=UUID(r["call_id"]),
+        owner=r["owner"],
+        claimed_at=codec.aware(r["claimed_at"]),  # type: ignore[arg-type]
+        lease_until=codec.aware(r["lease_until"]),  # type: ignore[arg-type]
+    )
+
+
+def _webhook_values(item: Outgoing) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "account_id": str(item.account_id),
+        "call_id": None if item.call_id is None else str(item.call_id),
+        "kind": item.kind,
+        "dialect": item.dialect,
+        "url": item.url,
+        "method": item.method,
+        "params": [list(pair) for pair in item.params],
+        "created_at": codec.naive(item.created_at),
+        "due_at": codec.naive(item.due_at),
+        "attempts": item.attempts,
+        "state": item.state,
+        "lease_until": None,
+        "last_status": item.last_status,
+    }
+
+
+def _webhook_from_row(r: Any) -> Outgoing:
+    return Outgoing(
+        id=UUID(r["id"]),
+        account_id=UUID(r["account_id"]),
+        call_id=UUID(r["call_id"]) if r["call_id"] else None,
+        kind=r["kind"],
+        dialect=r["dialect"],
+        url=r["url"],
+        method=r["method"],
+        params=tuple((str(k), str(v)) for k, v in r["params"]),
+        created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
+        due_at=codec.aware(r["due_at"]),  # type: ignore[arg-type]
+        attempts=r["attempts"],
+        state=r["state"],
+        last_status=r["last_status"],
+    )
 
 
 __all__ = ["SqlStore", "async_url"]

@@ -61,6 +61,7 @@ calls = Table(
     # Bumped by every update: the compare-and-set token that keeps concurrent writers honest.
     Column("version", Integer(), nullable=False),
     Index("ix_calls_account_seq", "account_id", "seq"),
+    Index("ix_calls_status_seq", "status", "seq"),
 )
 
 call_events = Table(
@@ -86,4 +87,73 @@ applications = Table(
     Column("config", JSON(), nullable=False),
     Column("version", Integer(), nullable=False),
     Index("ix_applications_account_seq", "account_id", "seq"),
+)
+
+# The worker that runs a call holds its lease: one row per claimed call (the primary key is the claim,
+# so two workers can never both run a call), renewed by heartbeats; a reaper ends the calls of a
+# worker whose lease ran out.
+call_runs = Table(
+    "call_runs",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("claimed_at", DateTime(), nullable=False),
+    Column("lease_until", DateTime(), nullable=False, index=True),
+)
+
+# The durable outbox: every callback is written in the transaction of the event that causes it, and
+# the dispatcher delivers it later (retrying), so a crash between the two loses nothing.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("account_id", String(36), nullable=False),
+    Column("call_id", String(36), index=True),
+    Column("kind", String(32), nullable=False),
+    Column("dialect", String(16), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("params", JSON(), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("due_at", DateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    # pending -> delivered | failed; a dispatcher holds a pending row until `lease_until`
+    Column("state", String(16), nullable=False),
+    Column("lease_until", DateTime()),
+    Column("last_status", Integer()),
+    Index("ix_webhooks_state_due", "state", "due_at"),
+)
+
+# Every HTTP request Callgate made for a call (documents, callbacks) with its response: the call's
+# Events resource and the webhook inspector.
+requests_log = Table(
+    "requests_log",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("account_id", String(36), nullable=False),
+    Column("call_id", String(36), index=True),
+    Column("kind", String(32), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("request", JSON(), nullable=False),
+    Column("response", JSON(), nullable=False),
+    Column("elapsed_ms", Integer()),
+    Column("error_code", Integer()),
+)
+
+# Errors and warnings about a call, as Twilio's debugger reports them (the Notifications resource).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("account_id", String(36), nullable=False),
+    Column("call_id", String(36), index=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("code", Integer(), nullable=False),
+    Column("message", Text(), nullable=False),
+    Column("request_url", Text()),
+    Column("request_method", String(8)),
+    Column("detail", JSON(), nullable=False),
 )

@@ -94,6 +94,7 @@ def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:
     parsed.raise_first()
     options: dict[str, Any] = {k: v for k, v in values.items() if k in _OPTION_NAMES}
     options["application_id"] = app_id
+    options["dialect"] = flavor.name
     if options.get("machine_detection") == "none":
         options["machine_detection"] = None
     return CreateCall(to=to, from_=from_, options=CallOptions(**options))  # type: ignore[arg-type]

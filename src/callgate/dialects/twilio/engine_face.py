@@ -1,0 +1,55 @@
+"""The Twilio and SignalWire faces the engine talks through: TwiML/LaML, webhook parameters, signing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from callgate.core.call import Account, Call
+from callgate.core.verbs import Document
+from callgate.dialects.twilio import webhook
+from callgate.dialects.twilio.flavor import Flavor
+from callgate.dialects.twilio.twiml import parse_document
+from callgate.webhooks.signature import signature_headers
+
+Params = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, eq=False)
+class CompatFace:
+    """The engine's view of one 2010-04-01 face (Twilio or SignalWire)."""
+
+    flavor: Flavor
+
+    @property
+    def name(self) -> str:
+        return self.flavor.name
+
+    @property
+    def status_events(self) -> Sequence[str]:
+        return self.flavor.status_callback_events
+
+    def parse(self, text: str | bytes) -> Document:
+        return parse_document(text, dialect=self.flavor.name)
+
+    def voice_params(self, call: Call) -> Params:
+        return webhook.voice_params(call, self.flavor)
+
+    def status_params(self, call: Call, *, event: str, sequence: int, at: datetime) -> Params:
+        return webhook.status_callback_params(
+            call, self.flavor, event=event, sequence_number=sequence, timestamp=at
+        )
+
+    def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params:
+        return webhook.gather_params(call, self.flavor, digits=digits, finished_on_key=finished_on_key)
+
+    def fallback_params(self, params: Params, *, error_code: int, error_url: str) -> Params:
+        return webhook.fallback_params(params, error_code=error_code, error_url=error_url)
+
+    def sign(self, account: Account, url: str, params: Sequence[tuple[str, str]] | None) -> dict[str, str]:
+        return signature_headers(self.flavor.name, url, params, self.flavor.token_of(account))
+
+    def call_sid(self, call_id: UUID) -> str:
+        return self.flavor.render_call(call_id)

@@ -1,0 +1,87 @@
+"""Which status callbacks an event causes, built inside the transaction that writes the event.
+
+Twilio sends a call's status callbacks to its StatusCallback for the events named in
+StatusCallbackEvent; without any, only `completed`. Every terminal status (busy, no-answer, failed,
+canceled and completed) is the `completed` event, with CallStatus telling them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from callgate.core.call import Call
+from callgate.core.events import (
+    CallAnswered,
+    CallBusy,
+    CallCanceled,
+    CallEnded,
+    CallEvent,
+    CallFailed,
+    CallInitiated,
+    CallNotAnswered,
+    CallRinging,
+)
+from callgate.engine.faces import Face
+from callgate.store.base import CallbacksFor, Outgoing
+
+EVENT_NAMES: dict[type[CallEvent], str] = {
+    CallInitiated: "initiated",
+    CallRinging: "ringing",
+    CallAnswered: "answered",
+    CallBusy: "completed",
+    CallNotAnswered: "completed",
+    CallFailed: "completed",
+    CallCanceled: "completed",
+    CallEnded: "completed",
+}
+
+
+class StatusCallbacks:
+    """Makes the `CallbacksFor` of an event: the outbox rows of the call's status callback."""
+
+    def __init__(
+        self,
+        faces: Mapping[str, Face],
+        *,
+        clock: Callable[[], datetime],
+        ids: Callable[[], UUID],
+    ) -> None:
+        self._faces = faces
+        self._clock = clock
+        self._ids = ids
+
+    def __call__(self, event: CallEvent) -> CallbacksFor | None:
+        name = EVENT_NAMES.get(type(event))
+        if name is None:
+            return None
+
+        def build(call: Call, sequence: int) -> Sequence[Outgoing]:
+            options = call.options
+            if not options.status_callback:
+                return ()
+            wanted = options.status_callback_events or ("completed",)
+            if name not in wanted:
+                return ()
+            face = self._faces.get(options.dialect)
+            if face is None:
+                return ()
+            now = self._clock()
+            params = face.status_params(call, event=name, sequence=sequence, at=now)
+            return (
+                Outgoing(
+                    id=self._ids(),
+                    account_id=call.account_id,
+                    call_id=call.id,
+                    kind="status",
+                    dialect=options.dialect,
+                    url=options.status_callback,
+                    method=options.status_callback_method or "POST",
+                    params=tuple(params),
+                    created_at=now,
+                    due_at=now,
+                ),
+            )
+
+        return build

@@ -1,0 +1,356 @@
+"""The life of one call, from the worker's claim to its last figures.
+
+initiated -> route -> INVITE (ringing) -> answered | busy | no-answer | failed | canceled
+answered  -> SendDigits -> the document (Url, the application's VoiceUrl, or inline) -> hang up
+Every move is written through `CallService.apply`, which puts the status callbacks it causes into
+the outbox in the same transaction. A call ended through the API while it runs is hung up here; its
+last figures (SIP code, audio quality) are then written as `CallSettled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from callgate.core.call import Account, Call, CallQuality
+from callgate.core.events import (
+    CallAnswered,
+    CallBusy,
+    CallEnded,
+    CallEvent,
+    CallFailed,
+    CallInitiated,
+    CallNotAnswered,
+    CallRinging,
+    CallSettled,
+    CallUpdated,
+)
+from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
+from callgate.engine.calls import CallService
+from callgate.engine.clock import new_id, utcnow
+from callgate.engine.faces import Face, Params
+from callgate.engine.session import Inline, Session
+from callgate.engine.verbs import Goto
+from callgate.store.base import NotificationRecord, RequestRecord, Store
+from callgate.telephony.aio.dialer import Dialer
+from callgate.telephony.aio.fetch import AudioFetcher
+from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
+from callgate.telephony.aio.media import RtpStream
+from callgate.telephony.aio.tts import Speaker
+from callgate.telephony.routing import Unroutable
+from callgate.webhooks.client import WebhookClient, WebhookRequest
+
+log = logging.getLogger("callgate.engine")
+
+#: Twilio's debugger codes used here
+UNROUTABLE = 13224  # the number or address cannot be called
+CALL_FAILED = 13225  # the call could not be completed
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedDocument:
+    url: str
+    status: int | None
+    content_type: str | None
+    body: bytes
+    error_code: int | None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Engine:
+    """What every call's runner shares: the store, the services, SIP, speech, audio, HTTP."""
+
+    store: Store
+    calls: CallService
+    faces: Mapping[str, Face]
+    dialer: Dialer
+    http: WebhookClient
+    speaker: Speaker
+    audio: AudioFetcher
+    media_host: str = "127.0.0.1"
+    clock: Callable[[], datetime] = utcnow
+    ids: Callable[[], UUID] = new_id
+    running: dict[UUID, CallRunner] = field(default_factory=dict)
+
+    async def notify(
+        self,
+        call: Call,
+        code: int,
+        message: str,
+        *,
+        level: str = "error",
+        url: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        log.log(logging.WARNING if level == "warning" else logging.ERROR, "call %s: %s %s", call.id, code,
+                message)  # fmt: skip
+        await self.store.add_notification(
+            NotificationRecord(
+                id=self.ids(),
+                account_id=call.account_id,
+                call_id=call.id,
+                created_at=self.clock(),
+                level=level,
+                code=code,
+                message=message,
+                request_url=url,
+                request_method=method,
+            )
+        )
+
+    async def fetch_document(
+        self, call: Call, account: Account, face: Face, url: str, method: str, params: Params, *, kind: str
+    ) -> FetchedDocument:
+        """Request a document, signed as the call's face signs, and log every attempt."""
+        delivery = await self.http.send(
+            WebhookRequest(
+                url=url,
+                method=method.upper(),
+                params=params,
+                headers_for=lambda final_url, sent: face.sign(account, final_url, sent),
+            )
+        )
+        for attempt in delivery.attempts:
+            await self.log_attempt(call, kind, attempt)
+        final = delivery.final
+        error = None if delivery.ok else (final.error_code or 11200)
+        if error is not None:
+            await self.notify(call, error, final.error or f"HTTP {final.status} from {url}", url=url,
+                              method=method)  # fmt: skip
+        return FetchedDocument(
+            url=final.url.split("#", 1)[0],
+            status=final.status,
+            content_type=delivery.content_type,
+            body=delivery.body,
+            error_code=error,
+        )
+
+    async def log_attempt(self, call: Call, kind: str, attempt: Any) -> None:
+        await self.store.log_request(
+            RequestRecord(
+                account_id=call.account_id,
+                call_id=call.id,
+                kind=kind,
+                at=datetime.fromtimestamp(attempt.started_at, UTC),
+                request={
+                    "url": attempt.url,
+                    "method": attempt.method,
+                    "headers": dict(attempt.request_headers),
+                    "body": attempt.request_body,
+                },
+                response={
+                    "status": attempt.status,
+                    "headers": dict(attempt.response_headers or {}),
+                    "body": attempt.response_body,
+                },
+                elapsed_ms=attempt.elapsed_ms,
+                error_code=attempt.error_code,
+            )
+        )
+
+
+def _terminal_event(result: DialResult) -> type[CallEvent]:
+    if result.outcome in (Outcome.BUSY, Outcome.DECLINED):
+        return CallBusy
+    if result.outcome is Outcome.NO_ANSWER:
+        return CallNotAnswered
+    return CallFailed
+
+
+class CallRunner:
+    """Runs one claimed call to its end."""
+
+    def __init__(self, engine: Engine, call: Call, account: Account) -> None:
+        self.engine = engine
+        self.call = call
+        self.account = account
+        self.face = engine.faces.get(call.options.dialect) or next(iter(engine.faces.values()))
+        self.leg: CallLeg | None = None
+        self.media: RtpStream | None = None
+        self.session: Session | None = None
+        self._ended_by_api = asyncio.Event()
+        self._dial: asyncio.Task[DialResult] | None = None
+
+    # the API's changes to a running call (through CallService listeners)
+
+    def changed(self, call: Call, event: CallEvent) -> None:
+        self.call = call
+        if call.status in TERMINAL:
+            self._ended_by_api.set()
+            if self._dial is not None and not self._dial.done():
+                self._dial.cancel()  # the leg sends CANCEL (or BYE, if it was answered meanwhile)
+            return
+        if isinstance(event, CallUpdated) and self.session is not None:
+            changed = set(event.data.get("changed", ()))
+            options = call.options
+            if "markup" in changed and options.markup:
+                self.session.interrupt(Inline(options.markup))
+            elif "url" in changed and options.url:
+                self.session.interrupt(Goto(options.url, options.method, kind="api"))
+
+    async def _apply(self, event: CallEvent, **changes: Any) -> Call | None:
+        """Write an event; None if the call already ended (through the API)."""
+        try:
+            self.call = await self.engine.calls.apply(
+                account_id=self.call.account_id, call_id=self.call.id, event=event, **changes
+            )
+        except InvalidTransition:
+            return None
+        return self.call
+
+    def _now(self) -> datetime:
+        return self.engine.clock().replace(microsecond=0)
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s: the runner failed", self.call.id)
+            with contextlib.suppress(Exception):
+                await self._apply(CallFailed({"reason": "internal error"}), end_time=self._now())
+        finally:
+            if self.media is not None:
+                self.media.close()
+            await self.engine.store.end_run(self.call.id)
+
+    async def _run(self) -> None:
+        engine, call = self.engine, self.call
+        queue_ms = max(0, int((engine.clock() - call.created_at).total_seconds() * 1000))
+        if await self._apply(CallInitiated(), queue_time_ms=queue_ms) is None:
+            return
+        options = call.options
+        credentials = (
+            (options.sip_auth_username, options.sip_auth_password or "")
+            if options.sip_auth_username
+            else None
+        )
+        try:
+            leg = await engine.dialer.leg(
+                call.to, from_user=options.caller_id or call.from_, credentials=credentials
+            )
+        except Unroutable as exc:
+            await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
+            await self._apply(CallFailed({"reason": str(exc)}), end_time=self._now())
+            return
+        self.leg = leg
+        self.media = leg.media = await RtpStream.open(engine.media_host)
+        self._dial = asyncio.ensure_future(leg.dial(timeout_s=options.timeout_s))
+        ringing = asyncio.ensure_future(leg.ringing.wait())
+        try:
+            await asyncio.wait({self._dial, ringing}, return_when=asyncio.FIRST_COMPLETED)
+            if ringing.done() and not self._dial.done():
+                await self._apply(CallRinging())
+            try:
+                result = await self._dial
+            except asyncio.CancelledError:
+                if not self._ended_by_api.is_set():
+                    raise
+                await self._settle(487)
+                return
+        finally:
+            ringing.cancel()
+        if result.outcome is not Outcome.ANSWERED:
+            event = _terminal_event(result)
+            moved = await self._apply(
+                event({"sip": result.status, "reason": result.reason}),
+                end_time=self._now(),
+                sip_result_code=result.status,
+            )
+            if moved is None:
+                await self._settle(result.status)
+            return
+        answered = await self._apply(
+            CallAnswered(), start_time=self._now(), sip_call_id=leg.call_id, sip_result_code=200
+        )
+        if answered is None:
+            await leg.hangup()
+            await self._settle(200)
+            return
+        await self._talk(leg)
+
+    async def _talk(self, leg: CallLeg) -> None:
+        options = self.call.options
+        assert self.media is not None
+        session = self.session = Session(self.engine, self.call, self.account, self.face, self.media)
+        work = asyncio.ensure_future(self._converse(session))
+        hung_up = asyncio.ensure_future(leg.remote_hangup.wait())
+        by_api = asyncio.ensure_future(self._ended_by_api.wait())
+        try:
+            await asyncio.wait(
+                {work, hung_up, by_api}, timeout=options.time_limit_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (work, hung_up, by_api):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+        if not leg.remote_hangup.is_set():
+            await leg.hangup()
+        start = self.call.start_time
+        end = self._now()
+        duration = 0 if start is None else max(0, int((end - start).total_seconds()))
+        moved = await self._apply(
+            CallEnded({"by": "remote" if leg.remote_hangup.is_set() else "callgate"}),
+            end_time=end,
+            duration_s=duration,
+            quality=self._quality(),
+        )
+        if moved is None:
+            await self._settle(200)
+
+    async def _converse(self, session: Session) -> None:
+        options = self.call.options
+        if options.send_digits:
+            await session.press(options.send_digits)
+        if options.markup:
+            await session.run(Inline(options.markup))
+            return
+        url, method = options.url, options.method
+        if url is None and options.application_id is not None:
+            app = await self.engine.store.get_application(self.call.account_id, options.application_id)
+            if app is not None:
+                url, method = app.voice_url, app.voice_method
+        if url is None:
+            return
+        await session.run(Goto(url, method, kind="voice"))
+
+    def _quality(self) -> CallQuality:
+        if self.media is None:
+            return self.call.quality
+        q = self.media.quality
+        stats = self.media.stats
+        if stats.packets_received == 0 and q.rtt_avg_ms is None:
+            return self.call.quality
+        return CallQuality(
+            audio_in_mos=round(q.mos(), 2),
+            audio_rtt_avg_ms=None if q.rtt_avg_ms is None else round(q.rtt_avg_ms),
+            audio_rtt_min_ms=None if q.rtt_min_ms is None else round(q.rtt_min_ms),
+            audio_rtt_max_ms=None if q.rtt_max_ms is None else round(q.rtt_max_ms),
+            audio_out_jitter_min_ms=round(q.jitter_ms) if q._jitters_ms else None,  # noqa: SLF001
+            audio_out_jitter_max_ms=round(q.jitter_max_ms),
+            audio_out_jitter_avg_ms=round(q.jitter_ms),
+            audio_out_lost=q.packets_lost,
+        )
+
+    async def _settle(self, sip_code: int | None) -> None:
+        """The call ended elsewhere (the API): add what only the runner knows."""
+        with contextlib.suppress(InvalidTransition):
+            changes: dict[str, Any] = {"quality": self._quality()}
+            if sip_code is not None:
+                changes["sip_result_code"] = sip_code
+            await self._apply(CallSettled(), **changes)
+
+
+__all__ = ["CallRunner", "Engine", "FetchedDocument", "replace", "CallStatus"]

@@ -1,0 +1,226 @@
+"""One answered call running its documents: fetch, parse, run the verbs, follow Goto, end.
+
+The session is what a verb sees of the call: its audio (`play`, `press`, `digit_listeners`), speech
+and audio files, the current document's URL (relative URLs resolve against it), and the debugger
+(`notify`). The API can interrupt it (`interrupt`): the running verb stops at once and the new
+document (a URL or inline markup) runs instead, as Twilio does for a call updated with Url or Twiml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+import numpy as np
+
+from callgate.core.call import Account, Call
+from callgate.core.verbs import Document, DocumentError, Play, Say
+from callgate.engine.faces import Face, Params
+from callgate.engine.verbs import Goto, Stop, runner_for
+from callgate.telephony.aio.media import RtpStream
+from callgate.telephony.media.audio import frames
+from callgate.telephony.media.g711 import Samples
+
+if TYPE_CHECKING:
+    from callgate.engine.runner import Engine
+
+log = logging.getLogger("callgate.engine")
+
+APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
+DOCUMENT_PARSE_FAILURE = 12100
+INVALID_CONTENT_TYPE = 12300
+FRAME = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Inline:
+    """A document given in the request itself (Twiml / Laml)."""
+
+    markup: str
+
+
+Target = Goto | Inline
+
+
+class Session:
+    def __init__(self, engine: Engine, call: Call, account: Account, face: Face, media: RtpStream) -> None:
+        self.engine = engine
+        self.call = call
+        self.account = account
+        self.face = face
+        self.media = media
+        self.document_url: str | None = None
+        self._interrupt: Target | None = None
+        self._inner: asyncio.Task[Target | None] | None = None
+        self.on_document: Callable[[Document], None] | None = None
+
+    # what verbs use
+
+    @property
+    def digit_listeners(self) -> list[Callable[[str], object]]:
+        return self.media.digit_listeners
+
+    def absolute(self, url: str) -> str:
+        return urljoin(self.document_url, url) if self.document_url else url
+
+    async def speak(self, text: str, voice: str | None, language: str | None) -> Samples:
+        return await self.engine.speaker.speak(text, voice, language)
+
+    async def audio(self, url: str) -> Samples:
+        return await self.engine.audio.get(url)
+
+    async def play(self, samples: Samples, loops: int = 1) -> None:
+        chunks = frames(samples)
+        done = self.media.play(itertools.chain.from_iterable(itertools.repeat(chunks, loops)))
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            self.media.stop_playing()
+            raise
+
+    def stop_playing(self) -> None:
+        self.media.stop_playing()
+
+    async def press(self, digits: str) -> None:
+        await self.media.press(digits)
+
+    async def wait(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def echo(self, timeout_s: float | None) -> None:
+        heard: deque[Samples] = deque(maxlen=50)
+        silence = np.zeros(FRAME, dtype=np.int16)
+
+        def listen(inbound: Samples, _outbound: Samples) -> None:
+            heard.append(inbound.copy())
+
+        def frames_back() -> Iterator[Samples]:
+            while True:
+                yield heard.popleft() if heard else silence
+
+        self.media.listeners.append(listen)
+        self.media.play(frames_back())
+        try:
+            if timeout_s:
+                await asyncio.sleep(timeout_s)
+            else:
+                await asyncio.Future()
+        finally:
+            self.media.listeners.remove(listen)
+            self.media.stop_playing()
+
+    async def notify(
+        self,
+        code: int,
+        message: str,
+        *,
+        level: str = "error",
+        url: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        await self.engine.notify(self.call, code, message, level=level, url=url, method=method)
+
+    # running documents
+
+    def interrupt(self, target: Target) -> None:
+        """Stop what runs now and run `target` instead (the API's redirect)."""
+        self._interrupt = target
+        if self._inner is not None and not self._inner.done():
+            self._inner.cancel()
+
+    async def run(self, first: Target) -> None:
+        """Run documents from `first` until one ends, hangs up or fails for good."""
+        target: Target | None = first
+        while target is not None:
+            self._inner = asyncio.ensure_future(self._step(target))
+            try:
+                target = await self._inner
+            except asyncio.CancelledError:
+                if self._interrupt is None or not self._inner.cancelled():
+                    raise
+            if self._interrupt is not None:
+                target, self._interrupt = self._interrupt, None
+
+    async def _step(self, target: Target) -> Target | None:
+        document = await self._load(target)
+        if document is None:
+            return None
+        for notice in document.notices:
+            await self.notify(notice.code, notice.message, level=notice.level, url=self.document_url)
+        for verb in document.verbs:
+            step = await runner_for(verb)(self, verb)
+            if isinstance(step, Stop):
+                return None
+            if isinstance(step, Goto):
+                return step
+        return None  # the end of a document ends the call
+
+    async def _load(self, target: Target) -> Document | None:
+        if isinstance(target, Inline):
+            self.document_url = None
+            try:
+                return self.face.parse(target.markup)
+            except DocumentError as exc:
+                await self.notify(exc.code, exc.message)
+                await self._application_error()
+                return None
+        document = await self._fetch(target)
+        if document is not None:
+            return document
+        fallback = self.call.options.fallback_url
+        if fallback and target.kind in ("voice", "redirect", "action", "api"):
+            code = self._last_error or 11200
+            params = self.face.fallback_params(list(target.params), error_code=code, error_url=target.url)
+            document = await self._fetch(
+                Goto(fallback, self.call.options.fallback_method, tuple(params), kind="fallback")
+            )
+            if document is not None:
+                return document
+        await self._application_error()
+        return None
+
+    _last_error: int | None = None
+
+    async def _fetch(self, target: Goto) -> Document | None:
+        params: Params = [*self.face.voice_params(self.call), *target.params]
+        params = _dedupe(params)
+        response = await self.engine.fetch_document(
+            self.call, self.account, self.face, target.url, target.method, params, kind=target.kind
+        )
+        self._last_error = response.error_code
+        if response.error_code is not None:
+            return None
+        self.document_url = response.url
+        content_type = (response.content_type or "").split(";")[0].strip().lower()
+        if content_type.startswith("audio/"):
+            return Document((Play(response.url),))
+        if content_type == "text/plain":
+            return Document((Say(response.text),))
+        if content_type and content_type not in ("text/xml", "application/xml", "text/html"):
+            self._last_error = INVALID_CONTENT_TYPE
+            await self.notify(INVALID_CONTENT_TYPE, f"Invalid Content-Type: {content_type}",
+                              url=response.url, method=target.method)  # fmt: skip
+            return None
+        try:
+            return self.face.parse(response.body)
+        except DocumentError as exc:
+            self._last_error = exc.code
+            await self.notify(exc.code, exc.message, url=response.url, method=target.method)
+            return None
+
+    async def _application_error(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.play(await self.speak(APPLICATION_ERROR, None, "en-US"))
+
+
+def _dedupe(params: Params) -> Params:
+    """Later values win: the verb's own parameters replace the call's of the same name."""
+    last = {name: i for i, (name, _) in enumerate(params)}
+    return [pair for i, pair in enumerate(params) if last[pair[0]] == i]

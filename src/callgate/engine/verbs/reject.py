@@ -1,0 +1,19 @@
+"""<Reject>: refuse a call before it is answered.
+
+The calls Callgate places run their document once the far end has answered, so there is nothing
+left to refuse: like Twilio for an answered call, <Reject> ends the call (completed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from callgate.core.verbs import Reject
+from callgate.engine.verbs import Step, Stop
+
+if TYPE_CHECKING:
+    from callgate.engine.session import Session
+
+
+async def run(session: Session, verb: Reject) -> Step:
+    return Stop()

@@ -1,0 +1,172 @@
+"""The worker: claims queued calls and runs them; keeps its leases; ends the calls of dead workers.
+
+With SQLite the worker runs inside `callgate serve`; with PostgreSQL several workers (processes or
+machines) share one database: a claim is a row in `call_runs` taken under SKIP LOCKED, renewed by a
+heartbeat, and a worker that stops renewing has its calls finalised by whichever worker notices, as
+Twilio reports a call its platform lost: `completed` if it had been answered, `failed` if not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from callgate.core.call import Call
+from callgate.core.events import CallEnded, CallEvent, CallFailed
+from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
+from callgate.engine.limiter import CpsLimiter
+from callgate.engine.runner import CallRunner, Engine
+
+log = logging.getLogger("callgate.worker")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        cps: float = 50.0,
+        lease_s: float = 15.0,
+        poll_s: float = 0.5,
+        batch: int = 64,
+        owner: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.owner = owner or worker_name()
+        self.limiter = CpsLimiter(cps)
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.batch = batch
+        self._monotonic = monotonic
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+        engine.calls.created.append(self._on_created)
+        engine.calls.listeners.append(self._on_changed)
+
+    def _on_created(self, _call: Call) -> None:
+        self._wake.set()
+
+    def _on_changed(self, call: Call, event: CallEvent) -> None:
+        runner = self.engine.running.get(call.id)
+        if runner is not None:
+            runner.changed(call, event)
+
+    def _lease(self) -> datetime:
+        return self.engine.clock() + timedelta(seconds=self.lease_s)
+
+    async def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="callgate-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="callgate-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming; end the calls still running (hang up, write their end)."""
+        self._stopping = True
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                await self.reap()
+                delay = await self.claim()
+            except Exception:
+                log.exception("claiming calls failed; retrying")
+                delay = self.poll_s
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def claim(self) -> float:
+        """Claim and start the queued calls the rate allows; the seconds until it is worth looking again."""
+        store = self.engine.store
+        queued = await store.queued_calls(self.batch)
+        delay = self.poll_s
+        now = self._monotonic()
+        for call in queued:
+            if self._stopping:
+                break
+            if not self.limiter.take(call.account_id, now):
+                delay = min(delay, max(0.005, self.limiter.wait_s(call.account_id, now)))
+                continue
+            if not await store.claim_call(call.id, self.owner, self.engine.clock(), self._lease()):
+                continue
+            account = await store.get_account(call.account_id)
+            if account is None:
+                await store.end_run(call.id)
+                continue
+            runner = CallRunner(self.engine, call, account)
+            self.engine.running[call.id] = runner
+            task = asyncio.create_task(self._run(runner), name=f"call-{call.id}")
+            self._tasks.add(task)
+        if len(queued) == self.batch:
+            delay = min(delay, 0.01)
+        return delay
+
+    async def _run(self, runner: CallRunner) -> None:
+        try:
+            await runner.run()
+        finally:
+            self.engine.running.pop(runner.call.id, None)
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self.engine.store.renew_runs(self.owner, self._lease())
+            except Exception:
+                log.exception("renewing leases failed")
+
+    async def reap(self) -> int:
+        """Finalise the calls of workers whose leases ran out. Returns how many were finalised."""
+        store = self.engine.store
+        done = 0
+        for run in await store.expired_runs(self.engine.clock(), 100):
+            if run.owner == self.owner and run.call_id in self.engine.running:
+                continue
+            if not await store.take_over_run(run, self.owner, self._lease()):
+                continue
+            call = await store.call_by_id(run.call_id)
+            if call is not None and call.status not in TERMINAL:
+                await self._finalise_lost(call)
+            await store.end_run(run.call_id)
+            done += 1
+        return done
+
+    async def _finalise_lost(self, call: Call) -> None:
+        now = self.engine.clock().replace(microsecond=0)
+        event: CallEvent
+        changes: dict[str, object] = {"end_time": now}
+        if call.status is CallStatus.IN_PROGRESS:
+            event = CallEnded({"by": "lost worker"})
+            start = call.start_time
+            changes["duration_s"] = 0 if start is None else max(0, int((now - start).total_seconds()))
+        else:
+            event = CallFailed({"reason": "lost worker"})
+        log.warning("call %s: its worker is gone; finalising it as %s", call.id, event.name)
+        with contextlib.suppress(InvalidTransition):
+            await self.engine.calls.apply(account_id=call.account_id, call_id=call.id, event=event, **changes)

@@ -1,0 +1,146 @@
+"""The outbox dispatcher: delivers the callbacks the store holds, with retries, surviving crashes.
+
+Callbacks are written to the `webhooks` table in the transaction of the event that causes them; the
+dispatcher claims the due ones (a lease, so dispatchers on several nodes share the table and a crashed
+one's claims come back), sends each through `WebhookClient` (which applies the URL's connection
+overrides and retries within one delivery) and marks it delivered, or schedules another delivery
+with backoff until `max_deliveries` is spent, then marks it failed. Every attempt is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from callgate.store.base import Outgoing, RequestRecord, Store
+from callgate.webhooks.client import Attempt, HeadersHook, WebhookClient, WebhookRequest
+
+log = logging.getLogger("callgate.webhooks")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        client: WebhookClient,
+        sign: Callable[[Outgoing], Awaitable[HeadersHook]],
+        *,
+        clock: Callable[[], datetime],
+        max_deliveries: int = 3,
+        backoff_s: Sequence[float] = (1.0, 5.0, 30.0),
+        concurrency: int = 64,
+        poll_s: float = 0.5,
+        lease_s: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.sign = sign
+        self.clock = clock
+        self.max_deliveries = max_deliveries
+        self.backoff_s = tuple(backoff_s)
+        self.poll_s = poll_s
+        self.lease_s = lease_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        #: (callback, delivered at) of every callback settled by this dispatcher (benchmarks read it)
+        self.on_settled: list[Callable[[Outgoing, bool, datetime], None]] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="callgate-outbox")
+
+    async def stop(self, drain_s: float = 5.0) -> None:
+        """Stop claiming; give the deliveries under way `drain_s` to finish (the rest stay pending)."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        if self._sending:
+            _, pending = await asyncio.wait(self._sending, timeout=drain_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self.pump()
+            except Exception:
+                log.exception("the outbox could not be read; retrying")
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+
+    async def pump(self, limit: int = 100) -> int:
+        """Claim the due callbacks and start their deliveries; how many were claimed."""
+        now = self.clock()
+        items = await self.store.claim_webhooks(now, now + timedelta(seconds=self.lease_s), limit)
+        for item in items:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._deliver(item))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return len(items)
+
+    async def _deliver(self, item: Outgoing) -> None:
+        try:
+            headers_for = await self.sign(item)
+            delivery = await self.client.send(
+                WebhookRequest(
+                    url=item.url, method=item.method, params=list(item.params), headers_for=headers_for
+                )
+            )
+            for attempt in delivery.attempts:
+                await self._log(item, attempt)
+            attempts = item.attempts + 1
+            now = self.clock()
+            if delivery.ok:
+                state, due = "delivered", now
+            elif attempts >= self.max_deliveries:
+                state, due = "failed", now
+            else:
+                wait = self.backoff_s[min(attempts - 1, len(self.backoff_s) - 1)]
+                state, due = "pending", now + timedelta(seconds=wait)
+            await self.store.settle_webhook(
+                item.id, state=state, attempts=attempts, due_at=due, last_status=delivery.final.status
+            )
+            if state != "pending":
+                for hook in self.on_settled:
+                    hook(item, state == "delivered", now)
+        except Exception:
+            log.exception("callback %s to %s could not be delivered", item.id, item.url)
+        finally:
+            self._slots.release()
+
+    async def _log(self, item: Outgoing, attempt: Attempt) -> None:
+        await self.store.log_request(
+            RequestRecord(
+                account_id=item.account_id,
+                call_id=item.call_id,
+                kind=item.kind,
+                at=datetime.fromtimestamp(attempt.started_at, UTC),
+                request={
+                    "url": attempt.url,
+                    "method": attempt.method,
+                    "headers": dict(attempt.request_headers),
+                    "body": attempt.request_body,
+                },
+                response={
+                    "status": attempt.status,
+                    "headers": dict(attempt.response_headers or {}),
+                    "body": attempt.response_body,
+                },
+                elapsed_ms=attempt.elapsed_ms,
+                error_code=attempt.error_code,
+            )
+        )

@@ -1,0 +1,91 @@
+"""`callgate serve` as a user runs it: a subprocess on loopback with its own database and sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+
+
+def callgate_bin() -> str:
+    return os.environ.get("CALLGATE_BIN") or str(ROOT / ".venv" / "bin" / "callgate")
+
+
+class Serve:
+    def __init__(self, db_url: str, workdir: Path, **env: str) -> None:
+        self.db_url = db_url
+        self.workdir = workdir
+        self.port = free_port()
+        self.base_url = f"http://{HOST}:{self.port}"
+        self.log_path = workdir / f"callgate-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, "CALLGATE_SANDBOX_SIP": "127.0.0.1:0", "CALLGATE_SIP": "127.0.0.1:0",
+                    "NO_PROXY": "127.0.0.1,localhost", **env}  # fmt: skip
+        for var in ("CALLGATE_DB", "CALLGATE_HTTP"):
+            self.env.pop(var, None)
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "<no log>"
+
+    def create_account(self, name: str = "engine-test") -> dict[str, Any]:
+        done = subprocess.run(
+            [callgate_bin(), "accounts", "create", "--name", name, "--db", self.db_url, "--json"],
+            capture_output=True, text=True, timeout=60, env=self.env, cwd=self.workdir,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return info
+
+    def start(self) -> Serve:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [callgate_bin(), "serve", "--http", f"{HOST}:{self.port}", "--db", self.db_url],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                cwd=self.workdir,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"callgate serve exited during start-up:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)  # polling /healthz under a deadline
+        self.stop()
+        raise RuntimeError(f"callgate serve did not start:\n{self.log_tail()}")
+
+    def stop(self) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                return proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                return proc.wait(timeout=20)
+        return proc.returncode
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no flushing."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=20)

@@ -1,0 +1,219 @@
+"""The engine end to end, as a Twilio user sees it: the twilio SDK creates calls on `callgate serve`,
+the sandbox phone network answers (or not), and a real web app serves TwiML built with the SDK and
+receives the status callbacks, checking every signature with the SDK's `RequestValidator`."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from starlette.responses import Response
+from twilio.rest import Client
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from tests.engine.server import Serve
+from tests.engine.webapp import WebApp
+
+pytestmark = [pytest.mark.sdk, pytest.mark.slow]
+
+FROM = "+14155550199"
+EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+@pytest.fixture(scope="module")
+def webapp() -> Iterator[WebApp]:
+    app = WebApp().start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory, webapp: WebApp) -> Iterator[tuple[Serve, dict]]:
+    workdir = tmp_path_factory.mktemp("serve")
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_WEBHOOK_DELIVERIES="2")
+    account = server.create_account()
+    webapp.tokens.add(account["twilio"]["auth_token"])
+    server.start()
+    yield server, account
+    server.stop()
+
+
+@pytest.fixture
+def twilio(serve: tuple[Serve, dict]) -> Client:
+    server, account = serve
+    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
+    client.api.base_url = server.base_url
+    return client
+
+
+def say_and_hang_up(text: str) -> str:
+    doc = VoiceResponse()
+    doc.say(text)
+    doc.hangup()
+    return str(doc)
+
+
+def tone_wav(seconds: float = 0.5, freq: float = 440.0) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    samples = (np.sin(2 * np.pi * freq * t) * 8000).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(samples.tobytes())
+    return out.getvalue()
+
+
+def statuses_in(hits: list, path: str, sid: str) -> list:
+    return [h for h in hits if h.path == path and h.params.get("CallSid") == sid]
+
+
+def statuses(webapp: WebApp, path: str, sid: str) -> list:
+    return statuses_in(webapp.on(path), path, sid)
+
+
+def wait_completed(webapp: WebApp, path: str, sid: str):
+    return webapp.wait_for(
+        lambda hits: [h for h in hits if h.path == path and h.params.get("CallSid") == sid
+                      and h.params.get("CallbackSource") == "call-progress-events"
+                      and h.params["CallStatus"] not in ("initiated", "ringing", "in-progress")],
+        timeout=60,
+    )[0]  # fmt: skip
+
+
+def test_say_play_pause_completes_with_four_signed_callbacks(twilio, webapp, serve):
+    server, account = serve
+    doc = VoiceResponse()
+    doc.say("Hello from Callgate")
+    doc.play(webapp.url("/tone.wav"))
+    doc.pause(length=1)
+    webapp.route("/tone.wav", lambda hit: Response(tone_wav(), media_type="audio/wav"))
+    voice = webapp.route("/voice-100", str(doc))
+    call = twilio.calls.create(
+        to="+14155550100", from_=FROM, url=voice, status_callback=webapp.url("/status-100"),
+        status_callback_event=EVENTS,
+    )  # fmt: skip
+    final = wait_completed(webapp, "/status-100", call.sid)
+    hits = statuses(webapp, "/status-100", call.sid)
+    assert [h.params["CallStatus"] for h in hits] == ["initiated", "ringing", "in-progress", "completed"]
+    assert [int(h.params["SequenceNumber"]) for h in hits] == [0, 1, 2, 3]
+    assert all(h.signature_ok for h in hits), "every callback verifies with RequestValidator"
+    for h in hits:
+        assert h.params["AccountSid"] == account["twilio"]["account_sid"]
+        assert h.params["To"] == "+14155550100" and h.params["From"] == FROM
+        assert h.params["Direction"] == "outbound-api" and h.params["ApiVersion"] == "2010-04-01"
+    assert final.params["SipResponseCode"] == "200"
+    assert int(final.params["CallDuration"]) >= 1
+    # The document was fetched once, signed, with the call's parameters; the audio was fetched too.
+    (fetch,) = [h for h in webapp.on("/voice-100") if h.params.get("CallSid") == call.sid]
+    assert fetch.method == "POST" and fetch.signature_ok and fetch.params["CallStatus"] == "in-progress"
+    assert webapp.on("/tone.wav")
+    fetched = twilio.calls(call.sid).fetch()
+    assert fetched.status == "completed"
+    assert fetched.start_time is not None and fetched.end_time is not None
+    assert fetched.duration is not None and int(fetched.duration) >= 1
+
+
+def test_gather_action_gets_the_digits(twilio, webapp):
+    doc = VoiceResponse()
+    gather = Gather(action=webapp.url("/gathered"), method="POST", timeout=10, finish_on_key="#")
+    gather.say("Please enter your code")
+    doc.append(gather)
+    doc.say("We did not get anything")
+    webapp.route("/gathered", say_and_hang_up("Thank you"))
+    call = twilio.calls.create(to="+14155550101", from_=FROM, url=webapp.route("/voice-101", str(doc)))
+    (hit,) = [h for h in webapp.wait_hits("/gathered") if h.params["CallSid"] == call.sid]
+    assert hit.signature_ok
+    assert hit.params["Digits"] == "1234"
+    assert hit.params["FinishedOnKey"] == "#"
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "sip"),
+    [("+14155550120", "busy", "486"), ("+14155550150", "failed", "404")],
+)
+def test_unanswered_outcomes(twilio, webapp, number, status, sip):
+    path = f"/status-{number[-4:]}"
+    call = twilio.calls.create(
+        to=number, from_=FROM, url=webapp.url("/never"), status_callback=webapp.url(path)
+    )
+    final = wait_completed(webapp, path, call.sid)
+    assert final.params["CallStatus"] == status
+    assert final.params["SipResponseCode"] == sip
+    assert final.params["CallDuration"] == "0"
+    assert twilio.calls(call.sid).fetch().status == status
+    assert not webapp.on("/never"), "no document is fetched for a call nobody answered"
+
+
+def test_no_answer_after_timeout(twilio, webapp):
+    call = twilio.calls.create(to="+14155550130", from_=FROM, url=webapp.url("/never"), timeout=2,
+                               status_callback=webapp.url("/status-130"))  # fmt: skip
+    final = wait_completed(webapp, "/status-130", call.sid)
+    assert final.params["CallStatus"] == "no-answer"
+    assert final.params["SipResponseCode"] == "487"
+    assert twilio.calls(call.sid).fetch().status == "no-answer"
+
+
+def test_cancel_a_ringing_call(twilio, webapp):
+    call = twilio.calls.create(to="+14155550130", from_=FROM, url=webapp.url("/never"),
+                               status_callback=webapp.url("/status-cancel"),
+                               status_callback_event=["ringing", "completed"])  # fmt: skip
+    webapp.wait_for(lambda hits: [h for h in statuses_in(hits, "/status-cancel", call.sid)
+                                  if h.params["CallStatus"] == "ringing"])  # fmt: skip
+    updated = twilio.calls(call.sid).update(status="canceled")
+    assert updated.status == "canceled"
+    final = wait_completed(webapp, "/status-cancel", call.sid)
+    assert final.params["CallStatus"] == "canceled"
+
+
+def test_redirect_interrupts_the_running_verb(twilio, webapp):
+    long_pause = VoiceResponse()
+    long_pause.pause(length=60)
+    voice = webapp.route("/voice-long", str(long_pause))
+    call = twilio.calls.create(to="+14155550100", from_=FROM, url=voice,
+                               status_callback=webapp.url("/status-redirect"))  # fmt: skip
+    webapp.wait_for(
+        lambda hits: [h for h in hits if h.path == "/voice-long" and h.params["CallSid"] == call.sid]
+    )
+    webapp.route("/voice-next", say_and_hang_up("Redirected"))
+    twilio.calls(call.sid).update(url=webapp.url("/voice-next"), method="POST")
+    (next_fetch,) = [h for h in webapp.wait_hits("/voice-next") if h.params["CallSid"] == call.sid]
+    assert next_fetch.signature_ok
+    final = wait_completed(webapp, "/status-redirect", call.sid)
+    assert final.params["CallStatus"] == "completed"
+    assert int(final.params["CallDuration"]) < 30, "the 60 s pause was interrupted"
+
+
+def test_a_failing_url_reaches_the_fallback_with_the_error(twilio, webapp):
+    webapp.route("/broken", lambda hit: Response("boom", status_code=500))
+    webapp.route("/fallback", say_and_hang_up("Fallback"))
+    call = twilio.calls.create(to="+14155550100", from_=FROM, url=webapp.url("/broken"),
+                               fallback_url=webapp.url("/fallback"),
+                               status_callback=webapp.url("/status-fallback"))  # fmt: skip
+    (fallback,) = [h for h in webapp.wait_hits("/fallback") if h.params["CallSid"] == call.sid]
+    assert fallback.signature_ok
+    assert fallback.params["ErrorCode"] == "11200"
+    assert fallback.params["ErrorUrl"] == webapp.url("/broken")
+    assert wait_completed(webapp, "/status-fallback", call.sid).params["CallStatus"] == "completed"
+
+
+def test_a_status_callback_app_that_fails_gets_the_retries_and_the_call_still_ends(twilio, webapp):
+    webapp.route("/status-down", lambda hit: Response("down", status_code=503))
+    call = twilio.calls.create(to="+14155550100", from_=FROM, twiml=say_and_hang_up("Bye"),
+                               status_callback=webapp.url("/status-down"))  # fmt: skip
+    # CALLGATE_WEBHOOK_DELIVERIES=2 deliveries of the completed callback, each with the #rc retries
+    # of its URL (none by default for a 5xx), then it is given up.
+    hits = webapp.wait_for(lambda hs: (found := statuses_in(hs, "/status-down", call.sid))[1:] and found)
+    assert [h.params["CallStatus"] for h in hits] == ["completed", "completed"]
+    assert twilio.calls(call.sid).fetch().status == "completed"
+
+
+def test_inline_twiml_and_unroutable_client(twilio, webapp):
+    call = twilio.calls.create(to="client:alice", from_=FROM, twiml="<Response><Say>Hi</Say></Response>",
+                               status_callback=webapp.url("/status-client"))  # fmt: skip
+    final = wait_completed(webapp, "/status-client", call.sid)
+    assert final.params["CallStatus"] == "failed"
