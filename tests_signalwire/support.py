@@ -220,6 +220,11 @@ class Account:
         return str(self.info["signalwire"]["api_token"])
 
     @property
+    def signing_key(self) -> str:
+        """The project's Signing Key: what SignalWire signs webhooks with."""
+        return str(self.info["signalwire"]["signing_key"])
+
+    @property
     def account_sid(self) -> str:
         return str(self.info["twilio"]["account_sid"])
 

@@ -83,7 +83,15 @@ async def start_engine(
         face = FACES.get(item.dialect, FACES["twilio"])
         return lambda url, params: face.sign(account, url, params)
 
-    dispatcher = Dispatcher(store, http, sign, clock=utcnow, max_deliveries=settings.webhook_deliveries)
+    dispatcher = Dispatcher(
+        store,
+        http,
+        sign,
+        clock=utcnow,
+        max_deliveries=settings.webhook_deliveries,
+        backoff_s=settings.webhook_retry_s or [1.0],
+        lease_s=settings.lease_s,
+    )
     services.calls.listeners.append(lambda _call, _event: dispatcher.wake())
     worker = Worker(engine, cps=settings.calls_per_second, lease_s=settings.lease_s)
     await dispatcher.start()

@@ -29,7 +29,11 @@ def account_json(account: Account) -> dict[str, Any]:
         "id": str(account.id),
         "name": account.name,
         "twilio": {"account_sid": TWILIO.render_account(account.id), "auth_token": account.auth_token},
-        "signalwire": {"project_id": str(account.id), "api_token": account.signalwire_token},
+        "signalwire": {
+            "project_id": str(account.id),
+            "api_token": account.signalwire_token,
+            "signing_key": account.webhook_signing_key,
+        },
         "bandwidth": {
             "account_id": account.bandwidth_account_id,
             "username": account.bandwidth_username,
@@ -71,7 +75,10 @@ def _print_banner(settings: Settings, created: Account | None, accounts: list[Ac
         out.write(
             f"  Twilio      AccountSid {info['twilio']['account_sid']}  AuthToken {created.auth_token}\n"
         )
-        out.write(f"  SignalWire  ProjectID  {created.id}  API token {created.signalwire_token}\n")
+        out.write(
+            f"  SignalWire  ProjectID  {created.id}  API token {created.signalwire_token}"
+            f"  Signing Key {created.webhook_signing_key}\n"
+        )
         out.write(
             f"  Bandwidth   account    {created.bandwidth_account_id}  user {created.bandwidth_username}"
             f"  password {created.bandwidth_password}\n"

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         ge=1,
         description="deliveries of a status callback before it is given up (each with its #rc retries)",
     )
+    webhook_retry_s: list[float] = Field(
+        default_factory=lambda: [1.0, 5.0, 30.0],
+        description="seconds between deliveries of a failing callback (the last repeats)",
+    )
     webhook_allow_loopback: bool = Field(True, description="allow webhooks to 127.0.0.0/8 and ::1")
     webhook_allow_private: bool = Field(
         False, description="allow webhooks to private, link-local and other non-public addresses"

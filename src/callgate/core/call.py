@@ -153,6 +153,12 @@ class Account:
     bandwidth_account_id: str
     bandwidth_username: str
     bandwidth_password: str = field(repr=False)
+    #: SignalWire signs webhooks with the project's Signing Key (not its API token)
+    signalwire_signing_key: str | None = field(default=None, repr=False)
+
+    @property
+    def webhook_signing_key(self) -> str:
+        return self.signalwire_signing_key or self.signalwire_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ def new_account(name: str, now: datetime | None = None) -> Account:
         created_at=now or datetime.now(UTC),
         auth_token=secrets.token_hex(16),
         signalwire_token="PT" + secrets.token_hex(24),
+        signalwire_signing_key="PSK_" + secrets.token_hex(16),
         # Bandwidth account ids are seven digits; a clash with an existing one is drawn again.
         bandwidth_account_id=str(secrets.randbelow(9_000_000) + 1_000_000),
         bandwidth_username="cg-" + secrets.token_hex(6),

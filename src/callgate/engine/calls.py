@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from callgate.core.call import Call, CallFilter, CreateCall, UpdateCall
+from callgate.core.call import Call, CallFilter, CallOptions, CreateCall, UpdateCall
 from callgate.core.errors import (
     CallNotEnded,
     InvalidCallState,
@@ -85,6 +85,23 @@ class CallService:
         for hook in self.created:
             hook(stored)
         return stored
+
+    async def create_child(self, parent: Call, *, to: str, from_: str, options: CallOptions) -> Call:
+        """A call placed by a running call (<Dial>): `outbound-dial`, run by the parent's worker."""
+        now = self._now()
+        call = Call(
+            id=self._ids(),
+            account_id=parent.account_id,
+            to=to,
+            from_=from_,
+            status=CallStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            options=options,
+            direction="outbound-dial",
+            parent_call_id=parent.id,
+        )
+        return await self._store.insert_call(call, CallQueued({"to": to, "from": from_}), now)
 
     async def get(self, account_id: UUID, call_id: UUID) -> Call | None:
         return await self._store.get_call(account_id, call_id)

@@ -22,6 +22,7 @@ from callgate.core.call import Account, Call, CallQuality
 from callgate.core.events import (
     CallAnswered,
     CallBusy,
+    CallCanceled,
     CallEnded,
     CallEvent,
     CallFailed,
@@ -185,6 +186,8 @@ class CallRunner:
 
     def changed(self, call: Call, event: CallEvent) -> None:
         self.call = call
+        if self.session is not None:
+            self.session.call = call
         if call.status in TERMINAL:
             self._ended_by_api.set()
             if self._dial is not None and not self._dial.done():
@@ -206,6 +209,8 @@ class CallRunner:
             )
         except InvalidTransition:
             return None
+        if self.session is not None:
+            self.session.call = self.call
         return self.call
 
     def _now(self) -> datetime:
@@ -226,10 +231,39 @@ class CallRunner:
             await self.engine.store.end_run(self.call.id)
 
     async def _run(self) -> None:
+        if await self.connect(self.call.options.timeout_s):
+            assert self.leg is not None
+            await self._talk(self.leg)
+
+    def abort(self) -> None:
+        """Stop dialling (a <Dial> whose other target answered first): the leg is canceled."""
+        self._aborted = True
+        if self._dial is not None and not self._dial.done():
+            self._dial.cancel()
+
+    _aborted = False
+
+    async def connect(self, timeout_s: int) -> bool:
+        """Dial the call and write what happens, up to its answer; True if it was answered.
+
+        Not answered (busy, no-answer, failed, canceled through the API or by `abort`), the call has
+        its final status when this returns, and its media is closed.
+        """
+        try:
+            answered = await self._connect(timeout_s)
+        except BaseException:
+            if self.media is not None:
+                self.media.close()
+            raise
+        if not answered and self.media is not None:
+            self.media.close()
+        return answered
+
+    async def _connect(self, timeout_s: int) -> bool:
         engine, call = self.engine, self.call
         queue_ms = max(0, int((engine.clock() - call.created_at).total_seconds() * 1000))
         if await self._apply(CallInitiated(), queue_time_ms=queue_ms) is None:
-            return
+            return False
         options = call.options
         credentials = (
             (options.sip_auth_username, options.sip_auth_password or "")
@@ -243,10 +277,10 @@ class CallRunner:
         except Unroutable as exc:
             await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
             await self._apply(CallFailed({"reason": str(exc)}), end_time=self._now())
-            return
+            return False
         self.leg = leg
         self.media = leg.media = await RtpStream.open(engine.media_host)
-        self._dial = asyncio.ensure_future(leg.dial(timeout_s=options.timeout_s))
+        self._dial = asyncio.ensure_future(leg.dial(timeout_s=timeout_s))
         ringing = asyncio.ensure_future(leg.ringing.wait())
         try:
             await asyncio.wait({self._dial, ringing}, return_when=asyncio.FIRST_COMPLETED)
@@ -255,10 +289,14 @@ class CallRunner:
             try:
                 result = await self._dial
             except asyncio.CancelledError:
+                if self._aborted:
+                    if await self._apply(CallCanceled({"by": "dial"}), end_time=self._now()) is None:
+                        await self._settle(487)
+                    return False
                 if not self._ended_by_api.is_set():
                     raise
                 await self._settle(487)
-                return
+                return False
         finally:
             ringing.cancel()
         if result.outcome is not Outcome.ANSWERED:
@@ -270,20 +308,22 @@ class CallRunner:
             )
             if moved is None:
                 await self._settle(result.status)
-            return
+            return False
         answered = await self._apply(
             CallAnswered(), start_time=self._now(), sip_call_id=leg.call_id, sip_result_code=200
         )
         if answered is None:
             await leg.hangup()
             await self._settle(200)
-            return
-        await self._talk(leg)
+            return False
+        return True
 
     async def _talk(self, leg: CallLeg) -> None:
         options = self.call.options
         assert self.media is not None
-        session = self.session = Session(self.engine, self.call, self.account, self.face, self.media)
+        session = self.session = Session(
+            self.engine, self.call, self.account, self.face, self.media, leg.remote_hangup
+        )
         work = asyncio.ensure_future(self._converse(session))
         hung_up = asyncio.ensure_future(leg.remote_hangup.wait())
         by_api = asyncio.ensure_future(self._ended_by_api.wait())
@@ -296,13 +336,22 @@ class CallRunner:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
+        await self.end()
+
+    async def end(self, by: str | None = None) -> None:
+        """Hang up an answered call (unless the far end did) and write its end: duration, quality."""
+        leg = self.leg
+        assert leg is not None
         if not leg.remote_hangup.is_set():
-            await leg.hangup()
+            with contextlib.suppress(Exception):
+                await leg.hangup()
+        if self.media is not None:
+            self.media.close()
         start = self.call.start_time
         end = self._now()
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         moved = await self._apply(
-            CallEnded({"by": "remote" if leg.remote_hangup.is_set() else "callgate"}),
+            CallEnded({"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}),
             end_time=end,
             duration_s=duration,
             quality=self._quality(),

@@ -50,8 +50,18 @@ Target = Goto | Inline
 
 
 class Session:
-    def __init__(self, engine: Engine, call: Call, account: Account, face: Face, media: RtpStream) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        call: Call,
+        account: Account,
+        face: Face,
+        media: RtpStream,
+        hung_up: asyncio.Event | None = None,
+    ) -> None:
         self.engine = engine
+        #: set when the far end hangs up
+        self.hung_up = hung_up if hung_up is not None else asyncio.Event()
         self.call = call
         self.account = account
         self.face = face
@@ -59,7 +69,6 @@ class Session:
         self.document_url: str | None = None
         self._interrupt: Target | None = None
         self._inner: asyncio.Task[Target | None] | None = None
-        self.on_document: Callable[[Document], None] | None = None
 
     # what verbs use
 

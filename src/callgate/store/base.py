@@ -105,6 +105,42 @@ class Run:
     lease_until: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """One recording of a call's audio, and where its WAV file lives.
+
+    `source` says what made it (OutboundAPI, RecordVerb, DialVerb, StartCallRecordingAPI), `status`
+    where it stands (in-progress, completed, absent, failed); `duration_s` is known once it is done.
+    """
+
+    id: UUID
+    account_id: UUID
+    call_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    source: str
+    status: str
+    channels: int = 1
+    track: str = "both"  # inbound, outbound or both
+    start_time: datetime | None = None
+    duration_s: int | None = None
+    path: str | None = None
+    error_code: int | None = None
+    conference_id: UUID | None = None
+    price: str | None = None
+    price_unit: str = "USD"
+    api_version: str = "2010-04-01"
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFilter:
+    """Recording list filters: inclusive bounds on the creation time."""
+
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
 class Store(Protocol):
     """What the engine needs from persistence. Every call update is a compare-and-set on the
     version the caller read: None back means another writer got there first."""
@@ -153,6 +189,7 @@ class Store(Protocol):
     async def settle_webhook(
         self, item_id: UUID, *, state: str, attempts: int, due_at: datetime, last_status: int | None
     ) -> None: ...
+    async def renew_webhooks(self, item_ids: Sequence[UUID], lease_until: datetime) -> None: ...
     async def webhooks_of(self, call_id: UUID) -> list[Outgoing]: ...
 
     # what happened: requests made and notifications
@@ -162,3 +199,12 @@ class Store(Protocol):
     async def list_notifications(
         self, account_id: UUID, call_id: UUID | None, page: Page
     ) -> list[NotificationRecord]: ...
+
+    # recordings
+    async def insert_recording(self, recording: Recording) -> Recording: ...
+    async def update_recording(self, recording: Recording) -> Recording | None: ...
+    async def get_recording(self, account_id: UUID, recording_id: UUID) -> Recording | None: ...
+    async def list_recordings(
+        self, account_id: UUID, call_id: UUID | None, flt: RecordingFilter, page: Page
+    ) -> list[Recording]: ...
+    async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool: ...

@@ -217,6 +217,7 @@ def account_from_row(row: RowMapping) -> Account:
         created_at=aware(row["created_at"]),  # type: ignore[arg-type]
         auth_token=row["auth_token"],
         signalwire_token=row["signalwire_token"],
+        signalwire_signing_key=row["signalwire_signing_key"],
         bandwidth_account_id=row["bandwidth_account_id"],
         bandwidth_username=row["bandwidth_username"],
         bandwidth_password=row["bandwidth_password"],
@@ -230,6 +231,7 @@ def account_values(account: Account) -> dict[str, Any]:
         "created_at": naive(account.created_at),
         "auth_token": account.auth_token,
         "signalwire_token": account.signalwire_token,
+        "signalwire_signing_key": account.signalwire_signing_key,
         "bandwidth_account_id": account.bandwidth_account_id,
         "bandwidth_username": account.bandwidth_username,
         "bandwidth_password": account.bandwidth_password,

@@ -28,6 +28,8 @@ from callgate.store.base import (
     NotificationRecord,
     Outgoing,
     Page,
+    Recording,
+    RecordingFilter,
     RequestRecord,
     Run,
     TimelineEntry,
@@ -42,6 +44,7 @@ from callgate.store.tables import (
     call_runs,
     calls,
     notifications,
+    recordings,
     requests_log,
     webhooks,
 )
@@ -323,11 +326,17 @@ class SqlStore:
     # the engine: leases on calls
 
     async def queued_calls(self, limit: int) -> list[Call]:
-        """The oldest queued calls nobody has claimed."""
+        """The oldest queued API calls nobody has claimed."""
         claimed = exists().where(call_runs.c.call_id == calls.c.id)
         query = (
             select(calls)
-            .where(and_(calls.c.status == CallStatus.QUEUED.value, ~claimed))
+            .where(
+                and_(
+                    calls.c.status == CallStatus.QUEUED.value,
+                    calls.c.direction == "outbound-api",  # a <Dial>'s calls are run by their parent
+                    ~claimed,
+                )
+            )
             .order_by(calls.c.seq)
             .limit(limit)
         )
@@ -462,6 +471,17 @@ class SqlStore:
                 )
             )
 
+    async def renew_webhooks(self, item_ids: Sequence[UUID], lease_until: datetime) -> None:
+        """Hold the callbacks being delivered a while longer (the dispatcher's heartbeat)."""
+        if not item_ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(webhooks)
+                .where(and_(webhooks.c.id.in_([str(i) for i in item_ids]), webhooks.c.state == "pending"))
+                .values(lease_until=codec.naive(lease_until))
+            )
+
     async def webhooks_of(self, call_id: UUID) -> list[Outgoing]:
         query = select(webhooks).where(webhooks.c.call_id == str(call_id)).order_by(webhooks.c.seq)
         async with self.engine.connect() as conn:
@@ -548,6 +568,100 @@ class SqlStore:
                 ],
                 page,
             )
+
+    # recordings
+
+    async def insert_recording(self, recording: Recording) -> Recording:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(recordings).values(**_recording_values(recording)))
+        return recording
+
+    async def update_recording(self, recording: Recording) -> Recording | None:
+        """Write every field of `recording` over its row; None if the row is gone."""
+        values = _recording_values(recording)
+        for key in ("id", "account_id", "created_at"):
+            del values[key]
+        rec = recordings.c
+        where = and_(rec.id == str(recording.id), rec.account_id == str(recording.account_id))
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(recordings).where(where).values(**values))
+            if result.rowcount != 1:
+                return None
+        return recording
+
+    async def get_recording(self, account_id: UUID, recording_id: UUID) -> Recording | None:
+        rec = recordings.c
+        query = select(recordings).where(and_(rec.id == str(recording_id), rec.account_id == str(account_id)))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+            return None if row is None else _recording_from_row(row)
+
+    async def list_recordings(
+        self, account_id: UUID, call_id: UUID | None, flt: RecordingFilter, page: Page
+    ) -> list[Recording]:
+        rec = recordings.c
+        conditions = [rec.account_id == str(account_id)]
+        if call_id is not None:
+            conditions.append(rec.call_id == str(call_id))
+        if flt.created_after is not None:
+            conditions.append(rec.created_at >= codec.naive(flt.created_after))
+        if flt.created_before is not None:
+            conditions.append(rec.created_at <= codec.naive(flt.created_before))
+        query = _paged(select(recordings).where(and_(*conditions)), recordings, page)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return _rows([_recording_from_row(r) for r in rows], page)
+
+    async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool:
+        rec = recordings.c
+        where = and_(rec.id == str(recording_id), rec.account_id == str(account_id))
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(delete(recordings).where(where))).rowcount)
+
+
+def _recording_values(recording: Recording) -> dict[str, Any]:
+    return {
+        "id": str(recording.id),
+        "account_id": str(recording.account_id),
+        "call_id": None if recording.call_id is None else str(recording.call_id),
+        "conference_id": None if recording.conference_id is None else str(recording.conference_id),
+        "created_at": codec.naive(recording.created_at),
+        "updated_at": codec.naive(recording.updated_at),
+        "start_time": codec.naive(recording.start_time),
+        "duration_s": recording.duration_s,
+        "channels": recording.channels,
+        "source": recording.source,
+        "track": recording.track,
+        "status": recording.status,
+        "path": recording.path,
+        "error_code": recording.error_code,
+        "price": recording.price,
+        "price_unit": recording.price_unit,
+        "api_version": recording.api_version,
+    }
+
+
+def _recording_from_row(r: Any) -> Recording:
+    return Recording(
+        id=UUID(r["id"]),
+        account_id=UUID(r["account_id"]),
+        call_id=UUID(r["call_id"]) if r["call_id"] else None,
+        created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
+        updated_at=codec.aware(r["updated_at"]),  # type: ignore[arg-type]
+        source=r["source"],
+        status=r["status"],
+        channels=r["channels"],
+        track=r["track"],
+        start_time=codec.aware(r["start_time"]),
+        duration_s=r["duration_s"],
+        path=r["path"],
+        error_code=r["error_code"],
+        conference_id=UUID(r["conference_id"]) if r["conference_id"] else None,
+        price=r["price"],
+        price_unit=r["price_unit"],
+        api_version=r["api_version"],
+        seq=r["seq"],
+    )
 
 
 def _run_from_row(r: Any) -> Run:

@@ -28,6 +28,7 @@ accounts = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("auth_token", String(64), nullable=False),
     Column("signalwire_token", String(64), nullable=False),
+    Column("signalwire_signing_key", String(64)),
     Column("bandwidth_account_id", String(16), nullable=False, unique=True),
     Column("bandwidth_username", String(64), nullable=False, unique=True),
     Column("bandwidth_password", String(64), nullable=False),
@@ -156,4 +157,30 @@ notifications = Table(
     Column("request_url", Text()),
     Column("request_method", String(8)),
     Column("detail", JSON(), nullable=False),
+)
+
+# Recordings of calls: the row says what was recorded and how; the audio is a WAV file at `path`.
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("account_id", String(36), nullable=False),
+    Column("call_id", String(36), index=True),
+    Column("conference_id", String(36)),
+    Column("created_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("start_time", DateTime()),
+    Column("duration_s", Integer()),
+    Column("channels", Integer(), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("track", String(16), nullable=False),
+    # in-progress -> completed | absent | failed
+    Column("status", String(16), nullable=False),
+    Column("path", Text()),
+    Column("error_code", Integer()),
+    Column("price", String(32)),
+    Column("price_unit", String(8), nullable=False),
+    Column("api_version", String(16), nullable=False),
+    Index("ix_recordings_account_seq", "account_id", "seq"),
 )

@@ -1,10 +1,12 @@
 """The outbox dispatcher: delivers the callbacks the store holds, with retries, surviving crashes.
 
 Callbacks are written to the `webhooks` table in the transaction of the event that causes them; the
-dispatcher claims the due ones (a lease, so dispatchers on several nodes share the table and a crashed
-one's claims come back), sends each through `WebhookClient` (which applies the URL's connection
-overrides and retries within one delivery) and marks it delivered, or schedules another delivery
-with backoff until `max_deliveries` is spent, then marks it failed. Every attempt is logged.
+dispatcher claims the due ones (a lease renewed while the delivery lasts, so dispatchers on several
+nodes share the table and a crashed one's claims come back within `lease_s`), sends each through
+`WebhookClient` (which applies the URL's connection overrides and retries within one delivery) and marks
+it delivered, or schedules another delivery with backoff until `max_deliveries` is spent, then marks it
+failed. Every attempt is logged. One call's callbacks go out one at a time, in the order they were
+claimed (the order of their events), so an application sees `initiated` before `ringing`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from uuid import UUID
 
 from callgate.store.base import Outgoing, RequestRecord, Store
 from callgate.webhooks.client import Attempt, HeadersHook, WebhookClient, WebhookRequest
@@ -33,7 +37,7 @@ class Dispatcher:
         backoff_s: Sequence[float] = (1.0, 5.0, 30.0),
         concurrency: int = 64,
         poll_s: float = 0.5,
-        lease_s: float = 60.0,
+        lease_s: float = 15.0,
     ) -> None:
         self.store = store
         self.client = client
@@ -43,10 +47,14 @@ class Dispatcher:
         self.backoff_s = tuple(backoff_s)
         self.poll_s = poll_s
         self.lease_s = lease_s
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._held: set[UUID] = set()  # the callbacks this dispatcher is delivering
+        self._last: dict[UUID | None, asyncio.Task[None]] = {}  # per call: its latest delivery
         #: (callback, delivered at) of every callback settled by this dispatcher (benchmarks read it)
         self.on_settled: list[Callable[[Outgoing, bool, datetime], None]] = []
 
@@ -55,13 +63,25 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="callgate-outbox")
+        self._heartbeat = asyncio.create_task(self._renew(), name="callgate-outbox-heartbeat")
+
+    async def _renew(self) -> None:
+        """Keep holding what is being delivered: a crashed dispatcher's claims lapse within a lease."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                until = self.clock() + timedelta(seconds=self.lease_s)
+                await self.store.renew_webhooks(list(self._held), until)
+            except Exception:
+                log.exception("renewing the outbox leases failed")
 
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop claiming; give the deliveries under way `drain_s` to finish (the rest stay pending)."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        for task in (self._loop, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._sending:
             _, pending = await asyncio.wait(self._sending, timeout=drain_s)
             for task in pending:
@@ -83,14 +103,30 @@ class Dispatcher:
 
     async def pump(self, limit: int = 100) -> int:
         """Claim the due callbacks and start their deliveries; how many were claimed."""
+        while len(self._sending) >= 2 * self._concurrency:  # backpressure: claim no faster than we send
+            await asyncio.wait(set(self._sending), return_when=asyncio.FIRST_COMPLETED)
         now = self.clock()
         items = await self.store.claim_webhooks(now, now + timedelta(seconds=self.lease_s), limit)
         for item in items:
-            await self._slots.acquire()
-            task = asyncio.create_task(self._deliver(item))
+            self._held.add(item.id)
+            before = self._last.get(item.call_id) if item.call_id is not None else None
+            task = asyncio.create_task(self._deliver_after(before, item))
+            if item.call_id is not None:
+                self._last[item.call_id] = task
+                task.add_done_callback(partial(self._forget, item.call_id))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         return len(items)
+
+    def _forget(self, call_id: UUID | None, task: asyncio.Task[None]) -> None:
+        if self._last.get(call_id) is task:
+            del self._last[call_id]
+
+    async def _deliver_after(self, before: asyncio.Task[None] | None, item: Outgoing) -> None:
+        if before is not None and not before.done():
+            await asyncio.wait({before})
+        async with self._slots:
+            await self._deliver(item)
 
     async def _deliver(self, item: Outgoing) -> None:
         try:
@@ -120,7 +156,7 @@ class Dispatcher:
         except Exception:
             log.exception("callback %s to %s could not be delivered", item.id, item.url)
         finally:
-            self._slots.release()
+            self._held.discard(item.id)
 
     async def _log(self, item: Outgoing, attempt: Attempt) -> None:
         await self.store.log_request(

@@ -323,3 +323,21 @@ def test_mos_falls_monotonically_with_loss_and_delay():
     assert all(a > b for a, b in pairwise(by_delay))
     # 1% loss without concealment at 20 ms RTT: Ie,eff = 95 / 5.3 = 17.92, R = 75.04, MOS = 3.8234.
     assert mos_from_r(r_factor(10, 1)) == pytest.approx(3.8233952762443586)
+
+
+def test_telephone_events_count_as_received_and_give_no_jitter_sample():
+    # Audio 0-4 every 20 ms, then three RFC 4733 packets (seq 5-7) carrying one event's timestamp,
+    # then audio again at seq 8: nothing is lost, and the events do not disturb the jitter.
+    stats, reference = ReceiverStats(CLOCK), ReceiverStats(CLOCK)
+    for seq in range(5):
+        stats.on_packet(seq, ts(seq), seq * 0.020)
+        reference.on_packet(seq, ts(seq), seq * 0.020)
+    for seq in range(5, 8):
+        stats.on_event_packet(seq)
+    stats.on_packet(8, ts(8), 8 * 0.020)
+    assert stats.expected == stats.received == 8  # the first packet ends probation: seq 1..8
+    assert stats.cumulative_lost == 0
+    assert stats.jitter == pytest.approx(0, abs=1e-9) and reference.jitter == pytest.approx(0, abs=1e-9)
+    # Without them, the same gap is three packets lost.
+    reference.on_packet(8, ts(8), 8 * 0.020)
+    assert reference.cumulative_lost == 3

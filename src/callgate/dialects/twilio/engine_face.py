@@ -45,11 +45,24 @@ class CompatFace:
     def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params:
         return webhook.gather_params(call, self.flavor, digits=digits, finished_on_key=finished_on_key)
 
+    def dial_action_params(
+        self, call: Call, *, dial_call_status: str, dial_call_sid: UUID | None, dial_call_duration: int | None
+    ) -> Params:
+        return webhook.dial_action_params(
+            call,
+            self.flavor,
+            dial_call_status=dial_call_status,
+            dial_call_sid=dial_call_sid,
+            dial_call_duration=dial_call_duration,
+            dial_bridged=dial_call_status == "completed",
+        )
+
     def fallback_params(self, params: Params, *, error_code: int, error_url: str) -> Params:
         return webhook.fallback_params(params, error_code=error_code, error_url=error_url)
 
     def sign(self, account: Account, url: str, params: Sequence[tuple[str, str]] | None) -> dict[str, str]:
-        return signature_headers(self.flavor.name, url, params, self.flavor.token_of(account))
+        key = account.webhook_signing_key if self.flavor.name == "signalwire" else account.auth_token
+        return signature_headers(self.flavor.name, url, params, key)
 
     def call_sid(self, call_id: UUID) -> str:
         return self.flavor.render_call(call_id)

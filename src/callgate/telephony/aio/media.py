@@ -369,6 +369,7 @@ class RtpStream(asyncio.DatagramProtocol):
             return
         self.stats.packets_received += 1
         if packet.payload_type == self.dtmf_payload_type:
+            self._receiver.on_event_packet(packet.sequence)
             try:
                 digit = self._dtmf_in.on_packet(packet.timestamp, packet.payload)
             except PacketError:
@@ -378,6 +379,7 @@ class RtpStream(asyncio.DatagramProtocol):
                 self._digit(digit)
         elif packet.payload_type == self.payload_type:
             self._jitter.push(packet.sequence, packet.payload)
+            self._receiver.on_packet(packet.sequence, packet.timestamp, _monotonic())
 
     def _digit(self, digit: str) -> None:
         self.stats.digits_received.append(digit)

@@ -142,6 +142,25 @@ class ReceiverStats:
         if self._update_seq(seq):
             self._update_jitter(rtp_timestamp, arrival)
 
+    def on_event_packet(self, seq: int) -> None:
+        """Account for a packet that shares the stream's sequence numbers but whose timestamp does not
+        follow the audio clock (an RFC 4733 telephone-event, 2.1): it counts as received, so the gap it
+        would leave is not counted as loss, and gives no jitter sample (A.8 assumes media timing)."""
+        if self._last is not None and not self._probation and seq == (self._max_seq + 1) & 0xFFFF:
+            if seq == 0:
+                self._cycles += RTP_SEQ_MOD
+            self._max_seq = seq
+            self._received += 1
+            return
+        if not 0 <= seq < RTP_SEQ_MOD:
+            raise ValueError(f"sequence number {seq} is not 16-bit")
+        if not self._started:
+            self._started = True
+            self._init_seq(seq)
+            self._max_seq = (seq - 1) % RTP_SEQ_MOD
+            self._probation = MIN_SEQUENTIAL
+        self._update_seq(seq)
+
     @property
     def valid(self) -> bool:
         """Whether the source has passed probation (MIN_SEQUENTIAL packets in sequence)."""

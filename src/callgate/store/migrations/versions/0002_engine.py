@@ -1,4 +1,5 @@
-"""The engine's tables: call leases, the webhook outbox, the request log, notifications.
+"""The engine's tables: call leases, the webhook outbox, the request log, notifications; and the
+SignalWire Signing Key of each account (accounts made before it sign with their API token).
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +18,7 @@ Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    op.add_column("accounts", sa.Column("signalwire_signing_key", sa.String(64)))
     op.create_index("ix_calls_status_seq", "calls", ["status", "seq"])
     op.create_table(
         "call_runs",
@@ -82,3 +84,4 @@ def downgrade() -> None:
     op.drop_table("webhooks")
     op.drop_table("call_runs")
     op.drop_index("ix_calls_status_seq", "calls")
+    op.drop_column("accounts", "signalwire_signing_key")

@@ -1,0 +1,268 @@
+"""Recording calls: the recorder on a call's audio, and the service that keeps the Recording rows.
+
+A `CallRecorder` listens to one `RtpStream` (each 20 ms tick hands it what was heard and what was
+sent) and writes a WAV file as the call goes, through `telephony.media.recorder.Recorder`.
+`RecordingService.start` opens the file and stores the recording `in-progress`; `finish` closes the
+file (trimming it if asked) and stores it `completed` with its duration, or `absent` when nothing
+was left to keep. Files are `<folder>/<recording id>.wav`; an MP3 asked for is made once and kept
+beside it (`.mp3`), and both go when the recording is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from uuid import UUID, uuid4
+
+import numpy as np
+
+from callgate.core.call import Call
+from callgate.engine.clock import new_id, utcnow
+from callgate.store.base import Page, Recording, RecordingFilter, Store
+from callgate.telephony.aio.media import RtpStream
+from callgate.telephony.media.audio import RATE, Samples, encode_mp3, read_wav
+from callgate.telephony.media.recorder import TRACKS, Recorder
+
+log = logging.getLogger(__name__)
+
+MediaFormat = Literal["wav", "mp3"]
+CONTENT_TYPES: dict[str, str] = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
+
+
+class CallRecorder:
+    """Records one call's audio (a track, or both mixed or one a channel) into a WAV file.
+
+    `start` attaches it to the stream, `pause`/`resume` leave a gap (nothing is written meanwhile),
+    `stop` detaches it; `close` finishes the file and gives its duration in seconds. `close` may
+    rewrite the whole file (trimming), so the service runs it off the event loop.
+    """
+
+    def __init__(
+        self, stream: RtpStream, path: Path, *, track: str = "both", dual: bool = False, trim: bool = False
+    ) -> None:
+        self.stream = stream
+        self.path = path
+        self.recorder = Recorder(path, track=track, dual=dual, trim=trim)
+        self.channels = 2 if self.recorder.dual else 1
+        self.paused = False
+
+    def _listen(self, inbound: Samples, outbound: Samples) -> None:
+        if not self.paused:
+            self.recorder(inbound, outbound)
+
+    def start(self) -> None:
+        if self._listen not in self.stream.listeners:
+            self.stream.listeners.append(self._listen)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def stop(self) -> None:
+        if self._listen in self.stream.listeners:
+            self.stream.listeners.remove(self._listen)
+
+    @property
+    def seconds(self) -> float:
+        return self.recorder.seconds
+
+    def close(self) -> float:
+        """Detach and finish the file (trimmed if asked): its duration in seconds."""
+        self.stop()
+        return self.recorder.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingHandle:
+    """A recording under way: its row as stored when it began, and the recorder writing it."""
+
+    recording: Recording
+    recorder: CallRecorder
+
+
+class RecordingService:
+    """Recordings: starting and finishing them on a call, reading, deleting, and their audio."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        ids: Callable[[], UUID] = new_id,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+
+    async def start(
+        self,
+        call: Call,
+        stream: RtpStream,
+        *,
+        source: str,
+        channels: int | str = 1,
+        track: str = "both",
+        trim: bool | str = False,
+        folder: Path,
+    ) -> RecordingHandle:
+        """Start recording `call`'s audio on `stream` into `folder`, stored `in-progress`.
+
+        `channels` is 1/2 or Twilio's mono/dual, `trim` a bool or trim-silence/do-not-trim. Dual
+        channels need both tracks (one a channel); with one track the file is mono.
+        """
+        if track not in TRACKS:
+            raise ValueError(f"track must be one of {TRACKS}: {track}")
+        dual = channels in (2, "2", "dual")
+        trimmed = trim is True or trim == "trim-silence"
+        recording_id = self.ids()
+        folder = folder.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{recording_id}.wav"
+        recorder = CallRecorder(stream, path, track=track, dual=dual, trim=trimmed)
+        now = self.clock()
+        recording = Recording(
+            id=recording_id,
+            account_id=call.account_id,
+            call_id=call.id,
+            created_at=now,
+            updated_at=now,
+            source=source,
+            status="in-progress",
+            channels=recorder.channels,
+            track=track,
+            start_time=now,
+            path=str(path),
+            api_version=call.api_version,
+        )
+        try:
+            await self.store.insert_recording(recording)
+        except BaseException:
+            recorder.close()
+            path.unlink(missing_ok=True)
+            raise
+        recorder.start()
+        return RecordingHandle(recording, recorder)
+
+    async def finish(self, handle: RecordingHandle) -> Recording:
+        """Stop recording and store the result: `completed` with its duration in whole seconds,
+        `absent` (file removed) when nothing was recorded or trimming left nothing, `failed` if
+        the file could not be finished."""
+        handle.recorder.stop()  # on the loop: no tick writes after this
+        recording = handle.recording
+        try:
+            seconds = await asyncio.to_thread(handle.recorder.close)
+        except OSError:
+            log.exception("recording %s could not be finished", recording.id)
+            status, duration, path = "failed", None, recording.path
+        else:
+            duration = int(round(seconds))
+            status, path = ("completed", recording.path) if seconds > 0 else ("absent", None)
+            if path is None:
+                handle.recorder.path.unlink(missing_ok=True)
+        done = replace(recording, status=status, duration_s=duration, path=path, updated_at=self.clock())
+        stored = await self.store.update_recording(done)
+        if stored is None:  # deleted while it was being recorded: the file goes too
+            _remove_files(path)
+            return replace(done, path=None)
+        return stored
+
+    async def get(self, account_id: UUID, recording_id: UUID) -> Recording | None:
+        return await self.store.get_recording(account_id, recording_id)
+
+    async def search(
+        self, account_id: UUID, call_id: UUID | None, flt: RecordingFilter, page: Page
+    ) -> list[Recording]:
+        return await self.store.list_recordings(account_id, call_id, flt, page)
+
+    async def delete(self, account_id: UUID, recording_id: UUID) -> bool:
+        """Delete the recording and its audio files; False if there is no such recording."""
+        recording = await self.store.get_recording(account_id, recording_id)
+        if recording is None or not await self.store.delete_recording(account_id, recording_id):
+            return False
+        await asyncio.to_thread(_remove_files, recording.path)
+        return True
+
+    async def media(self, recording: Recording, fmt: MediaFormat, *, mono: bool = False) -> bytes | None:
+        """The recording's audio as a WAV or MP3 file, as recorded or (`mono`) with a dual-channel
+        recording's two channels mixed into one (Twilio's RequestedChannels=1). None if it has no
+        audio (not completed, or its file is gone). The MP3 as recorded is made on the first request
+        and kept beside the WAV."""
+        if recording.status != "completed" or recording.path is None:
+            return None
+        downmix = mono and recording.channels > 1
+        return await asyncio.to_thread(_read_media, Path(recording.path), fmt, downmix)
+
+
+def _remove_files(path: str | None) -> None:
+    if path is None:
+        return
+    wav = Path(path)
+    wav.unlink(missing_ok=True)
+    wav.with_suffix(".mp3").unlink(missing_ok=True)
+
+
+def _read_media(wav: Path, fmt: MediaFormat, downmix: bool) -> bytes | None:
+    mp3 = wav.with_suffix(".mp3")
+    try:
+        if downmix:
+            mixed = read_wav(wav.read_bytes())  # the channels averaged
+            return encode_mp3(mixed) if fmt == "mp3" else _wav_of(mixed)
+        if fmt == "wav":
+            return wav.read_bytes()
+        if mp3.exists():
+            return mp3.read_bytes()
+        data = _mp3_of(wav.read_bytes())
+    except FileNotFoundError:
+        return None
+    # Kept for the next request; written aside and renamed, so no request ever reads half a file.
+    partial = mp3.with_name(f"{mp3.name}.{uuid4().hex}.part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(mp3)
+    except OSError:
+        log.warning("could not keep %s", mp3, exc_info=True)
+        partial.unlink(missing_ok=True)
+    return data
+
+
+def _wav_of(samples: Samples) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(samples.astype("<i2").tobytes())
+    return out.getvalue()
+
+
+def _mp3_of(wav_bytes: bytes) -> bytes:
+    """MP3 of a recording's WAV: mono through `encode_mp3`; a dual-channel one keeps its two channels."""
+    with wave.open(io.BytesIO(wav_bytes)) as wav:
+        channels = wav.getnchannels()
+        raw = wav.readframes(wav.getnframes())
+    if channels == 1:
+        return encode_mp3(read_wav(wav_bytes))
+    import soundfile
+
+    stereo = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float64) / 32768
+    out = io.BytesIO()
+    soundfile.write(out, stereo, RATE, format="MP3")
+    return out.getvalue()
+
+
+__all__ = [
+    "CONTENT_TYPES",
+    "CallRecorder",
+    "MediaFormat",
+    "RecordingHandle",
+    "RecordingService",
+]

@@ -1,0 +1,107 @@
+"""<Dial> end to end: a child call with parent_call_sid and its own callbacks, audio bridged both ways,
+the action told how the dial went. The sandbox keeps what each of its phones hears, which is how the
+test knows the bridge carried audio."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from twilio.rest import Client
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from callgate.telephony.aio.tts import Speaker
+from tests.audio_checks import best_alignment
+from tests.engine.server import Serve
+from tests.engine.webapp import WebApp
+
+pytestmark = [pytest.mark.sdk, pytest.mark.slow]
+
+FROM = "+14155550199"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Client, WebApp, object]]:
+    workdir = tmp_path_factory.mktemp("dial")
+    heard = workdir / "heard"
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_SANDBOX_RECORDINGS=str(heard))
+    account = server.create_account()
+    app = WebApp().start()
+    app.tokens.add(account["twilio"]["auth_token"])
+    server.start()
+    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
+    client.api.base_url = server.base_url
+    yield server, client, app, heard
+    server.stop()
+    app.stop()
+
+
+def samples(path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+async def hello() -> np.ndarray:
+    return await Speaker().speak("Hello?")
+
+
+def test_dial_bridges_a_child_call_and_reports_to_the_action(setup):
+    import asyncio
+
+    server, twilio, app, heard = setup
+    doc = VoiceResponse()
+    dial = Dial(action=app.url("/dialed"), time_limit=4, timeout=10)
+    dial.number("+14155550100", status_callback=app.url("/child-status"),
+                status_callback_event="initiated ringing answered completed")  # fmt: skip
+    doc.append(dial)
+    doc.hangup()
+    app.route("/dialed", "<Response><Hangup/></Response>")
+    parent = twilio.calls.create(to="+14155550190", from_=FROM, url=app.route("/voice-dial", str(doc)),
+                                 status_callback=app.url("/parent-status"))  # fmt: skip
+    (action,) = [h for h in app.wait_hits("/dialed", timeout=60) if h.params["CallSid"] == parent.sid]
+    assert action.signature_ok
+    assert action.params["DialCallStatus"] == "completed"
+    children = twilio.calls.list(parent_call_sid=parent.sid)
+    assert len(children) == 1
+    child = children[0]
+    assert action.params["DialCallSid"] == child.sid
+    assert 3 <= int(action.params["DialCallDuration"]) <= 6, "timeLimit=4 ended the bridge"
+    assert child.direction == "outbound-dial" and child.parent_call_sid == parent.sid
+    assert child.to == "+14155550100" and child._from == FROM
+    child_hits = app.wait_for(
+        lambda hits: (
+            (found := [h for h in hits if h.path == "/child-status" and h.params["CallSid"] == child.sid])
+            and found[-1].params["CallStatus"] == "completed"
+            and found
+        )  # fmt: skip
+    )
+    assert [h.params["CallStatus"] for h in child_hits] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert all(h.params["ParentCallSid"] == parent.sid for h in child_hits)
+    assert all(h.signature_ok for h in child_hits)
+    final = app.wait_for(lambda hits: [h for h in hits if h.path == "/parent-status"
+                                       and h.params["CallSid"] == parent.sid])[0]  # fmt: skip
+    assert final.params["CallStatus"] == "completed"
+    assert twilio.calls(child.sid).fetch().status == "completed"
+    # The parent's phone (0190, silent) heard the child's phone (0100) say "Hello?" through the bridge.
+    reference = asyncio.run(hello())
+    scores = [best_alignment(samples(p), reference[len(reference) // 3 :]) for p in heard.glob("*.wav")]
+    assert max(scores) > 0.6, scores
+
+
+def test_dial_to_a_busy_number_tells_the_action_busy(setup):
+    server, twilio, app, heard = setup
+    doc = VoiceResponse()
+    doc.dial("+14155550120", action=app.url("/dialed-busy"))
+    app.route("/dialed-busy", "<Response><Hangup/></Response>")
+    parent = twilio.calls.create(to="+14155550190", from_=FROM, url=app.route("/voice-busy", str(doc)))
+    (action,) = [h for h in app.wait_hits("/dialed-busy", timeout=60) if h.params["CallSid"] == parent.sid]
+    assert action.params["DialCallStatus"] == "busy"
+    (child,) = twilio.calls.list(parent_call_sid=parent.sid)
+    assert child.status == "busy"

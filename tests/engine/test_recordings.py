@@ -1,0 +1,201 @@
+"""Recording a call: a CallRecorder on a real RTP stream pair on loopback, and the RecordingService
+that stores the row, serves the audio as WAV and MP3, and deletes both."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+import wave
+from dataclasses import replace
+from datetime import timedelta
+from itertools import count
+
+import numpy as np
+import pytest
+import soundfile
+
+from callgate.engine.recordings import CallRecorder, RecordingService
+from callgate.store.base import Page, RecordingFilter
+from callgate.telephony.aio.media import MediaClock, RtpStream
+from callgate.telephony.media.audio import frames, read_audio
+from callgate.telephony.media.tones import tone
+from tests.audio_checks import best_alignment
+from tests.store.test_sql import T0, make_call, new_account_id
+
+pytestmark = pytest.mark.anyio
+
+A_TONE = np.concatenate([tone((440.0,), 0.3), tone((660.0, 990.0), 0.3)])  # what the far end says
+B_TONE = tone((523.0, 784.0), 0.4)  # what Callgate sends
+
+
+@pytest.fixture
+async def streams():
+    clock = MediaClock()
+    a, b = await RtpStream.open(clock=clock), await RtpStream.open(clock=clock)
+    a.connect(b.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+    b.connect(a.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def after_ticks(stream: RtpStream, n: int) -> asyncio.Future[None]:
+    """Completes once `stream` has ticked `n` more times (the last frames through the network and
+    the jitter buffer)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ticks = count(1)
+
+    def tick(_inbound, _outbound) -> None:
+        if next(ticks) >= n and not done.done():
+            stream.listeners.remove(tick)
+            done.set_result(None)
+
+    stream.listeners.append(tick)
+    return done
+
+
+async def converse(a: RtpStream, b: RtpStream, *, b_says: bool = False) -> None:
+    """The far end (a) says A_TONE to b; b says B_TONE at the same time if asked."""
+    plays = [a.play(frames(A_TONE))] + ([b.play(frames(B_TONE))] if b_says else [])
+    await asyncio.wait_for(asyncio.gather(*plays), timeout=5)
+    await asyncio.wait_for(after_ticks(b, 10), timeout=5)
+
+
+def wav_channels(data: bytes) -> list[np.ndarray]:
+    with wave.open(io.BytesIO(data)) as w:
+        n = w.getnchannels()
+        assert (w.getframerate(), w.getsampwidth()) == (8000, 2)
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, n)
+    return [samples[:, i].astype(np.int16) for i in range(n)]
+
+
+async def test_call_recorder_writes_what_the_stream_hears(streams, tmp_path):
+    a, b = streams
+    recorder = CallRecorder(b, tmp_path / "heard.wav", track="inbound")
+    recorder.start()
+    await converse(a, b)
+    seconds = recorder.close()
+    assert recorder._listen not in b.listeners  # detached: the stream no longer feeds it
+    (heard,) = wav_channels((tmp_path / "heard.wav").read_bytes())
+    assert best_alignment(heard, A_TONE) > 0.95  # through G.711 and the network, nothing lost
+    assert seconds == len(heard) / 8000 and 0.6 <= seconds < 1.5
+
+
+async def test_pause_leaves_a_gap(streams, tmp_path):
+    a, b = streams
+    recorder = CallRecorder(b, tmp_path / "paused.wav", track="outbound")
+    recorder.start()
+    recorder.pause()
+    await asyncio.wait_for(b.play(frames(B_TONE)), timeout=5)  # sent while paused: not recorded
+    recorder.resume()
+    await asyncio.wait_for(after_ticks(b, 5), timeout=5)
+    recorder.close()
+    (kept,) = wav_channels((tmp_path / "paused.wav").read_bytes())
+    assert len(kept) >= 5 * 160 and np.abs(kept).max() == 0
+
+
+async def test_service_records_a_call_then_serves_and_deletes_it(store, streams, tmp_path):
+    a, b = streams
+    account_id = await new_account_id(store)
+    call = make_call(account_id)
+    clock = iter([T0, T0 + timedelta(seconds=1)])
+    service = RecordingService(store, clock=lambda: next(clock))
+    handle = await service.start(
+        call,
+        b,
+        source="OutboundAPI",
+        channels="mono",
+        track="inbound",
+        trim="do-not-trim",
+        folder=tmp_path / "r",
+    )
+    started = await store.get_recording(account_id, handle.recording.id)
+    assert started is not None and (started.status, started.call_id, started.duration_s) == (
+        "in-progress",
+        call.id,
+        None,
+    )
+    assert await service.media(started, "wav") is None  # nothing to download while it records
+
+    await converse(a, b)
+    done = await service.finish(handle)
+    assert (done.status, done.channels, done.track, done.source) == ("completed", 1, "inbound", "OutboundAPI")
+    assert done.duration_s == 1 and done.start_time == T0 and done.updated_at == T0 + timedelta(seconds=1)
+    assert replace(await store.get_recording(account_id, done.id), seq=None) == done
+    assert b.listeners == []
+
+    wav = await service.media(done, "wav")
+    assert wav == (tmp_path / "r" / f"{done.id}.wav").read_bytes()
+    (heard,) = wav_channels(wav)
+    assert best_alignment(heard, A_TONE) > 0.95
+    mp3 = await service.media(done, "mp3")
+    assert mp3 is not None and mp3[0] == 0xFF and mp3[1] & 0xE0 == 0xE0  # an MPEG audio frame sync
+    decoded = read_audio(mp3)
+    assert abs(len(decoded) - len(heard)) < 2400 and best_alignment(decoded, A_TONE[:2400]) > 0.8
+    assert (tmp_path / "r" / f"{done.id}.mp3").exists()  # kept for the next request
+    assert await service.media(done, "mp3") == mp3
+
+    listed = await service.search(account_id, call.id, RecordingFilter(), Page(10))
+    assert [r.id for r in listed] == [done.id]
+    assert await service.delete(account_id, done.id)
+    assert list((tmp_path / "r").iterdir()) == []  # the WAV and the MP3 are gone
+    assert await service.get(account_id, done.id) is None
+    assert not await service.delete(account_id, done.id)
+
+
+async def test_dual_channels_keep_each_side_apart_and_mix_down_on_request(store, streams, tmp_path):
+    a, b = streams
+    call = make_call(await new_account_id(store))
+    service = RecordingService(store)
+    handle = await service.start(call, b, source="DialVerb", channels="dual", track="both", folder=tmp_path)
+    await converse(a, b, b_says=True)
+    done = await service.finish(handle)
+    assert (done.channels, done.status) == (2, "completed")
+
+    wav = await service.media(done, "wav")
+    heard, sent = wav_channels(wav)  # channel 1: the far end; channel 2: what Callgate sent
+    assert best_alignment(heard, A_TONE) > 0.95 and best_alignment(heard, B_TONE) < 0.3
+    assert best_alignment(sent, B_TONE) > 0.99 and best_alignment(sent, A_TONE) < 0.3
+
+    (mixed,) = wav_channels(await service.media(done, "wav", mono=True))
+    assert len(mixed) == len(heard)
+    assert best_alignment(mixed, A_TONE) > 0.5 and best_alignment(mixed, B_TONE) > 0.5
+    stereo_mp3 = await service.media(done, "mp3")
+    decoded, rate = soundfile.read(io.BytesIO(stereo_mp3), always_2d=True)
+    assert rate == 8000 and decoded.shape[1] == 2
+
+
+async def test_silence_trimmed_to_nothing_is_absent(store, streams, tmp_path):
+    _, b = streams
+    call = make_call(await new_account_id(store))
+    service = RecordingService(store)
+    handle = await service.start(
+        call, b, source="RecordVerb", track="inbound", trim="trim-silence", folder=tmp_path
+    )
+    await asyncio.wait_for(after_ticks(b, 10), timeout=5)  # the far end says nothing
+    done = await service.finish(handle)
+    assert (done.status, done.duration_s, done.path) == ("absent", 0, None)
+    assert list(tmp_path.iterdir()) == []
+    assert await service.media(done, "wav") is None
+    assert (await store.get_recording(call.account_id, done.id)).status == "absent"
+
+
+async def test_a_recording_deleted_while_recording_takes_its_file_along(store, streams, tmp_path):
+    _, b = streams
+    call = make_call(await new_account_id(store))
+    service = RecordingService(store)
+    handle = await service.start(call, b, source="OutboundAPI", folder=tmp_path)
+    await asyncio.wait_for(after_ticks(b, 10), timeout=5)
+    assert await store.delete_recording(call.account_id, handle.recording.id)
+    done = await service.finish(handle)
+    assert done.path is None and list(tmp_path.iterdir()) == []
+
+
+async def test_start_refuses_an_unknown_track(store, streams, tmp_path):
+    _, b = streams
+    with pytest.raises(ValueError, match="track must be one of"):
+        await RecordingService(store).start(
+            make_call(uuid.uuid4()), b, source="OutboundAPI", track="left", folder=tmp_path
+        )
+    assert b.listeners == [] and list(tmp_path.iterdir()) == []
