@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,6 +23,7 @@ from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio.api import CompatApi
 from callgate.dialects.twilio.engine_face import CompatFace
 from callgate.dialects.twilio.face import TWILIO
+from callgate.dialects.twilio.recordings_api import recording_routes
 from callgate.engine.faces import Face
 from callgate.engine.runner import Engine
 from callgate.engine.services import Services
@@ -48,7 +50,7 @@ class RunningEngine:
 
 
 async def start_engine(
-    settings: Settings, services: Services, sandbox: tuple[str, int] | None
+    settings: Settings, services: Services, faces: dict[str, Face], sandbox: tuple[str, int] | None
 ) -> RunningEngine:
     from callgate.config import split_host_port
     from callgate.engine.clock import utcnow
@@ -71,7 +73,16 @@ async def start_engine(
     http = WebhookClient(guard=guard)
     media_host = settings.media_host or (host if host not in ("0.0.0.0", "::", "") else "127.0.0.1")
     engine = Engine(
-        store, services.calls, FACES, dialer, http, speaker(), AudioFetcher(), media_host=media_host
+        store,
+        services.calls,
+        faces,
+        dialer,
+        http,
+        speaker(),
+        AudioFetcher(),
+        recordings=services.recordings,
+        recordings_dir=Path(settings.recordings),
+        media_host=media_host,
     )
     tokens: dict[Any, Account] = {}
 
@@ -80,7 +91,7 @@ async def start_engine(
         if account is None:
             return lambda _url, _params: {}
         tokens[item.account_id] = account
-        face = FACES.get(item.dialect, FACES["twilio"])
+        face = faces.get(item.dialect, faces["twilio"])
         return lambda url, params: face.sign(account, url, params)
 
     dispatcher = Dispatcher(
@@ -93,13 +104,17 @@ async def start_engine(
         lease_s=settings.lease_s,
     )
     services.calls.listeners.append(lambda _call, _event: dispatcher.wake())
+    engine.wake_outbox = dispatcher.wake
     worker = Worker(engine, cps=settings.calls_per_second, lease_s=settings.lease_s)
     await dispatcher.start()
     await worker.start()
     return RunningEngine(engine, worker, dispatcher)
 
 
-FACES: dict[str, Face] = {"twilio": CompatFace(TWILIO), "signalwire": CompatFace(SIGNALWIRE)}
+def faces_for(settings: Settings) -> dict[str, Face]:
+    """The engine's view of each dialect, by the name a call's options carry."""
+    base = settings.base_url
+    return {"twilio": CompatFace(TWILIO, base), "signalwire": CompatFace(SIGNALWIRE, base)}
 
 
 def create_app(
@@ -122,8 +137,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if owned:
             await the_store.open()
-        services = app.state.services = Services.over(the_store, FACES)
-        running = await start_engine(settings, services, sandbox) if engine else None
+        faces = faces_for(settings)
+        services = app.state.services = Services.over(the_store, faces)
+        app.state.recordings = services.recordings
+        running = await start_engine(settings, services, faces, sandbox) if engine else None
         app.state.engine = running
         try:
             yield
@@ -155,6 +172,8 @@ def create_app(
         # Most traffic first: Starlette tries routes in order.
         *CompatApi("", (TWILIO, SIGNALWIRE)).routes(),
         *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
+        *recording_routes("", (TWILIO, SIGNALWIRE), media_auth=settings.recording_media_auth),
+        *recording_routes("/api/laml", (SIGNALWIRE,), media_auth=settings.recording_media_auth),
         Route("/openapi.json", openapi),
         Route("/healthz", health),
     ]

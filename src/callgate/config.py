@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
+    recordings: str = Field("./recordings", description="folder where call recordings are kept (WAV)")
+    recording_media_auth: bool = Field(
+        False, description="require HTTP Basic on recording media URLs (Twilio's 'enforce HTTP auth')"
+    )
     worker: bool = Field(
         True, description="run queued calls in this process (false: an API-only node; workers run them)"
     )

@@ -184,6 +184,69 @@ def _paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
     return paths
 
 
+def _recording_paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
+    base = f"{prefix}/2010-04-01/Accounts/{{account}}"
+    params = {
+        name: {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ("account", "sid", "call")
+    }
+    account, sid, call = params["account"], params["sid"], params["call"]
+
+    def media(fmt: str, content_type: str) -> dict[str, Any]:
+        op = _operation(flavor, f"recording_media_{fmt}", f"The recording's audio ({fmt})", 200, None)
+        op["responses"]["200"]["content"] = {content_type: {"schema": {"type": "string", "format": "binary"}}}
+        return op
+
+    paths: dict[str, Any] = {}
+    for suffix in (".json", ""):
+        paths[f"{base}/Recordings{suffix}"] = {
+            "parameters": [account],
+            "get": _operation(flavor, f"list_recordings{suffix}", "List recordings", 200, "RecordingPage"),
+        }
+        paths[f"{base}/Calls/{{call}}/Recordings{suffix}"] = {
+            "parameters": [account, call],
+            "get": _operation(
+                flavor, f"list_call_recordings{suffix}", "List a call's recordings", 200, "RecordingPage"
+            ),
+        }
+        paths[f"{base}/Calls/{{call}}/Recordings/{{sid}}{suffix}"] = {
+            "parameters": [account, call, sid],
+            "get": _operation(flavor, f"fetch_call_recording{suffix}", "Fetch a recording", 200, "Recording"),
+            "delete": _operation(flavor, f"delete_call_recording{suffix}", "Delete a recording", 204, None),
+        }
+    paths[f"{base}/Recordings/{{sid}}.json"] = {
+        "parameters": [account, sid],
+        "get": _operation(flavor, "fetch_recording", "Fetch a recording", 200, "Recording"),
+        "delete": _operation(flavor, "delete_recording", "Delete a recording and its audio", 204, None),
+    }
+    paths[f"{base}/Recordings/{{sid}}"] = {
+        "parameters": [account, sid],
+        "get": media("default", "audio/x-wav"),
+    }
+    paths[f"{base}/Recordings/{{sid}}.wav"] = {
+        "parameters": [account, sid],
+        "get": media("wav", "audio/x-wav"),
+    }
+    paths[f"{base}/Recordings/{{sid}}.mp3"] = {
+        "parameters": [account, sid],
+        "get": media("mp3", "audio/mpeg"),
+    }
+    return paths
+
+
+_RECORDING: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {"type": "string", "nullable": True}
+        for name in (
+            "sid", "account_sid", "call_sid", "conference_sid", "date_created", "date_updated", "start_time",
+            "duration", "price", "price_unit", "status", "source", "uri", "media_url", "api_version",
+        )
+    }
+    | {"channels": {"type": "integer"}, "error_code": {"type": "integer", "nullable": True}},
+}  # fmt: skip
+
+
 def _page(key: str, item: str) -> dict[str, Any]:
     props: dict[str, Any] = {k: {"type": "integer"} for k in ("page", "page_size", "start", "end")}
     props |= {
@@ -196,7 +259,12 @@ def _page(key: str, item: str) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.0 for every route: Twilio under /2010-04-01, SignalWire under /api/laml/2010-04-01."""
-    paths = _paths(TWILIO, "") | _paths(SIGNALWIRE, "/api/laml")
+    paths = (
+        _paths(TWILIO, "")
+        | _paths(SIGNALWIRE, "/api/laml")
+        | _recording_paths(TWILIO, "")
+        | _recording_paths(SIGNALWIRE, "/api/laml")
+    )
     return {
         "openapi": "3.0.3",
         "info": {
@@ -220,6 +288,10 @@ def openapi_document() -> dict[str, Any]:
                 "SignalWireCallPage": _page("calls", "SignalWireCall"),
                 "ApplicationPage": _page("applications", "Application"),
                 "SignalWireApplicationPage": _page("applications", "SignalWireApplication"),
+                "Recording": _RECORDING,
+                "SignalWireRecording": _RECORDING,
+                "RecordingPage": _page("recordings", "Recording"),
+                "SignalWireRecordingPage": _page("recordings", "SignalWireRecording"),
             },
         },
     }

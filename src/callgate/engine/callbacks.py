@@ -22,8 +22,9 @@ from callgate.core.events import (
     CallInitiated,
     CallNotAnswered,
     CallRinging,
+    CallSettled,
 )
-from callgate.engine.faces import Face
+from callgate.engine.faces import Face, RecordingRef
 from callgate.store.base import CallbacksFor, Outgoing
 
 EVENT_NAMES: dict[type[CallEvent], str] = {
@@ -53,35 +54,71 @@ class StatusCallbacks:
         self._ids = ids
 
     def __call__(self, event: CallEvent) -> CallbacksFor | None:
+        if isinstance(event, CallSettled):
+            # The call ended through the API while its recording was finishing: only the recording's.
+            return lambda call, _sequence: self._recording(call, event)
         name = EVENT_NAMES.get(type(event))
         if name is None:
             return None
 
         def build(call: Call, sequence: int) -> Sequence[Outgoing]:
-            options = call.options
-            if not options.status_callback:
-                return ()
-            wanted = options.status_callback_events or ("completed",)
-            if name not in wanted:
-                return ()
-            face = self._faces.get(options.dialect)
-            if face is None:
-                return ()
-            now = self._clock()
-            params = face.status_params(call, event=name, sequence=sequence, at=now)
-            return (
-                Outgoing(
-                    id=self._ids(),
-                    account_id=call.account_id,
-                    call_id=call.id,
-                    kind="status",
-                    dialect=options.dialect,
-                    url=options.status_callback,
-                    method=options.status_callback_method or "POST",
-                    params=tuple(params),
-                    created_at=now,
-                    due_at=now,
-                ),
-            )
+            return [*self._status(call, sequence, name, event), *self._recording(call, event)]
 
         return build
+
+    def _recording(self, call: Call, event: CallEvent) -> Sequence[Outgoing]:
+        """The RecordingStatusCallback of a call recorded from answer (Record=true), with its end."""
+        recorded = event.data.get("recording")
+        options = call.options
+        face = self._faces.get(options.dialect)
+        if not recorded or not options.recording_status_callback or face is None:
+            return ()
+        recording = RecordingRef.from_json(recorded)
+        status = str(event.data.get("recording_status", "completed"))
+        if status not in (options.recording_status_callback_events or ("completed",)):
+            return ()
+        now = self._clock()
+        params = face.recording_status_params(call, recording=recording, status=status)
+        return (
+            Outgoing(
+                id=self._ids(),
+                account_id=call.account_id,
+                call_id=call.id,
+                kind="recording",
+                dialect=options.dialect,
+                url=options.recording_status_callback,
+                method=options.recording_status_callback_method or "POST",
+                params=tuple(params),
+                created_at=now,
+                due_at=now,
+            ),
+        )
+
+    def _status(self, call: Call, sequence: int, name: str, event: CallEvent) -> Sequence[Outgoing]:
+        options = call.options
+        if not options.status_callback:
+            return ()
+        wanted = options.status_callback_events or ("completed",)
+        if name not in wanted:
+            return ()
+        face = self._faces.get(options.dialect)
+        if face is None:
+            return ()
+        now = self._clock()
+        recorded = event.data.get("recording")
+        recording = RecordingRef.from_json(recorded) if recorded else None
+        params = face.status_params(call, event=name, sequence=sequence, at=now, recording=recording)
+        return (
+            Outgoing(
+                id=self._ids(),
+                account_id=call.account_id,
+                call_id=call.id,
+                kind="status",
+                dialect=options.dialect,
+                url=options.status_callback,
+                method=options.status_callback_method or "POST",
+                params=tuple(params),
+                created_at=now,
+                due_at=now,
+            ),
+        )

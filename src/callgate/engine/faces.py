@@ -9,14 +9,49 @@ options (`CallOptions.dialect`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from callgate.core.call import Account, Call
 from callgate.core.verbs import Document
 
 Params = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRef:
+    """A finished recording, as webhooks describe it."""
+
+    id: UUID
+    duration_s: int
+    channels: int = 1
+    track: str = "both"
+    source: str = "OutboundAPI"
+    start_time: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "duration_s": self.duration_s,
+            "channels": self.channels,
+            "track": self.track,
+            "source": self.source,
+            "start_time": None if self.start_time is None else self.start_time.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecordingRef:
+        start = data.get("start_time")
+        return cls(
+            id=UUID(data["id"]),
+            duration_s=int(data["duration_s"]),
+            channels=int(data.get("channels", 1)),
+            track=str(data.get("track", "both")),
+            source=str(data.get("source", "OutboundAPI")),
+            start_time=None if start is None else datetime.fromisoformat(start),
+        )
 
 
 class Face(Protocol):
@@ -29,7 +64,11 @@ class Face(Protocol):
 
     def parse(self, text: str | bytes) -> Document: ...
     def voice_params(self, call: Call) -> Params: ...
-    def status_params(self, call: Call, *, event: str, sequence: int, at: datetime) -> Params: ...
+    def status_params(
+        self, call: Call, *, event: str, sequence: int, at: datetime, recording: RecordingRef | None = None
+    ) -> Params: ...
+    def record_action_params(self, call: Call, *, recording: RecordingRef, digits: str | None) -> Params: ...
+    def recording_status_params(self, call: Call, *, recording: RecordingRef, status: str) -> Params: ...
     def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params: ...
     def dial_action_params(
         self, call: Call, *, dial_call_status: str, dial_call_sid: UUID | None, dial_call_duration: int | None

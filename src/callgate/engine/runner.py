@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +36,8 @@ from callgate.core.events import (
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.calls import CallService
 from callgate.engine.clock import new_id, utcnow
-from callgate.engine.faces import Face, Params
+from callgate.engine.faces import Face, Params, RecordingRef
+from callgate.engine.recordings import RecordingHandle, RecordingService
 from callgate.engine.session import Inline, Session
 from callgate.engine.verbs import Goto
 from callgate.store.base import NotificationRecord, RequestRecord, Store
@@ -78,10 +80,14 @@ class Engine:
     http: WebhookClient
     speaker: Speaker
     audio: AudioFetcher
+    recordings: RecordingService
+    recordings_dir: Path
     media_host: str = "127.0.0.1"
     clock: Callable[[], datetime] = utcnow
     ids: Callable[[], UUID] = new_id
     running: dict[UUID, CallRunner] = field(default_factory=dict)
+    #: tells the outbox dispatcher there is something new to deliver
+    wake_outbox: Callable[[], None] = lambda: None
 
     async def notify(
         self,
@@ -324,6 +330,16 @@ class CallRunner:
         session = self.session = Session(
             self.engine, self.call, self.account, self.face, self.media, leg.remote_hangup
         )
+        if options.record:
+            self._recording = await self.engine.recordings.start(
+                self.call,
+                self.media,
+                source="OutboundAPI",
+                channels=options.recording_channels,
+                track=options.recording_track,
+                trim=options.trim,
+                folder=self.engine.recordings_dir,
+            )
         work = asyncio.ensure_future(self._converse(session))
         hung_up = asyncio.ensure_future(leg.remote_hangup.wait())
         by_api = asyncio.ensure_future(self._ended_by_api.wait())
@@ -350,14 +366,31 @@ class CallRunner:
         start = self.call.start_time
         end = self._now()
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
-        moved = await self._apply(
-            CallEnded({"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}),
-            end_time=end,
-            duration_s=duration,
-            quality=self._quality(),
-        )
+        data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
+        data.update(await self._finish_recording())
+        moved = await self._apply(CallEnded(data), end_time=end, duration_s=duration, quality=self._quality())
         if moved is None:
-            await self._settle(200)
+            await self._settle(200, data)
+
+    _recording: RecordingHandle | None = None
+
+    async def _finish_recording(self) -> dict[str, Any]:
+        """End the call's recording (Record=true); what the end's callbacks say about it."""
+        handle, self._recording = self._recording, None
+        if handle is None:
+            return {}
+        recording = await self.engine.recordings.finish(handle)
+        if recording.status != "completed":
+            return {"recording_status": recording.status}
+        ref = RecordingRef(
+            id=recording.id,
+            duration_s=recording.duration_s or 0,
+            channels=recording.channels,
+            track=recording.track,
+            source=recording.source,
+            start_time=recording.start_time,
+        )
+        return {"recording": ref.to_json(), "recording_status": "completed"}
 
     async def _converse(self, session: Session) -> None:
         options = self.call.options
@@ -393,13 +426,13 @@ class CallRunner:
             audio_out_lost=q.packets_lost,
         )
 
-    async def _settle(self, sip_code: int | None) -> None:
+    async def _settle(self, sip_code: int | None, data: dict[str, Any] | None = None) -> None:
         """The call ended elsewhere (the API): add what only the runner knows."""
         with contextlib.suppress(InvalidTransition):
             changes: dict[str, Any] = {"quality": self._quality()}
             if sip_code is not None:
                 changes["sip_result_code"] = sip_code
-            await self._apply(CallSettled(), **changes)
+            await self._apply(CallSettled(data or {}), **changes)
 
 
 __all__ = ["CallRunner", "Engine", "FetchedDocument", "replace", "CallStatus"]

@@ -11,6 +11,7 @@ from callgate.engine.callbacks import StatusCallbacks
 from callgate.engine.calls import CallService
 from callgate.engine.clock import new_id, utcnow
 from callgate.engine.faces import Face
+from callgate.engine.recordings import RecordingService
 from callgate.store.base import Store
 
 
@@ -22,6 +23,7 @@ class Services:
     accounts: AccountDirectory
     calls: CallService
     applications: ApplicationService
+    recordings: RecordingService
 
     @classmethod
     def over(cls, store: Store, faces: Mapping[str, Face] | None = None) -> Services:
@@ -33,4 +35,5 @@ class Services:
             accounts=AccountDirectory(store),
             calls=CallService(store, callbacks=callbacks),
             applications=ApplicationService(store),
+            recordings=RecordingService(store),
         )

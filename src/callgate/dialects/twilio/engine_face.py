@@ -12,6 +12,7 @@ from callgate.core.verbs import Document
 from callgate.dialects.twilio import webhook
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.twiml import parse_document
+from callgate.engine.faces import RecordingRef
 from callgate.webhooks.signature import signature_headers
 
 Params = list[tuple[str, str]]
@@ -22,6 +23,8 @@ class CompatFace:
     """The engine's view of one 2010-04-01 face (Twilio or SignalWire)."""
 
     flavor: Flavor
+    #: the public base URL recording URLs are built on
+    base_url: str = "http://127.0.0.1:8080"
 
     @property
     def name(self) -> str:
@@ -37,9 +40,37 @@ class CompatFace:
     def voice_params(self, call: Call) -> Params:
         return webhook.voice_params(call, self.flavor)
 
-    def status_params(self, call: Call, *, event: str, sequence: int, at: datetime) -> Params:
+    def status_params(
+        self, call: Call, *, event: str, sequence: int, at: datetime, recording: RecordingRef | None = None
+    ) -> Params:
         return webhook.status_callback_params(
-            call, self.flavor, event=event, sequence_number=sequence, timestamp=at
+            call,
+            self.flavor,
+            event=event,
+            sequence_number=sequence,
+            timestamp=at,
+            recording=None if recording is None else self._info(call, recording),
+        )
+
+    def _info(self, call: Call, recording: RecordingRef) -> webhook.RecordingInfo:
+        url = webhook.recording_url(self.flavor, call.account_id, recording.id, base_url=self.base_url)
+        return webhook.RecordingInfo(
+            id=recording.id,
+            duration_s=recording.duration_s,
+            url=url,
+            channels=recording.channels,
+            start_time=recording.start_time,
+            track=recording.track,
+        )
+
+    def record_action_params(self, call: Call, *, recording: RecordingRef, digits: str | None) -> Params:
+        return webhook.record_action_params(
+            call, self.flavor, recording=self._info(call, recording), digits=digits
+        )
+
+    def recording_status_params(self, call: Call, *, recording: RecordingRef, status: str) -> Params:
+        return webhook.recording_status_params(
+            call, self.flavor, recording=self._info(call, recording), status=status, source=recording.source
         )
 
     def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params:

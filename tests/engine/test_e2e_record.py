@@ -1,0 +1,111 @@
+"""Recordings end to end: Record=true on a call, and the <Record> verb, through the twilio SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import wave
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from starlette.responses import Response
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from callgate.telephony.aio.tts import Speaker
+from tests.audio_checks import best_alignment
+from tests.engine.server import Serve
+from tests.engine.test_e2e_twilio import tone_wav, wait_completed
+from tests.engine.webapp import WebApp
+
+pytestmark = [pytest.mark.sdk, pytest.mark.slow]
+
+FROM = "+14155550199"
+MESSAGE = "Please call me back tomorrow morning"
+PHONES = f"""
+[[phones]]
+number = "+14155550777"
+steps = [{{ ring = 1 }}, "answer", {{ wait = 1.5 }}, {{ say = "{MESSAGE}" }}, {{ wait = 1 }},
+         {{ press = "#" }}]
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Client, WebApp, dict]]:
+    workdir = tmp_path_factory.mktemp("record")
+    # A caller who waits for the beep, leaves a message and presses #.
+    (workdir / "phones.toml").write_text(PHONES)
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_RECORDINGS=str(workdir / "rec"),
+                   CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"))  # fmt: skip
+    account = server.create_account()
+    app = WebApp().start()
+    app.tokens.add(account["twilio"]["auth_token"])
+    server.start()
+    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
+    client.api.base_url = server.base_url
+    yield server, client, app, account
+    server.stop()
+    app.stop()
+
+
+def pcm(wav_bytes: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(wav_bytes)) as w:
+        assert (w.getframerate(), w.getsampwidth()) == (8000, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def test_a_recorded_call_holds_the_played_audio(setup):
+    server, twilio, app, account = setup
+    tone = tone_wav(seconds=1.0, freq=700.0)
+    app.route("/tone.wav", lambda hit: Response(tone, media_type="audio/wav"))
+    doc = VoiceResponse()
+    doc.play(app.url("/tone.wav"))
+    doc.pause(length=1)
+    call = twilio.calls.create(
+        to="+14155550190", from_=FROM, url=app.route("/voice-rec", str(doc)), record=True,
+        status_callback=app.url("/status-rec"), recording_status_callback=app.url("/recording-status"),
+    )  # fmt: skip
+    final = wait_completed(app, "/status-rec", call.sid)
+    assert final.params["CallStatus"] == "completed"
+    (status,) = [h for h in app.wait_hits("/recording-status") if h.params["CallSid"] == call.sid]
+    assert status.signature_ok
+    assert status.params["RecordingStatus"] == "completed"
+    assert status.params["RecordingSource"] == "OutboundAPI"
+    sid = status.params["RecordingSid"]
+    assert sid.startswith("RE") and final.params["RecordingSid"] == sid
+    assert final.params["RecordingUrl"] == status.params["RecordingUrl"]
+    # 1 s of tone; the far end (0190) is silent and trim-silence (the default Trim) cuts the rest.
+    assert int(status.params["RecordingDuration"]) == 1
+    # The resource, through the SDK, and the audio at RecordingUrl + .wav / .mp3.
+    recording = twilio.recordings(sid).fetch()
+    assert recording.call_sid == call.sid and recording.status == "completed"
+    assert [r.sid for r in twilio.calls(call.sid).recordings.list()] == [sid]
+    audio = httpx.get(status.params["RecordingUrl"] + ".wav", timeout=10)
+    assert audio.status_code == 200
+    reference = pcm(tone)
+    assert best_alignment(pcm(audio.content), reference[:4000]) > 0.8, "the played tone is in the recording"
+    mp3 = httpx.get(status.params["RecordingUrl"] + ".mp3", timeout=10)
+    assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg"
+
+
+def test_the_record_verb_records_the_caller_until_the_finish_key(setup):
+    server, twilio, app, account = setup
+    doc = VoiceResponse()
+    doc.record(action=app.url("/recorded"), finish_on_key="#", play_beep=False, timeout=10, max_length=20,
+               recording_status_callback=app.url("/verb-recording-status"))  # fmt: skip
+    app.route("/recorded", "<Response><Hangup/></Response>")
+    call = twilio.calls.create(to="+14155550777", from_=FROM, url=app.route("/voice-record", str(doc)))
+    (action,) = [h for h in app.wait_hits("/recorded", timeout=30) if h.params["CallSid"] == call.sid]
+    assert action.signature_ok
+    assert action.params["Digits"] == "#"
+    assert 1 <= int(action.params["RecordingDuration"]) <= 4  # the message, trimmed of its silences
+    (status,) = [h for h in app.wait_hits("/verb-recording-status") if h.params["CallSid"] == call.sid]
+    assert status.params["RecordingSid"] == action.params["RecordingSid"]
+    assert status.params["RecordingSource"] == "RecordVerb"
+    audio = httpx.get(action.params["RecordingUrl"], timeout=10)
+    assert audio.status_code == 200
+    message = asyncio.run(Speaker().speak(MESSAGE))
+    middle = message[len(message) // 4 : 3 * len(message) // 4]  # trim-silence shortened the ends
+    assert best_alignment(pcm(audio.content), middle) > 0.8, "the caller's message"
