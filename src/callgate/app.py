@@ -62,9 +62,9 @@ async def start_engine(
 
     store = services.store
     host, port = split_host_port(settings.sip, 0)
-    dialer = await Dialer.open(
-        host, port, trunks=settings.sip_trunks(), sandbox=sandbox or ("127.0.0.1", 5080)
-    )
+    if sandbox is None:  # the sandbox runs elsewhere (another process on this machine, say)
+        sandbox = split_host_port(settings.sandbox_sip or "127.0.0.1:5080", 5080)
+    dialer = await Dialer.open(host, port, trunks=settings.sip_trunks(), sandbox=sandbox)
     guard = HostGuard(
         allow_loopback=settings.webhook_allow_loopback,
         allow_private=settings.webhook_allow_private,

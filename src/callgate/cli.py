@@ -1,4 +1,4 @@
-"""The `callgate` command: serve, accounts."""
+"""The `callgate` command: serve, worker, sandbox, accounts."""
 
 from __future__ import annotations
 
@@ -164,6 +164,37 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
         await store.close()
 
 
+async def _worker(settings: Settings, phones: Any) -> None:
+    """A worker node: runs queued calls and delivers callbacks; no HTTP API (`callgate serve` with
+    CALLGATE_WORKER=false serves the API on its own)."""
+    from callgate.app import faces_for, start_engine
+    from callgate.engine.services import Services
+
+    store = SqlStore(settings.db)
+    await store.open()
+    sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
+    try:
+        faces = faces_for(settings)
+        services = Services.over(store, faces)
+        running = await start_engine(settings, services, faces, None if sandbox is None else sandbox.address)
+        print(
+            f"Callgate {__version__} worker {running.worker.owner} running calls from {_redact(settings.db)}",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+        await store.close()
+
+
 async def _start_sandbox(address: str, phones: Any, recordings: str | None = None) -> Any:
     """The sandbox on `address` (None if turned off, or if the address is taken: a warning, not a
     failure, so a second `callgate serve` on one machine still serves its API)."""
@@ -239,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS (env CALLGATE_TLS_CERT)")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert (env CALLGATE_TLS_KEY)")
 
+    worker = sub.add_parser("worker", help="run queued calls and deliver callbacks (no HTTP API)")
+    worker.add_argument(
+        "--db", help="database URL (env CALLGATE_DB); PostgreSQL to share it with other nodes"
+    )
+
     sandbox = sub.add_parser("sandbox", help="run only the sandbox phone network (a SIP endpoint)")
     sandbox.add_argument(
         "--sip", default=None, help="HOST:PORT (env CALLGATE_SANDBOX_SIP, default 127.0.0.1:5080)"
@@ -279,7 +315,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    if args.command in ("sandbox", "serve"):
+    if args.command in ("sandbox", "serve", "worker"):
         from callgate.sandbox.plan import load_phone_book
 
         # A bad phone book stops the start with one line naming the file and the step (a ValueError).
@@ -290,6 +326,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         _event_loop_runner()(
             _sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones, recordings)
         )
+        return 0
+    if args.command == "worker":
+        try:
+            _event_loop_runner()(_worker(settings, phones))
+        except KeyboardInterrupt:
+            pass
         return 0
     if args.command == "serve":
         try:

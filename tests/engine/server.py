@@ -23,7 +23,8 @@ def callgate_bin() -> str:
 
 
 class Serve:
-    def __init__(self, db_url: str, workdir: Path, **env: str) -> None:
+    def __init__(self, db_url: str, workdir: Path, command: str = "serve", **env: str) -> None:
+        self.command = command  # "serve" (API, and calls unless CALLGATE_WORKER=false) or "worker"
         self.db_url = db_url
         self.workdir = workdir
         self.port = free_port()
@@ -51,9 +52,10 @@ class Serve:
         return info
 
     def start(self) -> Serve:
+        http = ["--http", f"{HOST}:{self.port}"] if self.command == "serve" else []
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [callgate_bin(), "serve", "--http", f"{HOST}:{self.port}", "--db", self.db_url],
+                [callgate_bin(), self.command, *http, "--db", self.db_url],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
                 cwd=self.workdir,
             )  # fmt: skip
@@ -61,11 +63,15 @@ class Serve:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"callgate serve exited during start-up:\n{self.log_tail()}")
-            try:
-                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+            if self.command == "worker":
+                if " worker " in self.log_tail(20000):
                     return self
-            except requests.RequestException:
-                pass
+            else:
+                try:
+                    if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                        return self
+                except requests.RequestException:
+                    pass
             time.sleep(0.05)  # polling /healthz under a deadline
         self.stop()
         raise RuntimeError(f"callgate serve did not start:\n{self.log_tail()}")

@@ -352,7 +352,7 @@ class CallRunner:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
-        await self.end()
+        await self.end("api" if self._ended_by_api.is_set() and not leg.remote_hangup.is_set() else None)
 
     async def end(self, by: str | None = None) -> None:
         """Hang up an answered call (unless the far end did) and write its end: duration, quality."""

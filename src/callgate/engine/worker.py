@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from callgate.core.call import Call
-from callgate.core.events import CallEnded, CallEvent, CallFailed
+from callgate.core.events import CallEnded, CallEvent, CallFailed, CallUpdated
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.limiter import CpsLimiter
 from callgate.engine.runner import CallRunner, Engine
@@ -38,6 +38,7 @@ class Worker:
         cps: float = 50.0,
         lease_s: float = 15.0,
         poll_s: float = 0.5,
+        watch_s: float = 0.25,
         batch: int = 64,
         owner: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -47,6 +48,7 @@ class Worker:
         self.limiter = CpsLimiter(cps)
         self.lease_s = lease_s
         self.poll_s = poll_s
+        self.watch_s = watch_s
         self.batch = batch
         self._monotonic = monotonic
         self._wake = asyncio.Event()
@@ -71,6 +73,7 @@ class Worker:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="callgate-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="callgate-heartbeat"),
+            asyncio.create_task(self._watch_loop(), name="callgate-watch"),
         ]
 
     async def stop(self) -> None:
@@ -141,6 +144,31 @@ class Worker:
             except Exception:
                 log.exception("renewing leases failed")
 
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_s)
+            try:
+                await self.watch()
+            except Exception:
+                log.exception("looking for changes to running calls failed")
+
+    async def watch(self) -> int:
+        """Pass changes made by other processes (an API node) to the calls running here: one query for
+        all their versions, then a read of each call that moved. How many changed."""
+        running = dict(self.engine.running)
+        versions = await self.engine.store.call_versions(list(running))
+        moved = 0
+        for call_id, version in versions.items():
+            runner = running.get(call_id)
+            if runner is None or version <= runner.call.version:
+                continue
+            call = await self.engine.store.call_by_id(call_id)
+            if call is None or call.version <= runner.call.version:
+                continue
+            moved += 1
+            runner.changed(call, _what_changed(runner.call, call))
+        return moved
+
     async def reap(self) -> int:
         """Finalise the calls of workers whose leases ran out. Returns how many were finalised."""
         store = self.engine.store
@@ -170,3 +198,15 @@ class Worker:
         log.warning("call %s: its worker is gone; finalising it as %s", call.id, event.name)
         with contextlib.suppress(InvalidTransition):
             await self.engine.calls.apply(account_id=call.account_id, call_id=call.id, event=event, **changes)
+
+
+def _what_changed(before: Call, after: Call) -> CallEvent:
+    """The event that explains a change seen only in the stored call (made by another process)."""
+    if after.status in TERMINAL:
+        return CallEnded({"by": "api"})
+    changed = sorted(
+        name
+        for name in ("url", "method", "markup", "status_callback", "time_limit_s")
+        if getattr(before.options, name) != getattr(after.options, name)
+    )
+    return CallUpdated({"changed": changed})

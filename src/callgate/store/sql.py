@@ -412,6 +412,14 @@ class SqlStore:
             )
             return bool(result.rowcount == 1)
 
+    async def call_versions(self, call_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current version of each of these calls (a worker's cheap look for changes made elsewhere)."""
+        if not call_ids:
+            return {}
+        query = select(calls.c.id, calls.c.version).where(calls.c.id.in_([str(i) for i in call_ids]))
+        async with self.engine.connect() as conn:
+            return {UUID(row.id): row.version for row in await conn.execute(query)}
+
     async def call_by_id(self, call_id: UUID) -> Call | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(calls).where(calls.c.id == str(call_id)))).mappings().first()
