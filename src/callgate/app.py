@@ -17,6 +17,7 @@ from starlette.routing import Route
 from callgate.config import Settings
 from callgate.core.call import Account
 from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
+from callgate.core.pricing import RateTable
 from callgate.dialects.openapi import openapi_document
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.signalwire import SIGNALWIRE
@@ -57,7 +58,7 @@ async def start_engine(
     from callgate.telephony.aio.dialer import Dialer
     from callgate.telephony.aio.fetch import AudioFetcher
     from callgate.telephony.aio.tts import speaker
-    from callgate.webhooks.client import WebhookClient
+    from callgate.webhooks.client import GuardedTransport, WebhookClient
     from callgate.webhooks.ssrf import HostGuard
 
     store = services.store
@@ -79,7 +80,7 @@ async def start_engine(
         dialer,
         http,
         speaker(),
-        AudioFetcher(),
+        AudioFetcher(transport=GuardedTransport(guard)),
         recordings=services.recordings,
         recordings_dir=Path(settings.recordings),
         media_host=media_host,
@@ -138,7 +139,7 @@ def create_app(
         if owned:
             await the_store.open()
         faces = faces_for(settings)
-        services = app.state.services = Services.over(the_store, faces)
+        services = app.state.services = Services.over(the_store, faces, RateTable(settings.rates))
         app.state.recordings = services.recordings
         running = await start_engine(settings, services, faces, sandbox) if engine else None
         app.state.engine = running

@@ -168,6 +168,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
     """A worker node: runs queued calls and delivers callbacks; no HTTP API (`callgate serve` with
     CALLGATE_WORKER=false serves the API on its own)."""
     from callgate.app import faces_for, start_engine
+    from callgate.core.pricing import RateTable
     from callgate.engine.services import Services
 
     store = SqlStore(settings.db)
@@ -175,7 +176,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
     sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
     try:
         faces = faces_for(settings)
-        services = Services.over(store, faces)
+        services = Services.over(store, faces, RateTable(settings.rates))
         running = await start_engine(settings, services, faces, None if sandbox is None else sandbox.address)
         print(
             f"Callgate {__version__} worker {running.worker.owner} running calls from {_redact(settings.db)}",

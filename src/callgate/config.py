@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     )
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS instead of HTTP")
     tls_key: str | None = Field(None, description="PEM private key of tls_cert")
+    rates: dict[str, str] = Field(
+        default_factory=dict,
+        description='USD per minute by To prefix ([rates] "+1" = "0.0140"; "sip:" for SIP URIs; "*" else)',
+    )
     recordings: str = Field("./recordings", description="folder where call recordings are kept (WAV)")
     recording_media_auth: bool = Field(
         False, description="require HTTP Basic on recording media URLs (Twilio's 'enforce HTTP auth')"

@@ -8,6 +8,7 @@ import io
 import wave
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 from starlette.responses import Response
@@ -33,7 +34,8 @@ def webapp() -> Iterator[WebApp]:
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory, webapp: WebApp) -> Iterator[tuple[Serve, dict]]:
     workdir = tmp_path_factory.mktemp("serve")
-    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_WEBHOOK_DELIVERIES="2")
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_WEBHOOK_DELIVERIES="2",
+                   CALLGATE_RATES='{"+1": "0.0140", "+1415555012": "0.5000"}')  # fmt: skip
     account = server.create_account()
     webapp.tokens.add(account["twilio"]["auth_token"])
     server.start()
@@ -116,6 +118,21 @@ def test_say_play_pause_completes_with_four_signed_callbacks(twilio, webapp, ser
     assert fetched.status == "completed"
     assert fetched.start_time is not None and fetched.end_time is not None
     assert fetched.duration is not None and int(fetched.duration) >= 1
+    assert fetched.price == "-0.01400" and fetched.price_unit == "USD", "one started minute at 0.0140"
+
+
+def test_max_price_per_minute_refuses_a_dearer_call(serve):
+    # twilio-python 9.x has no argument for MaxPricePerMinute: the form is posted as the API defines it.
+    server, account = serve
+    sid, token = account["twilio"]["account_sid"], account["twilio"]["auth_token"]
+    url = f"{server.base_url}/2010-04-01/Accounts/{sid}/Calls.json"
+    form = {"To": "+14155550120", "From": FROM, "Twiml": say_and_hang_up("Hi"), "MaxPricePerMinute": "0.1"}
+    refused = httpx.post(url, data=form, auth=(sid, token), timeout=10)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 21215 and "MaxPricePerMinute" in refused.json()["message"]
+    cheap = httpx.post(url, data={**form, "To": "+14155550100", "MaxPricePerMinute": "0.0140"},
+                       auth=(sid, token), timeout=10)  # fmt: skip
+    assert cheap.status_code == 201 and cheap.json()["status"] == "queued"
 
 
 def test_gather_action_gets_the_digits(twilio, webapp):

@@ -82,6 +82,13 @@ class MethodNotAllowed(ApiError):
     code = 20004
 
 
+class PriceTooHigh(ApiError):
+    """The destination's rate is above the call's MaxPricePerMinute: the call is not created."""
+
+    http_status = 400
+    code = 21215
+
+
 class InternalError(ApiError):
     """Twilio error 20500: an unexpected fault on our side."""
 

@@ -18,10 +18,12 @@ from callgate.core.errors import (
     InvalidCallState,
     InvalidParameter,
     NotFound,
+    PriceTooHigh,
     ServiceUnavailable,
     UnknownApplication,
 )
 from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
+from callgate.core.pricing import RateTable, exceeds
 from callgate.core.status import LIVE, TERMINAL, CallStatus, next_status
 from callgate.engine.clock import new_id, utcnow
 from callgate.store.base import CallbacksFor, Page, Store, TimelineEntry
@@ -43,8 +45,10 @@ class CallService:
         clock: Callable[[], datetime] = utcnow,
         ids: Callable[[], UUID] = new_id,
         callbacks: CallbackPolicy | None = None,
+        rates: RateTable | None = None,
     ) -> None:
         self._store = store
+        self.rates = rates if rates is not None else RateTable()
         self._clock = clock
         self._ids = ids
         self.callbacks = callbacks
@@ -70,6 +74,13 @@ class CallService:
                     code=21205,
                     param="ApplicationSid",
                 )
+        rate = self.rates.rate_for(command.to)
+        if exceeds(rate, options.max_price_per_minute):
+            raise PriceTooHigh(
+                f"Calls to {command.to} cost {rate} USD per minute, more than MaxPricePerMinute "
+                f"({options.max_price_per_minute})",
+                param="MaxPricePerMinute",
+            )
         now = self._now()
         call = Call(
             id=self._ids(),
@@ -143,7 +154,8 @@ class CallService:
             if command.status is CallStatus.CANCELED:
                 # Twilio: canceled only affects queued or ringing calls.
                 return updated, changes
-            changes.update(end_time=now, duration_s=_seconds(call.start_time, now))
+            duration = _seconds(call.start_time, now)
+            changes.update(end_time=now, duration_s=duration, price=self.rates.price(call.to, duration))
             return CallEnded({"by": "api"}), changes
         changes.update(end_time=now)
         return CallCanceled({"by": "api"}), changes

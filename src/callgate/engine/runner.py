@@ -305,6 +305,9 @@ class CallRunner:
                 return False
         finally:
             ringing.cancel()
+        if leg.ringing.is_set() and self.call.status is CallStatus.QUEUED:
+            # The 180 and the final answer came in the same turn of the loop: it did ring.
+            await self._apply(CallRinging())
         if result.outcome is not Outcome.ANSWERED:
             event = _terminal_event(result)
             moved = await self._apply(
@@ -368,7 +371,10 @@ class CallRunner:
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
         data.update(await self._finish_recording())
-        moved = await self._apply(CallEnded(data), end_time=end, duration_s=duration, quality=self._quality())
+        price = self.engine.calls.rates.price(self.call.to, duration)
+        moved = await self._apply(
+            CallEnded(data), end_time=end, duration_s=duration, quality=self._quality(), price=price
+        )
         if moved is None:
             await self._settle(200, data)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from callgate.core.pricing import RateTable
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.applications import ApplicationService
 from callgate.engine.callbacks import StatusCallbacks
@@ -26,14 +27,16 @@ class Services:
     recordings: RecordingService
 
     @classmethod
-    def over(cls, store: Store, faces: Mapping[str, Face] | None = None) -> Services:
+    def over(
+        cls, store: Store, faces: Mapping[str, Face] | None = None, rates: RateTable | None = None
+    ) -> Services:
         """The services over `store`; with `faces`, every call event queues the status callbacks it
         causes (API-only nodes too, so a call canceled through the API reports it)."""
         callbacks = StatusCallbacks(faces, clock=utcnow, ids=new_id) if faces else None
         return cls(
             store=store,
             accounts=AccountDirectory(store),
-            calls=CallService(store, callbacks=callbacks),
+            calls=CallService(store, callbacks=callbacks, rates=rates),
             applications=ApplicationService(store),
             recordings=RecordingService(store),
         )

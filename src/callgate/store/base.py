@@ -209,3 +209,22 @@ class Store(Protocol):
         self, account_id: UUID, call_id: UUID | None, flt: RecordingFilter, page: Page
     ) -> list[Recording]: ...
     async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool: ...
+
+    # request log: the call's Events and the Notifications resources, paged and filtered
+    async def list_requests(self, account_id: UUID, call_id: UUID, page: Page) -> list[RequestRecord]:
+        """A call's request records oldest first; page markers name a record as `UUID(int=seq)`."""
+        ...
+
+    async def get_notification(
+        self, account_id: UUID, notification_id: UUID
+    ) -> NotificationRecord | None: ...
+    async def search_notifications(
+        self,
+        account_id: UUID,
+        call_id: UUID | None,
+        page: Page,
+        *,
+        level: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[NotificationRecord]: ...

@@ -626,6 +626,98 @@ class SqlStore:
         async with self.engine.begin() as conn:
             return bool((await conn.execute(delete(recordings).where(where))).rowcount)
 
+    # request log: the call's Events and the Notifications resources, paged and filtered
+
+    async def list_requests(self, account_id: UUID, call_id: UUID, page: Page) -> list[RequestRecord]:
+        """A call's request records in the order they were made (oldest first), one page of them.
+
+        A request record has no id of its own: the markers of `page` name a row as `UUID(int=seq)`,
+        `after` taking the records made after it, `before` those made just before it.
+        """
+        log = requests_log.c
+        query = select(requests_log).where(
+            and_(log.account_id == str(account_id), log.call_id == str(call_id))
+        )
+        if page.before is not None:
+            query = query.where(log.seq < self._seq_of(page.before)).order_by(log.seq.desc()).limit(page.size)
+        else:
+            query = query.order_by(log.seq.asc()).limit(page.size)
+            if page.after is not None:
+                query = query.where(log.seq > self._seq_of(page.after))
+            else:
+                query = query.offset(page.offset)
+        async with self.engine.connect() as conn:
+            records = [self._request_from_row(r) for r in (await conn.execute(query)).mappings()]
+        return records[::-1] if page.before is not None else records
+
+    async def get_notification(self, account_id: UUID, notification_id: UUID) -> NotificationRecord | None:
+        note = notifications.c
+        where = and_(note.id == str(notification_id), note.account_id == str(account_id))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(notifications).where(where))).mappings().first()
+            return None if row is None else self._notification_from_row(row)
+
+    async def search_notifications(
+        self,
+        account_id: UUID,
+        call_id: UUID | None,
+        page: Page,
+        *,
+        level: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[NotificationRecord]:
+        """Notifications newest first, of one level and within inclusive creation bounds if given."""
+        note = notifications.c
+        conditions = [note.account_id == str(account_id)]
+        if call_id is not None:
+            conditions.append(note.call_id == str(call_id))
+        if level is not None:
+            conditions.append(note.level == level)
+        if created_after is not None:
+            conditions.append(note.created_at >= codec.naive(created_after))
+        if created_before is not None:
+            conditions.append(note.created_at <= codec.naive(created_before))
+        query = _paged(select(notifications).where(and_(*conditions)), notifications, page)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return _rows([self._notification_from_row(r) for r in rows], page)
+
+    @staticmethod
+    def _seq_of(marker: UUID) -> int:
+        """The seq a request-log page marker names, kept within BIGINT (a foreign token matches nothing)."""
+        return min(marker.int, 2**63 - 1)
+
+    @staticmethod
+    def _request_from_row(r: Any) -> RequestRecord:
+        return RequestRecord(
+            account_id=UUID(r["account_id"]),
+            call_id=UUID(r["call_id"]) if r["call_id"] else None,
+            kind=r["kind"],
+            at=codec.aware(r["at"]),  # type: ignore[arg-type]
+            request=r["request"],
+            response=r["response"],
+            elapsed_ms=r["elapsed_ms"],
+            error_code=r["error_code"],
+            seq=r["seq"],
+        )
+
+    @staticmethod
+    def _notification_from_row(r: Any) -> NotificationRecord:
+        return NotificationRecord(
+            id=UUID(r["id"]),
+            account_id=UUID(r["account_id"]),
+            call_id=UUID(r["call_id"]) if r["call_id"] else None,
+            created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
+            level=r["level"],
+            code=r["code"],
+            message=r["message"],
+            request_url=r["request_url"],
+            request_method=r["request_method"],
+            detail=r["detail"],
+            seq=r["seq"],
+        )
+
 
 def _recording_values(recording: Recording) -> dict[str, Any]:
     return {

@@ -67,7 +67,8 @@ def twilio_call(call: Call, flavor: Flavor) -> dict[str, Any]:
         "start_time": rfc2822(call.start_time),
         "end_time": rfc2822(call.end_time),
         "duration": None if call.duration_s is None else str(call.duration_s),
-        "price": call.price,
+        # Twilio shows a charge as a negative amount ("-0.01400").
+        "price": None if call.price is None else _charge(call.price),
         "price_unit": call.price_unit,
         "direction": call.direction,
         "answered_by": call.answered_by,
@@ -144,3 +145,7 @@ def page_body(
         "start": start,
         "uri": uri(page, token),
     }
+
+
+def _charge(price: str) -> str:
+    return price if price.startswith("-") or not price.strip("0.") else f"-{price}"

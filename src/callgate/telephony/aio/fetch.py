@@ -60,8 +60,15 @@ def _freshness(response: httpx.Response, now: float) -> float | None:
 
 class AudioFetcher:
     def __init__(
-        self, *, max_entries: int = 128, timeout: float = 10.0, now: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_entries: int = 128,
+        timeout: float = 10.0,
+        now: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        #: how requests reach the network (the engine hands in one that refuses internal addresses)
+        self._transport = transport
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._max = max_entries
         self._timeout = timeout
@@ -93,11 +100,13 @@ class AudioFetcher:
             if entry.last_modified:
                 headers["If-Modified-Since"] = entry.last_modified
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=True)
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, follow_redirects=True, transport=self._transport, trust_env=False
+            )
         self.requests += 1
         try:
             response = await self._client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx's errors, and the transport's refusal of an internal address
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
         if response.status_code == 304 and entry is not None:
             fresh = _freshness(response, now)
