@@ -23,6 +23,7 @@ from callgate.dialects.responses import JSONResponse
 from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio.api import CompatApi
 from callgate.dialects.twilio.engine_face import CompatFace
+from callgate.dialects.twilio.events_api import event_routes
 from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.recordings_api import recording_routes
 from callgate.engine.faces import Face
@@ -175,6 +176,7 @@ def create_app(
         *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
         *recording_routes("", (TWILIO, SIGNALWIRE), media_auth=settings.recording_media_auth),
         *recording_routes("/api/laml", (SIGNALWIRE,), media_auth=settings.recording_media_auth),
+        *event_routes("", (TWILIO, SIGNALWIRE)),
         Route("/openapi.json", openapi),
         Route("/healthz", health),
     ]

@@ -216,6 +216,15 @@ def test_a_failing_url_reaches_the_fallback_with_the_error(twilio, webapp):
     assert fallback.params["ErrorCode"] == "11200"
     assert fallback.params["ErrorUrl"] == webapp.url("/broken")
     assert wait_completed(webapp, "/status-fallback", call.sid).params["CallStatus"] == "completed"
+    # What happened is kept with the call: the requests made (Call Events) and the debugger's notes.
+    events = twilio.calls(call.sid).events.list()
+    by_url = {e.request["url"]: e for e in events}
+    assert by_url[webapp.url("/broken")].response["response_code"] == 500
+    assert by_url[webapp.url("/fallback")].response["response_code"] == 200
+    assert by_url[webapp.url("/fallback")].request["parameters"]["error_code"] == "11200"
+    notes = twilio.calls(call.sid).notifications.list()
+    assert [(n.error_code, n.log) for n in notes] == [("11200", "0")]
+    assert notes[0].request_url == webapp.url("/broken")
 
 
 def test_a_status_callback_app_that_fails_gets_the_retries_and_the_call_still_ends(twilio, webapp):

@@ -8,6 +8,7 @@ from callgate import __version__
 from callgate.dialects.params import Param, openapi_form_body, openapi_query
 from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio import schemas
+from callgate.dialects.twilio.events_api import EVENT_SCHEMAS, event_paths
 from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.flavor import Flavor
 
@@ -264,6 +265,7 @@ def openapi_document() -> dict[str, Any]:
         | _paths(SIGNALWIRE, "/api/laml")
         | _recording_paths(TWILIO, "")
         | _recording_paths(SIGNALWIRE, "/api/laml")
+        | event_paths(TWILIO, "")
     )
     return {
         "openapi": "3.0.3",
@@ -292,6 +294,7 @@ def openapi_document() -> dict[str, Any]:
                 "SignalWireRecording": _RECORDING,
                 "RecordingPage": _page("recordings", "Recording"),
                 "SignalWireRecordingPage": _page("recordings", "SignalWireRecording"),
+                **EVENT_SCHEMAS,
             },
         },
     }
