@@ -5,6 +5,7 @@ receives the status callbacks, checking every signature with the SDK's `RequestV
 from __future__ import annotations
 
 import io
+import threading
 import wave
 from collections.abc import Iterator
 
@@ -243,3 +244,42 @@ def test_inline_twiml_and_unroutable_client(twilio, webapp):
                                status_callback=webapp.url("/status-client"))  # fmt: skip
     final = wait_completed(webapp, "/status-client", call.sid)
     assert final.params["CallStatus"] == "failed"
+
+
+def test_time_limit_ends_an_answered_call(twilio, webapp):
+    doc = VoiceResponse()
+    doc.pause(length=60)
+    call = twilio.calls.create(to="+14155550100", from_=FROM, twiml=str(doc), time_limit=2,
+                               status_callback=webapp.url("/status-limit"))  # fmt: skip
+    final = wait_completed(webapp, "/status-limit", call.sid)
+    assert final.params["CallStatus"] == "completed"
+    assert 2 <= int(final.params["CallDuration"]) <= 4
+
+
+def test_calls_beyond_the_rate_wait_in_the_queue(twilio, webapp):
+    # calls_per_second is 10 (the default) with bursts of 10: of 25 calls made at once, the last
+    # wait about 1.5 s in the queue before they are dialled, and queue_time says so.
+    sids: list[str] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        call = twilio.calls.create(to="+14155550100", from_=FROM, twiml=say_and_hang_up("Hi"),
+                                   status_callback=webapp.url("/status-rate"),
+                                   status_callback_event=["initiated", "completed"])  # fmt: skip
+        with lock:
+            sids.append(call.sid)
+
+    threads = [threading.Thread(target=create) for _ in range(25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(sids) == 25
+    for sid in sids:
+        wait_completed(webapp, "/status-rate", sid)
+    initiated = sorted(h.at for h in webapp.on("/status-rate") if h.params["CallStatus"] == "initiated"
+                       and h.params["CallSid"] in sids)  # fmt: skip
+    assert len(initiated) == 25
+    assert initiated[-1] - initiated[0] >= 1.0, "the rate spread the dialling over more than a second"
+    queue_times = [int(twilio.calls(sid).fetch().queue_time) for sid in sids]
+    assert max(queue_times) >= 1000 and min(queue_times) < 500, queue_times

@@ -81,7 +81,8 @@ class CallService:
                 f"({options.max_price_per_minute})",
                 param="MaxPricePerMinute",
             )
-        now = self._now()
+        # To the microsecond: the worker measures queue_time from it (the API shows whole seconds).
+        now = self._clock()
         call = Call(
             id=self._ids(),
             account_id=account_id,
