@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import wave
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from tests.conftest import free_port
 from tests.engine.server import Serve
 from tests.engine.webapp import WebApp
 
@@ -283,3 +285,22 @@ def test_calls_beyond_the_rate_wait_in_the_queue(twilio, webapp):
     assert initiated[-1] - initiated[0] >= 1.0, "the rate spread the dialling over more than a second"
     queue_times = [int(twilio.calls(sid).fetch().queue_time) for sid in sids]
     assert max(queue_times) >= 1000 and min(queue_times) < 500, queue_times
+
+
+def test_a_status_callback_app_that_is_down_gets_the_retries_and_the_call_still_ends(twilio, webapp):
+    # Nothing listens on the port: each of the 2 deliveries (CALLGATE_WEBHOOK_DELIVERIES) tries twice,
+    # Twilio's default connection override (#rc=1, #rp=ct: one retry on a connect failure).
+    down = f"http://127.0.0.1:{free_port()}/status"
+    call = twilio.calls.create(to="+14155550100", from_=FROM, twiml=say_and_hang_up("Bye"),
+                               status_callback=down, status_callback_event=["completed"])  # fmt: skip
+    attempts = []
+    deadline = time.monotonic() + 30
+    while len(attempts) < 4 and time.monotonic() < deadline:
+        attempts = [e for e in twilio.calls(call.sid).events.list() if e.request["url"] == down]
+        time.sleep(0.2)  # polling the Events resource under a deadline
+    assert len(attempts) == 4, attempts
+    assert all(e.response["response_code"] is None for e in attempts)
+    assert twilio.calls(call.sid).fetch().status == "completed"
+    # Given up, it is a warning in the call's notifications, with the connection failure's code.
+    notes = [n for n in twilio.calls(call.sid).notifications.list() if n.request_url == down]
+    assert [(n.log, n.error_code) for n in notes] == [("1", "11202")]  # TCP connection refused

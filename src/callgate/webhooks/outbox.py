@@ -17,9 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from callgate.store.base import Outgoing, RequestRecord, Store
+from callgate.store.base import NotificationRecord, Outgoing, RequestRecord, Store
 from callgate.webhooks.client import Attempt, HeadersHook, WebhookClient, WebhookRequest
 
 log = logging.getLogger("callgate.webhooks")
@@ -150,6 +150,8 @@ class Dispatcher:
             await self.store.settle_webhook(
                 item.id, state=state, attempts=attempts, due_at=due, last_status=delivery.final.status
             )
+            if state == "failed" and item.call_id is not None:
+                await self._give_up(item, delivery.final)
             if state != "pending":
                 for hook in self.on_settled:
                     hook(item, state == "delivered", now)
@@ -157,6 +159,24 @@ class Dispatcher:
             log.exception("callback %s to %s could not be delivered", item.id, item.url)
         finally:
             self._held.discard(item.id)
+
+    async def _give_up(self, item: Outgoing, final: Attempt) -> None:
+        """A callback that never got through is a warning in the call's notifications, as Twilio's
+        debugger reports a StatusCallback it could not deliver."""
+        why = final.error or f"HTTP {final.status}"
+        await self.store.add_notification(
+            NotificationRecord(
+                id=uuid4(),
+                account_id=item.account_id,
+                call_id=item.call_id,
+                created_at=self.clock(),
+                level="warning",
+                code=final.error_code or 11200,
+                message=f"The {item.kind} callback to {item.url} was not delivered ({why})",
+                request_url=item.url,
+                request_method=item.method,
+            )
+        )
 
     async def _log(self, item: Outgoing, attempt: Attempt) -> None:
         await self.store.log_request(
