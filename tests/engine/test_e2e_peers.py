@@ -261,6 +261,21 @@ def _netstring(data: bytes) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
 
 
+def free_sip_port() -> int:
+    """A port free for UDP and TCP, with the next one free for TCP too: baresip listens on all three
+    (UDP and TCP on the port, TLS on the next), and fails to start if any is taken."""
+    for _ in range(50):
+        port = free_udp_port()
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free port for baresip")
+
+
 class Softphone:
     """baresip answering automatically, driven over its `ctrl_tcp` socket: netstring-framed JSON
     commands (`{"command": "sndcode", "params": "1234"}` presses keys as RFC 4733 events) and, on
@@ -269,7 +284,7 @@ class Softphone:
     def __init__(self, workdir: Path) -> None:
         if shutil.which("baresip") is None:
             pytest.fail("baresip is not installed: `make test` installs Debian's baresip")
-        self.port, control = free_udp_port(), free_tcp_port()
+        self.port, control = free_sip_port(), free_tcp_port()
         config = workdir / "baresip"
         config.mkdir()
         quiet = workdir / "quiet.wav"
@@ -429,3 +444,25 @@ def test_keys_pressed_are_not_counted_as_lost_audio(baresip_gather):
     quality = baresip_gather["quality"]
     assert quality["audio_out_lost"] == 0
     assert quality["audio_in_mos"] >= 4.0, "a loopback call without loss scores like one"
+
+
+def test_send_digits_are_pressed_after_the_answer_before_the_document(twilio, webapp, tmp_path):
+    """SendDigits: the keys reach the far end (baresip reports each as a DTMF event) once it answers;
+    then the document runs."""
+    phone = Softphone(tmp_path)
+    try:
+        doc = VoiceResponse()
+        doc.pause(length=3)
+        call = twilio.calls.create(to=phone.target, from_=FROM, twiml=str(doc), send_digits="12w34#",
+                                   status_callback=webapp.url("/status-senddigits"))  # fmt: skip
+        phone.event("CALL_ESTABLISHED")
+
+        def pressed() -> list[str]:
+            return [m.get("param", "") for m in phone.messages if m.get("type") == "CALL_DTMF_START"]
+
+        phone.wait_for(lambda _message: len(pressed()) >= 5)
+        assert pressed() == ["1", "2", "3", "4", "#"]
+        final = wait_final(webapp, "/status-senddigits", call.sid)
+        assert final.params["CallStatus"] == "completed"
+    finally:
+        phone.stop()
