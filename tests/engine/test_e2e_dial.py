@@ -105,3 +105,19 @@ def test_dial_to_a_busy_number_tells_the_action_busy(setup):
     assert action.params["DialCallStatus"] == "busy"
     (child,) = twilio.calls.list(parent_call_sid=parent.sid)
     assert child.status == "busy"
+
+
+def test_echo_sends_the_far_end_its_own_voice(setup):
+    import asyncio
+
+    server, twilio, app, heard = setup
+    before = set(heard.glob("*.wav"))
+    call = twilio.calls.create(to="+14155550100", from_=FROM, twiml="<Response><Echo/></Response>",
+                               time_limit=4, status_callback=app.url("/echo-status"))  # fmt: skip
+    final = app.wait_for(lambda hits: [h for h in hits if h.path == "/echo-status"
+                                       and h.params["CallSid"] == call.sid])[0]  # fmt: skip
+    assert final.params["CallStatus"] == "completed"
+    (mine,) = set(heard.glob("*.wav")) - before
+    reference = asyncio.run(hello())
+    # The phone (0100) said "Hello?" and heard it back, a moment later.
+    assert best_alignment(samples(mine), reference[len(reference) // 3 :]) > 0.6
