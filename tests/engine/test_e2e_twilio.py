@@ -304,3 +304,19 @@ def test_a_status_callback_app_that_is_down_gets_the_retries_and_the_call_still_
     # Given up, it is a warning in the call's notifications, with the connection failure's code.
     notes = [n for n in twilio.calls(call.sid).notifications.list() if n.request_url == down]
     assert [(n.log, n.error_code) for n in notes] == [("1", "11202")]  # TCP connection refused
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("<Response><Say>unclosed", "12100"), ("<Response><Enqueue>support</Enqueue></Response>", "13750")],
+    ids=["malformed", "unsupported-verb"],
+)
+def test_a_document_twilio_refuses_is_reported_and_the_call_ends(twilio, webapp, body, code):
+    path = f"/bad-{code}"
+    webapp.route(path, body)
+    call = twilio.calls.create(to="+14155550100", from_=FROM, url=webapp.url(path),
+                               status_callback=webapp.url(f"/status-bad-{code}"))  # fmt: skip
+    final = wait_completed(webapp, f"/status-bad-{code}", call.sid)
+    assert final.params["CallStatus"] == "completed"
+    notes = twilio.calls(call.sid).notifications.list()
+    assert [(n.error_code, n.log, n.request_url) for n in notes] == [(code, "0", webapp.url(path))]
