@@ -4,9 +4,11 @@ test knows the bridge carried audio."""
 
 from __future__ import annotations
 
+import io
 import wave
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 from twilio.rest import Client
@@ -20,13 +22,22 @@ from tests.engine.webapp import WebApp
 pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
 FROM = "+14155550199"
+# A caller who presses * three seconds after answering, then stays on the line.
+STAR_PRESSER = """
+[[phones]]
+number = "+14155550778"
+steps = [{ ring = 1 }, "answer", { wait = 3 }, { press = "*" }, { wait = 60 }]
+"""
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Client, WebApp, object]]:
     workdir = tmp_path_factory.mktemp("dial")
     heard = workdir / "heard"
-    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_SANDBOX_RECORDINGS=str(heard))
+    (workdir / "phones.toml").write_text(STAR_PRESSER)
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_SANDBOX_RECORDINGS=str(heard),
+                   CALLGATE_RECORDINGS=str(workdir / "recordings"),
+                   CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"))  # fmt: skip
     account = server.create_account()
     app = WebApp().start()
     app.tokens.add(account["twilio"]["auth_token"])
@@ -93,6 +104,51 @@ def test_dial_bridges_a_child_call_and_reports_to_the_action(setup):
     reference = asyncio.run(hello())
     scores = [best_alignment(samples(p), reference[len(reference) // 3 :]) for p in heard.glob("*.wav")]
     assert max(scores) > 0.6, scores
+
+
+def test_a_recorded_dial_gives_the_action_a_recording_of_both_parties(setup):
+    server, twilio, app, heard = setup
+    doc = VoiceResponse()
+    dial = Dial(action=app.url("/dialed-rec"), time_limit=3, record="record-from-answer-dual",
+                recording_status_callback=app.url("/dial-recording"))  # fmt: skip
+    dial.number("+14155550100")
+    doc.append(dial)
+    app.route("/dialed-rec", "<Response><Hangup/></Response>")
+    parent = twilio.calls.create(to="+14155550190", from_=FROM, url=app.route("/voice-dial-rec", str(doc)))
+    (action,) = [h for h in app.wait_hits("/dialed-rec", timeout=60) if h.params["CallSid"] == parent.sid]
+    assert action.params["DialCallStatus"] == "completed"
+    url = action.params["RecordingUrl"]
+    (status,) = [h for h in app.wait_hits("/dial-recording") if h.params["CallSid"] == parent.sid]
+    assert status.params["RecordingSource"] == "DialVerb" and status.params["RecordingChannels"] == "2"
+    assert status.params["RecordingUrl"] == url
+    audio = httpx.get(url + ".wav", timeout=10)
+    with wave.open(io.BytesIO(audio.content)) as w:
+        assert w.getnchannels() == 2
+        stereo = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    import asyncio
+
+    reference = asyncio.run(hello())
+    # The called party (0100) said "Hello?": it is on the channel of what the caller's leg heard.
+    scores = [
+        best_alignment(stereo[:, channel].copy(), reference[len(reference) // 3 :]) for channel in (0, 1)
+    ]
+    assert max(scores) > 0.6, scores
+    assert min(scores) < 0.3, "the other channel is the silent caller"
+
+
+def test_hang_up_on_star_ends_the_bridge_and_the_caller_goes_on(setup):
+    server, twilio, app, heard = setup
+    doc = VoiceResponse()
+    dial = Dial(action=app.url("/dialed-star"), hangup_on_star=True, time_limit=30)
+    dial.number("+14155550190")
+    doc.append(dial)
+    app.route("/dialed-star", "<Response><Hangup/></Response>")
+    parent = twilio.calls.create(to="+14155550778", from_=FROM, url=app.route("/voice-star", str(doc)))
+    (action,) = [h for h in app.wait_hits("/dialed-star", timeout=60) if h.params["CallSid"] == parent.sid]
+    assert action.params["DialCallStatus"] == "completed"
+    assert int(action.params["DialCallDuration"]) <= 4, "the * ended the bridge, not the 30 s time limit"
+    (child,) = twilio.calls.list(parent_call_sid=parent.sid)
+    assert child.status == "completed"
 
 
 def test_dial_to_a_busy_number_tells_the_action_busy(setup):

@@ -71,7 +71,13 @@ class Face(Protocol):
     def recording_status_params(self, call: Call, *, recording: RecordingRef, status: str) -> Params: ...
     def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params: ...
     def dial_action_params(
-        self, call: Call, *, dial_call_status: str, dial_call_sid: UUID | None, dial_call_duration: int | None
+        self,
+        call: Call,
+        *,
+        dial_call_status: str,
+        dial_call_sid: UUID | None,
+        dial_call_duration: int | None,
+        recording: RecordingRef | None = None,
     ) -> Params: ...
     def fallback_params(self, params: Params, *, error_code: int, error_url: str) -> Params: ...
     def sign(

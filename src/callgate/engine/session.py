@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -22,8 +22,9 @@ import numpy as np
 
 from callgate.core.call import Account, Call
 from callgate.core.verbs import Document, DocumentError, Play, Say
-from callgate.engine.faces import Face, Params
+from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.verbs import Goto, Stop, runner_for
+from callgate.store.base import Outgoing
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.g711 import Samples
@@ -135,6 +136,33 @@ class Session:
         method: str | None = None,
     ) -> None:
         await self.engine.notify(self.call, code, message, level=level, url=url, method=method)
+
+    async def recording_callback(
+        self, url: str | None, method: str, events: Sequence[str], recording: RecordingRef
+    ) -> None:
+        """A verb's RecordingStatusCallback for a finished recording, into the outbox."""
+        if not url or "completed" not in events:
+            return
+        engine, call = self.engine, self.call
+        now = engine.clock()
+        params = self.face.recording_status_params(call, recording=recording, status="completed")
+        await engine.store.add_webhooks(
+            [
+                Outgoing(
+                    id=engine.ids(),
+                    account_id=call.account_id,
+                    call_id=call.id,
+                    kind="recording",
+                    dialect=call.options.dialect,
+                    url=self.absolute(url),
+                    method=method,
+                    params=tuple(params),
+                    created_at=now,
+                    due_at=now,
+                )
+            ]
+        )
+        engine.wake_outbox()
 
     # running documents
 

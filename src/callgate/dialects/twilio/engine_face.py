@@ -77,7 +77,13 @@ class CompatFace:
         return webhook.gather_params(call, self.flavor, digits=digits, finished_on_key=finished_on_key)
 
     def dial_action_params(
-        self, call: Call, *, dial_call_status: str, dial_call_sid: UUID | None, dial_call_duration: int | None
+        self,
+        call: Call,
+        *,
+        dial_call_status: str,
+        dial_call_sid: UUID | None,
+        dial_call_duration: int | None,
+        recording: RecordingRef | None = None,
     ) -> Params:
         return webhook.dial_action_params(
             call,
@@ -85,6 +91,7 @@ class CompatFace:
             dial_call_status=dial_call_status,
             dial_call_sid=dial_call_sid,
             dial_call_duration=dial_call_duration,
+            recording=None if recording is None else self._info(call, recording),
             dial_bridged=dial_call_status == "completed",
         )
 

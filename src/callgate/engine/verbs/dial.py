@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from callgate.core.call import CallOptions
 from callgate.core.verbs import Dial, DialTarget
+from callgate.engine.faces import RecordingRef
+from callgate.engine.recordings import RecordingHandle
 from callgate.engine.verbs import Goto, Step
 from callgate.telephony.aio.media import bridge
 
@@ -49,11 +51,16 @@ async def run(session: Session, verb: Dial) -> Step:
         digits = _send_digits(verb, winner)
         if digits and winner.media is not None:
             await winner.media.press(digits)
-        ended_by = await _bridged(session, verb, winner)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(winner.end(by=ended_by))
+        recording = await _start_recording(session, verb)
+        ended_by = "caller"  # unless the bridge says otherwise: the caller's side was torn down
+        try:
+            ended_by = await _bridged(session, verb, winner)
+        finally:
+            ref = await asyncio.shield(_finish_recording(session, verb, recording))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(winner.end(by=ended_by))
         call = winner.call
-        return _after(session, verb, "completed", call.id, call.duration_s or 0)
+        return _after(session, verb, "completed", call.id, call.duration_s or 0, ref)
     finally:
         for runner in runners:
             engine.running.pop(runner.call.id, None)
@@ -140,7 +147,56 @@ async def _bridged(session: Session, verb: Dial, winner: CallRunner) -> str:
             session.digit_listeners.remove(on_digit)
 
 
-def _after(session: Session, verb: Dial, status: str, sid: object, duration: int | None) -> Step:
+async def _start_recording(session: Session, verb: Dial) -> RecordingHandle | None:
+    """`record`: the bridged conversation, both parties (a channel each with the -dual variants).
+    Recording starts at the answer, for record-from-ringing too (there is no ringing audio to keep)."""
+    if verb.record == "do-not-record":
+        return None
+    engine = session.engine
+    return await engine.recordings.start(
+        session.call,
+        session.media,
+        source="DialVerb",
+        channels="dual" if verb.record.endswith("-dual") else "mono",
+        track="both",
+        trim=False,
+        folder=engine.recordings_dir,
+    )
+
+
+async def _finish_recording(
+    session: Session, verb: Dial, handle: RecordingHandle | None
+) -> RecordingRef | None:
+    if handle is None:
+        return None
+    recording = await session.engine.recordings.finish(handle)
+    if recording.status != "completed":
+        return None
+    ref = RecordingRef(
+        id=recording.id,
+        duration_s=recording.duration_s or 0,
+        channels=recording.channels,
+        track=recording.track,
+        source=recording.source,
+        start_time=recording.start_time,
+    )
+    await session.recording_callback(
+        verb.recording_status_callback,
+        verb.recording_status_callback_method,
+        verb.recording_status_callback_events,
+        ref,
+    )
+    return ref
+
+
+def _after(
+    session: Session,
+    verb: Dial,
+    status: str,
+    sid: object,
+    duration: int | None,
+    recording: RecordingRef | None = None,
+) -> Step:
     if not verb.action:
         return None
     from uuid import UUID
@@ -150,5 +206,6 @@ def _after(session: Session, verb: Dial, status: str, sid: object, duration: int
         dial_call_status=status,
         dial_call_sid=sid if isinstance(sid, UUID) else None,
         dial_call_duration=duration,
+        recording=recording,
     )
     return Goto(session.absolute(verb.action), verb.method, tuple(params), kind="action")

@@ -18,7 +18,6 @@ import numpy as np
 from callgate.core.verbs import Record
 from callgate.engine.faces import RecordingRef
 from callgate.engine.verbs import Goto, Step
-from callgate.store.base import Outgoing
 from callgate.telephony.media.g711 import Samples
 
 if TYPE_CHECKING:
@@ -82,7 +81,12 @@ async def run(session: Session, verb: Record) -> Step:
         source=recording.source,
         start_time=recording.start_time,
     )
-    await _status_callback(session, verb, ref)
+    await session.recording_callback(
+        verb.recording_status_callback,
+        verb.recording_status_callback_method,
+        verb.recording_status_callback_events,
+        ref,
+    )
     url = session.absolute(verb.action) if verb.action else session.document_url
     if url is None:
         return None
@@ -111,29 +115,3 @@ async def _until_done(session: Session, verb: Record, done: asyncio.Event, last_
         finally:
             for w in waits:
                 w.cancel()
-
-
-async def _status_callback(session: Session, verb: Record, recording: RecordingRef) -> None:
-    """The RecordingStatusCallback, into the outbox like every callback."""
-    if not verb.recording_status_callback or "completed" not in verb.recording_status_callback_events:
-        return
-    engine, call = session.engine, session.call
-    params = session.face.recording_status_params(call, recording=recording, status="completed")
-    now = engine.clock()
-    await engine.store.add_webhooks(
-        [
-            Outgoing(
-                id=engine.ids(),
-                account_id=call.account_id,
-                call_id=call.id,
-                kind="recording",
-                dialect=call.options.dialect,
-                url=session.absolute(verb.recording_status_callback),
-                method=verb.recording_status_callback_method,
-                params=tuple(params),
-                created_at=now,
-                due_at=now,
-            )
-        ]
-    )
-    engine.wake_outbox()
