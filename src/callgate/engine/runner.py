@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,20 +40,20 @@ from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.recordings import RecordingHandle, RecordingService
 from callgate.engine.session import Inline, Session
 from callgate.engine.verbs import Goto
-from callgate.store.base import NotificationRecord, RequestRecord, Store
+from callgate.store.base import NotificationRecord, Store
 from callgate.telephony.aio.dialer import Dialer
 from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import Speaker
 from callgate.telephony.routing import Unroutable
-from callgate.webhooks.client import WebhookClient, WebhookRequest
+from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
+from callgate.webhooks.outbox import request_record
 
 log = logging.getLogger("callgate.engine")
 
 #: Twilio's debugger codes used here
 UNROUTABLE = 13224  # the number or address cannot be called
-CALL_FAILED = 13225  # the call could not be completed
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,28 +142,8 @@ class Engine:
             error_code=error,
         )
 
-    async def log_attempt(self, call: Call, kind: str, attempt: Any) -> None:
-        await self.store.log_request(
-            RequestRecord(
-                account_id=call.account_id,
-                call_id=call.id,
-                kind=kind,
-                at=datetime.fromtimestamp(attempt.started_at, UTC),
-                request={
-                    "url": attempt.url,
-                    "method": attempt.method,
-                    "headers": dict(attempt.request_headers),
-                    "body": attempt.request_body,
-                },
-                response={
-                    "status": attempt.status,
-                    "headers": dict(attempt.response_headers or {}),
-                    "body": attempt.response_body,
-                },
-                elapsed_ms=attempt.elapsed_ms,
-                error_code=attempt.error_code,
-            )
-        )
+    async def log_attempt(self, call: Call, kind: str, attempt: Attempt) -> None:
+        await self.store.log_request(request_record(call.account_id, call.id, kind, attempt))
 
 
 def _terminal_event(result: DialResult) -> type[CallEvent]:
@@ -441,4 +421,4 @@ class CallRunner:
             await self._apply(CallSettled(data or {}), **changes)
 
 
-__all__ = ["CallRunner", "Engine", "FetchedDocument", "replace", "CallStatus"]
+__all__ = ["CallRunner", "Engine", "FetchedDocument"]

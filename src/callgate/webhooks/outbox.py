@@ -179,24 +179,27 @@ class Dispatcher:
         )
 
     async def _log(self, item: Outgoing, attempt: Attempt) -> None:
-        await self.store.log_request(
-            RequestRecord(
-                account_id=item.account_id,
-                call_id=item.call_id,
-                kind=item.kind,
-                at=datetime.fromtimestamp(attempt.started_at, UTC),
-                request={
-                    "url": attempt.url,
-                    "method": attempt.method,
-                    "headers": dict(attempt.request_headers),
-                    "body": attempt.request_body,
-                },
-                response={
-                    "status": attempt.status,
-                    "headers": dict(attempt.response_headers or {}),
-                    "body": attempt.response_body,
-                },
-                elapsed_ms=attempt.elapsed_ms,
-                error_code=attempt.error_code,
-            )
-        )
+        await self.store.log_request(request_record(item.account_id, item.call_id, item.kind, attempt))
+
+
+def request_record(account_id: UUID, call_id: UUID | None, kind: str, attempt: Attempt) -> RequestRecord:
+    """One attempt as the request log keeps it (the call's Events resource)."""
+    return RequestRecord(
+        account_id=account_id,
+        call_id=call_id,
+        kind=kind,
+        at=datetime.fromtimestamp(attempt.started_at, UTC),
+        request={
+            "url": attempt.url,
+            "method": attempt.method,
+            "headers": dict(attempt.request_headers),
+            "body": attempt.request_body,
+        },
+        response={
+            "status": attempt.status,
+            "headers": dict(attempt.response_headers or {}),
+            "body": attempt.response_body,
+        },
+        elapsed_ms=attempt.elapsed_ms,
+        error_code=attempt.error_code,
+    )
