@@ -151,6 +151,33 @@ def test_hang_up_on_star_ends_the_bridge_and_the_caller_goes_on(setup):
     assert child.status == "completed"
 
 
+def test_a_whisper_runs_on_the_called_party_before_the_bridge(setup):
+    server, twilio, app, heard = setup
+    before = set(heard.glob("*.wav"))
+    whisper = VoiceResponse()
+    whisper.say("You have a call from Callgate")
+    app.route("/whisper", str(whisper))
+    doc = VoiceResponse()
+    dial = Dial(action=app.url("/dialed-whisper"), time_limit=2)
+    dial.number("+14155550190", url=app.url("/whisper"), method="POST")
+    doc.append(dial)
+    app.route("/dialed-whisper", "<Response><Hangup/></Response>")
+    parent = twilio.calls.create(to="+14155550190", from_=FROM, url=app.route("/voice-whisper", str(doc)))
+    (action,) = [h for h in app.wait_hits("/dialed-whisper", timeout=60) if h.params["CallSid"] == parent.sid]
+    assert action.params["DialCallStatus"] == "completed"
+    (child,) = twilio.calls.list(parent_call_sid=parent.sid)
+    (fetch,) = [h for h in app.wait_hits("/whisper") if h.params["CallSid"] == child.sid]
+    assert fetch.signature_ok and fetch.params["ParentCallSid"] == parent.sid
+    import asyncio
+
+    said = asyncio.run(Speaker().speak("You have a call from Callgate"))
+    scores = {
+        p.name: best_alignment(samples(p), said[: len(said) // 2]) for p in set(heard.glob("*.wav")) - before
+    }
+    assert max(scores.values()) > 0.8, "the called phone heard the whisper"
+    assert min(scores.values()) < 0.3, "the caller's phone did not"
+
+
 def test_dial_to_a_busy_number_tells_the_action_busy(setup):
     server, twilio, app, heard = setup
     doc = VoiceResponse()

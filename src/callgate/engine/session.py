@@ -172,6 +172,15 @@ class Session:
         if self._inner is not None and not self._inner.done():
             self._inner.cancel()
 
+    async def run_for_hangup(self, first: Target) -> bool:
+        """Run documents from `first`; True if they hung up (<Hangup>, <Reject>, a failure), False if
+        they ran to their end (a whisper that lets the call go on)."""
+        self._stopped = False
+        await self.run(first)
+        return self._stopped
+
+    _stopped = False
+
     async def run(self, first: Target) -> None:
         """Run documents from `first` until one ends, hangs up or fails for good."""
         target: Target | None = first
@@ -194,6 +203,7 @@ class Session:
         for verb in document.verbs:
             step = await runner_for(verb)(self, verb)
             if isinstance(step, Stop):
+                self._stopped = True
                 return None
             if isinstance(step, Goto):
                 return step
@@ -253,6 +263,7 @@ class Session:
             return None
 
     async def _application_error(self) -> None:
+        self._stopped = True  # a document that cannot run ends the call
         with contextlib.suppress(Exception):
             await self.play(await self.speak(APPLICATION_ERROR, None, "en-US"))
 

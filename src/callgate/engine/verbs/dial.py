@@ -51,6 +51,11 @@ async def run(session: Session, verb: Dial) -> Step:
         digits = _send_digits(verb, winner)
         if digits and winner.media is not None:
             await winner.media.press(digits)
+        await _whisper(session, winner)
+        if winner.leg is not None and winner.leg.remote_hangup.is_set():
+            # The called party hung up during its whisper: nobody to connect.
+            await asyncio.shield(winner.end(by="callee"))
+            return _after(session, verb, "completed", winner.call.id, winner.call.duration_s or 0)
         recording = await _start_recording(session, verb)
         ended_by = "caller"  # unless the bridge says otherwise: the caller's side was torn down
         try:
@@ -81,6 +86,27 @@ def _options(session: Session, verb: Dial, target: DialTarget) -> CallOptions:
         sip_auth_password=target.password,
         dialect=parent.dialect,
     )
+
+
+async def _whisper(session: Session, winner: CallRunner) -> None:
+    """`<Number url>`: a document run on the called party once it answers, before it is connected
+    (the caller hears ringing meanwhile: silence here). A <Hangup> in it ends the called leg."""
+    from callgate.engine.session import Session
+
+    options = winner.call.options
+    if not options.url or winner.media is None or winner.leg is None:
+        return
+    whisper = Session(
+        session.engine, winner.call, session.account, session.face, winner.media, winner.leg.remote_hangup
+    )
+    winner.session = whisper
+    try:
+        hung_up = await whisper.run_for_hangup(Goto(options.url, options.method, kind="voice"))
+    finally:
+        winner.session = None
+    if hung_up and not winner.leg.remote_hangup.is_set():
+        await winner.leg.hangup()
+        winner.leg.remote_hangup.set()
 
 
 def _send_digits(verb: Dial, winner: CallRunner) -> str | None:
