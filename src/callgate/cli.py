@@ -315,6 +315,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # One line per webhook and document request is the request log's job (the call's Events), not the log's.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     if args.command in ("sandbox", "serve", "worker"):
         from callgate.sandbox.plan import load_phone_book

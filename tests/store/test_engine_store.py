@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from callgate.core.call import CallOptions
 from callgate.core.events import CallEnded, CallInitiated, CallRinging
 from callgate.core.status import CallStatus
 from callgate.store.base import NotificationRecord, Outgoing, Page, RequestRecord, Run
@@ -26,7 +28,8 @@ def outgoing(call, n=0, kind="status") -> Outgoing:
 
 async def queued(store, n=2):
     account_id = await new_account_id(store)
-    calls = [make_call(account_id, i) for i in range(n)]
+    with_callback = CallOptions(url="https://example.com/voice", status_callback="http://127.0.0.1:9/status")
+    calls = [replace(make_call(account_id, i), options=with_callback) for i in range(n)]
     for call in calls:
         await store.insert_call(call, CallInitiated(), T0)
     return [await store.get_call(account_id, c.id) for c in calls]

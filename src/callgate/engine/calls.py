@@ -161,15 +161,29 @@ class CallService:
         changes.update(end_time=now)
         return CallCanceled({"by": "api"}), changes
 
-    async def apply(self, *, account_id: UUID, call_id: UUID, event: CallEvent, **changes: Any) -> Call:
-        """Move a call by `event` (from the call runner); raises InvalidTransition or NotFound."""
+    async def apply(
+        self,
+        *,
+        account_id: UUID,
+        call_id: UUID,
+        event: CallEvent,
+        current: Call | None = None,
+        **changes: Any,
+    ) -> Call:
+        """Move a call by `event` (from the call runner); raises InvalidTransition or NotFound.
+
+        `current` is the call as the caller last saw it: the first try writes against its version
+        without reading the call again (the runner holds it); a conflict reads it and retries."""
+        call = current if current is not None and current.id == call_id else None
         for _ in range(_MAX_RETRIES):
-            call = await self._store.get_call(account_id, call_id)
             if call is None:
-                raise NotFound(f"no call {call_id}")
+                call = await self._store.get_call(account_id, call_id)
+                if call is None:
+                    raise NotFound(f"no call {call_id}")
             moved = await self._write(call, event, changes)
             if moved is not None:
                 return moved
+            call = None
         raise ServiceUnavailable("The call changed too often to move it; try again")
 
     async def _write(self, call: Call, event: CallEvent, changes: dict[str, Any]) -> Call | None:

@@ -191,7 +191,11 @@ class CallRunner:
         """Write an event; None if the call already ended (through the API)."""
         try:
             self.call = await self.engine.calls.apply(
-                account_id=self.call.account_id, call_id=self.call.id, event=event, **changes
+                account_id=self.call.account_id,
+                call_id=self.call.id,
+                event=event,
+                current=self.call,
+                **changes,
             )
         except InvalidTransition:
             return None

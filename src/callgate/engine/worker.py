@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from callgate.core.call import Call
 from callgate.core.events import CallEnded, CallEvent, CallFailed, CallUpdated
@@ -188,7 +189,7 @@ class Worker:
     async def _finalise_lost(self, call: Call) -> None:
         now = self.engine.clock().replace(microsecond=0)
         event: CallEvent
-        changes: dict[str, object] = {"end_time": now}
+        changes: dict[str, Any] = {"end_time": now}
         if call.status is CallStatus.IN_PROGRESS:
             event = CallEnded({"by": "lost worker"})
             start = call.start_time

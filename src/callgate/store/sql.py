@@ -8,7 +8,9 @@ through a writer thread of their own (`callgate.store.sqlite_writer`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,7 +19,7 @@ from uuid import UUID
 import sqlalchemy.exc
 from sqlalchemy import Table, and_, delete, event, exists, func, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callgate.core.call import Account, Application, Call, CallFilter
 from callgate.core.events import CallEvent
@@ -112,6 +114,19 @@ class SqlStore:
         # How a time is bound outside SQLAlchemy's type processing: SQLite keeps SQLAlchemy's
         # DATETIME text form, asyncpg takes naive UTC datetimes.
         self._bind_time: Any = codec.sqlite_time if self.is_sqlite else codec.naive
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. SQLite has one writer at a time: its write transactions queue here, on
+        the event loop, rather than in SQLite's busy handler (which sleeps up to 100 ms a try and, with
+        a pool of connections all writing, turns a burst of updates into a convoy)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     async def open(self) -> None:
         from callgate.store.migrate import upgrade
@@ -128,7 +143,7 @@ class SqlStore:
     # accounts
 
     async def create_account(self, account: Account) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(accounts).values(**codec.account_values(account)))
 
     async def list_accounts(self) -> list[Account]:
@@ -154,7 +169,7 @@ class SqlStore:
 
     async def _write_call_batch(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
         # Plain executemany with SQL built once: the request path's one write, kept lean.
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.exec_driver_sql(self._insert_call_sql, [call_row for call_row, _ in batch])
             await conn.exec_driver_sql(self._insert_event_sql, [event_row for _, event_row in batch])
 
@@ -199,15 +214,21 @@ class SqlStore:
         its timeline and the webhooks `callbacks` makes of it in the outbox, all in one transaction.
         None if another writer changed it first: read it again and retry."""
         values = codec.call_values({**changes, "updated_at": now})
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(calls)
-                .where(and_(calls.c.id == str(call.id), calls.c.version == call.version))
-                .values(**values, version=calls.c.version + 1)
+        async with self._write() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        update(calls)
+                        .where(and_(calls.c.id == str(call.id), calls.c.version == call.version))
+                        .values(**values, version=calls.c.version + 1)
+                        .returning(*calls.c)
+                    )
+                )
+                .mappings()
+                .first()
             )
-            if result.rowcount != 1:
+            if row is None:
                 return None
-            row = (await conn.execute(select(calls).where(calls.c.id == str(call.id)))).mappings().one()
             moved = codec.call_from_row(row)
             await conn.execute(
                 insert(call_events).values(
@@ -219,20 +240,22 @@ class SqlStore:
                 )
             )
             if callbacks is not None:
-                sent = (
-                    await conn.execute(
-                        select(func.count())
-                        .select_from(webhooks)
-                        .where(and_(webhooks.c.call_id == str(call.id), webhooks.c.kind == "status"))
-                    )
-                ).scalar_one()
+                sent = 0
+                if moved.options.status_callback:  # SequenceNumber counts the status callbacks so far
+                    sent = (
+                        await conn.execute(
+                            select(func.count())
+                            .select_from(webhooks)
+                            .where(and_(webhooks.c.call_id == str(call.id), webhooks.c.kind == "status"))
+                        )
+                    ).scalar_one()
                 items = callbacks(moved, int(sent))
                 if items:
                     await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
             return moved
 
     async def delete_call(self, account_id: UUID, call_id: UUID) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 delete(calls).where(and_(calls.c.id == str(call_id), calls.c.account_id == str(account_id)))
             )
@@ -258,7 +281,7 @@ class SqlStore:
     # applications
 
     async def insert_application(self, app: Application) -> Application:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 insert(applications).values(
                     id=str(app.id),
@@ -293,7 +316,7 @@ class SqlStore:
 
     async def update_application(self, app: Application) -> Application | None:
         """Write `app` if it is still at the version it was read at; None if it changed or went."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(applications)
                 .where(
@@ -315,7 +338,7 @@ class SqlStore:
         return replace(app, version=app.version + 1)
 
     async def delete_application(self, account_id: UUID, app_id: UUID) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 delete(applications).where(
                     and_(applications.c.id == str(app_id), applications.c.account_id == str(account_id))
@@ -349,7 +372,7 @@ class SqlStore:
         On PostgreSQL the call's row is locked with SKIP LOCKED first, so workers racing for the same
         call do not queue up behind each other: the losers skip it at once.
         """
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             query = select(calls.c.status).where(calls.c.id == str(call_id))
             if not self.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
@@ -375,7 +398,7 @@ class SqlStore:
             return True
 
     async def renew_runs(self, owner: str, lease_until: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(call_runs)
                 .where(call_runs.c.owner == owner)
@@ -383,7 +406,7 @@ class SqlStore:
             )
 
     async def end_run(self, call_id: UUID) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(call_runs).where(call_runs.c.call_id == str(call_id)))
 
     async def expired_runs(self, now: datetime, limit: int) -> list[Run]:
@@ -398,7 +421,7 @@ class SqlStore:
 
     async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool:
         """Move an expired run to `owner` if nobody else took it over first."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(call_runs)
                 .where(
@@ -430,7 +453,7 @@ class SqlStore:
     async def add_webhooks(self, items: Sequence[Outgoing]) -> None:
         if not items:
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
 
     async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
@@ -452,7 +475,7 @@ class SqlStore:
         )
         if not self.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             rows = list((await conn.execute(query)).mappings())
             if not rows:
                 return []
@@ -464,9 +487,19 @@ class SqlStore:
             return [_webhook_from_row(r) for r in rows]
 
     async def settle_webhook(
-        self, item_id: UUID, *, state: str, attempts: int, due_at: datetime, last_status: int | None
+        self,
+        item_id: UUID,
+        *,
+        state: str,
+        attempts: int,
+        due_at: datetime,
+        last_status: int | None,
+        log: Sequence[RequestRecord] = (),
     ) -> None:
-        async with self.engine.begin() as conn:
+        """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
+        async with self._write() as conn:
+            if log:
+                await conn.execute(insert(requests_log), [_request_values(r) for r in log])
             await conn.execute(
                 update(webhooks)
                 .where(webhooks.c.id == str(item_id))
@@ -483,7 +516,7 @@ class SqlStore:
         """Hold the callbacks being delivered a while longer (the dispatcher's heartbeat)."""
         if not item_ids:
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(webhooks)
                 .where(and_(webhooks.c.id.in_([str(i) for i in item_ids]), webhooks.c.state == "pending"))
@@ -498,19 +531,8 @@ class SqlStore:
     # what happened
 
     async def log_request(self, record: RequestRecord) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(requests_log).values(
-                    account_id=str(record.account_id),
-                    call_id=None if record.call_id is None else str(record.call_id),
-                    kind=record.kind,
-                    at=codec.naive(record.at),
-                    request=record.request,
-                    response=record.response,
-                    elapsed_ms=record.elapsed_ms,
-                    error_code=record.error_code,
-                )
-            )
+        async with self._write() as conn:
+            await conn.execute(insert(requests_log).values(**_request_values(record)))
 
     async def requests_of(self, call_id: UUID) -> list[RequestRecord]:
         log = requests_log.c
@@ -532,7 +554,7 @@ class SqlStore:
             ]
 
     async def add_notification(self, record: NotificationRecord) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 insert(notifications).values(
                     id=str(record.id),
@@ -580,7 +602,7 @@ class SqlStore:
     # recordings
 
     async def insert_recording(self, recording: Recording) -> Recording:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(recordings).values(**_recording_values(recording)))
         return recording
 
@@ -591,7 +613,7 @@ class SqlStore:
             del values[key]
         rec = recordings.c
         where = and_(rec.id == str(recording.id), rec.account_id == str(recording.account_id))
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(update(recordings).where(where).values(**values))
             if result.rowcount != 1:
                 return None
@@ -623,7 +645,7 @@ class SqlStore:
     async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool:
         rec = recordings.c
         where = and_(rec.id == str(recording_id), rec.account_id == str(account_id))
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             return bool((await conn.execute(delete(recordings).where(where))).rowcount)
 
     # request log: the call's Events and the Notifications resources, paged and filtered
@@ -762,6 +784,19 @@ def _recording_from_row(r: Any) -> Recording:
         api_version=r["api_version"],
         seq=r["seq"],
     )
+
+
+def _request_values(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "account_id": str(record.account_id),
+        "call_id": None if record.call_id is None else str(record.call_id),
+        "kind": record.kind,
+        "at": codec.naive(record.at),
+        "request": record.request,
+        "response": record.response,
+        "elapsed_ms": record.elapsed_ms,
+        "error_code": record.error_code,
+    }
 
 
 def _run_from_row(r: Any) -> Run:

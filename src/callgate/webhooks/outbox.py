@@ -38,7 +38,9 @@ class Dispatcher:
         concurrency: int = 64,
         poll_s: float = 0.5,
         lease_s: float = 15.0,
+        linger_s: float = 0.002,
     ) -> None:
+        self.linger_s = linger_s
         self.store = store
         self.client = client
         self.sign = sign
@@ -100,6 +102,8 @@ class Dispatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                # The events of a burst (a wave of calls answering) share one claim of the outbox.
+                await asyncio.sleep(self.linger_s)
 
     async def pump(self, limit: int = 100) -> int:
         """Claim the due callbacks and start their deliveries; how many were claimed."""
@@ -136,8 +140,6 @@ class Dispatcher:
                     url=item.url, method=item.method, params=list(item.params), headers_for=headers_for
                 )
             )
-            for attempt in delivery.attempts:
-                await self._log(item, attempt)
             attempts = item.attempts + 1
             now = self.clock()
             if delivery.ok:
@@ -148,7 +150,12 @@ class Dispatcher:
                 wait = self.backoff_s[min(attempts - 1, len(self.backoff_s) - 1)]
                 state, due = "pending", now + timedelta(seconds=wait)
             await self.store.settle_webhook(
-                item.id, state=state, attempts=attempts, due_at=due, last_status=delivery.final.status
+                item.id,
+                state=state,
+                attempts=attempts,
+                due_at=due,
+                last_status=delivery.final.status,
+                log=[request_record(item.account_id, item.call_id, item.kind, a) for a in delivery.attempts],
             )
             if state == "failed" and item.call_id is not None:
                 await self._give_up(item, delivery.final)
@@ -177,9 +184,6 @@ class Dispatcher:
                 request_method=item.method,
             )
         )
-
-    async def _log(self, item: Outgoing, attempt: Attempt) -> None:
-        await self.store.log_request(request_record(item.account_id, item.call_id, item.kind, attempt))
 
 
 def request_record(account_id: UUID, call_id: UUID | None, kind: str, attempt: Attempt) -> RequestRecord:
