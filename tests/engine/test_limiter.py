@@ -26,3 +26,12 @@ def test_idle_time_does_not_bank_more_than_the_burst():
 def test_a_rate_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         CpsLimiter(0)
+
+
+def test_the_accounts_waiting_for_a_token():
+    limiter = CpsLimiter(2)
+    limiter.take(A, 0.0)
+    limiter.take(A, 0.0)
+    limiter.take(B, 0.0)
+    assert limiter.waiting(0.0) == {A: pytest.approx(0.5)}
+    assert limiter.waiting(0.5) == {}

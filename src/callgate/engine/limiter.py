@@ -29,6 +29,15 @@ class CpsLimiter:
         self._buckets[account] = (tokens - 1.0, now)
         return True
 
+    def waiting(self, now: float) -> dict[UUID, float]:
+        """The accounts with no token at `now`, and the seconds until each has one."""
+        out = {}
+        for account in self._buckets:
+            wait = self.wait_s(account, now)
+            if wait > 0:
+                out[account] = wait
+        return out
+
     def wait_s(self, account: UUID, now: float) -> float:
         """Seconds until `account` has a token again (0 if it has one)."""
         tokens, at = self._buckets.get(account, (self.burst, now))

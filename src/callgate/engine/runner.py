@@ -54,6 +54,7 @@ log = logging.getLogger("callgate.engine")
 
 #: Twilio's debugger codes used here
 UNROUTABLE = 13224  # the number or address cannot be called
+INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,9 @@ class Engine:
     clock: Callable[[], datetime] = utcnow
     ids: Callable[[], UUID] = new_id
     running: dict[UUID, CallRunner] = field(default_factory=dict)
+    #: the worker that runs these calls (its leases cover <Dial>'s child calls too)
+    owner: str = ""
+    lease_s: float = 15.0
     #: tells the outbox dispatcher there is something new to deliver
     wake_outbox: Callable[[], None] = lambda: None
 
@@ -166,6 +170,8 @@ class CallRunner:
         self.media: RtpStream | None = None
         self.session: Session | None = None
         self._ended_by_api = asyncio.Event()
+        self._stopping = asyncio.Event()  # the worker is shutting down
+        self._limit_changed = asyncio.Event()  # TimeLimit changed through the API
         self._dial: asyncio.Task[DialResult] | None = None
 
     # the API's changes to a running call (through CallService listeners)
@@ -179,6 +185,8 @@ class CallRunner:
             if self._dial is not None and not self._dial.done():
                 self._dial.cancel()  # the leg sends CANCEL (or BYE, if it was answered meanwhile)
             return
+        if isinstance(event, CallUpdated) and "time_limit_s" in event.data.get("changed", ()):
+            self._limit_changed.set()
         if isinstance(event, CallUpdated) and self.session is not None:
             changed = set(event.data.get("changed", ()))
             options = call.options
@@ -211,14 +219,28 @@ class CallRunner:
             await self._run()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("call %s: the runner failed", self.call.id)
             with contextlib.suppress(Exception):
-                await self._apply(CallFailed({"reason": "internal error"}), end_time=self._now())
+                await self.engine.notify(
+                    self.call, INTERNAL_FAILURE, f"Callgate failed running the call: {exc}"
+                )
+            with contextlib.suppress(Exception):
+                if self.call.status is CallStatus.IN_PROGRESS and self.leg is not None:
+                    await self.end(by="error")
+                else:
+                    await self._apply(CallFailed({"reason": "internal error"}), end_time=self._now())
         finally:
             if self.media is not None:
                 self.media.close()
-            await self.engine.store.end_run(self.call.id)
+            # The lease goes only with a final status: otherwise the reaper must still find the call.
+            if self.call.status in TERMINAL:
+                await self.engine.store.end_run(self.call.id)
+
+    def shutdown(self) -> None:
+        """The worker is stopping: end the call the normal way (hang up, or cancel the dialling)."""
+        self._stopping.set()
+        self.abort()
 
     async def _run(self) -> None:
         if await self.connect(self.call.options.timeout_s):
@@ -232,6 +254,10 @@ class CallRunner:
             self._dial.cancel()
 
     _aborted = False
+
+    def _given_up(self) -> bool:
+        """Ended through the API, or aborted, before the INVITE went out."""
+        return self._aborted or self._ended_by_api.is_set()
 
     async def connect(self, timeout_s: int) -> bool:
         """Dial the call and write what happens, up to its answer; True if it was answered.
@@ -268,8 +294,12 @@ class CallRunner:
             await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
             await self._apply(CallFailed({"reason": str(exc)}), end_time=self._now())
             return False
+        if self._given_up():
+            return await self._not_dialled()
         self.leg = leg
         self.media = leg.media = await RtpStream.open(engine.media_host)
+        if self._given_up():
+            return await self._not_dialled()
         self._dial = asyncio.ensure_future(leg.dial(timeout_s=timeout_s))
         ringing = asyncio.ensure_future(leg.ringing.wait())
         try:
@@ -280,7 +310,8 @@ class CallRunner:
                 result = await self._dial
             except asyncio.CancelledError:
                 if self._aborted:
-                    if await self._apply(CallCanceled({"by": "dial"}), end_time=self._now()) is None:
+                    by = "shutdown" if self._stopping.is_set() else "dial"
+                    if await self._apply(CallCanceled({"by": by}), end_time=self._now()) is None:
                         await self._settle(487)
                     return False
                 if not self._ended_by_api.is_set():
@@ -311,6 +342,13 @@ class CallRunner:
             return False
         return True
 
+    async def _not_dialled(self) -> bool:
+        """Canceled (by the API, a <Dial> or a shutdown) before the INVITE was sent: nobody rang."""
+        if not self._ended_by_api.is_set():
+            await self._apply(CallCanceled({"by": "dial" if not self._stopping.is_set() else "shutdown"}),
+                              end_time=self._now())  # fmt: skip
+        return False
+
     async def _talk(self, leg: CallLeg) -> None:
         options = self.call.options
         assert self.media is not None
@@ -328,30 +366,75 @@ class CallRunner:
                 folder=self.engine.recordings_dir,
             )
         work = asyncio.ensure_future(self._converse(session))
-        hung_up = asyncio.ensure_future(leg.remote_hangup.wait())
-        by_api = asyncio.ensure_future(self._ended_by_api.wait())
+        stops: dict[asyncio.Future[Any], str | None] = {
+            asyncio.ensure_future(leg.remote_hangup.wait()): None,
+            asyncio.ensure_future(self._ended_by_api.wait()): "api",
+            asyncio.ensure_future(self._stopping.wait()): "shutdown",
+        }
+        by: str | None = None
         try:
-            await asyncio.wait(
-                {work, hung_up, by_api}, timeout=options.time_limit_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            by = await self._until_done(work, stops)
         finally:
-            for task in (work, hung_up, by_api):
+            for task in (work, *stops):
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await work
-        await self.end("api" if self._ended_by_api.is_set() and not leg.remote_hangup.is_set() else None)
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                # A verb that failed: say so (log and debugger), then end the call as usual.
+                log.exception("call %s: a verb failed", self.call.id)
+                await self.engine.notify(self.call, INTERNAL_FAILURE, f"A verb failed: {exc}")
+            await asyncio.shield(self.end(by))
+
+    async def _until_done(
+        self, work: asyncio.Future[Any], stops: dict[asyncio.Future[Any], str | None]
+    ) -> str | None:
+        """Wait for the document to end, a stop (the far end, the API, a shutdown) or TimeLimit, which
+        the API may change meanwhile. Who or what ended it (None: the document or the far end)."""
+        while True:
+            start = self.call.start_time
+            limit = self.call.options.time_limit_s
+            left = limit if start is None else limit - (self.engine.clock() - start).total_seconds()
+            self._limit_changed.clear()
+            changed: asyncio.Future[Any] = asyncio.ensure_future(self._limit_changed.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {work, changed, *stops}, timeout=max(0.0, left), return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                changed.cancel()
+            if not done:
+                return "time-limit"
+            for task in done:
+                if task in stops:
+                    return stops[task]
+            if work in done:
+                return None
+
+    @property
+    def ended_elsewhere(self) -> asyncio.Event:
+        """Set when the call was ended through the API (or on another node)."""
+        return self._ended_by_api
+
+    _ended = False
 
     async def end(self, by: str | None = None) -> None:
-        """Hang up an answered call (unless the far end did) and write its end: duration, quality."""
+        """Hang up an answered call (unless the far end did) and write its end: duration, quality.
+        Once: a second call does nothing."""
+        if self._ended:
+            return
+        self._ended = True
         leg = self.leg
         assert leg is not None
+        end = self._now()  # the call ends now, not when the far end answers our BYE
+        by = by or ("remote" if leg.remote_hangup.is_set() else "callgate")
         if not leg.remote_hangup.is_set():
             with contextlib.suppress(Exception):
                 await leg.hangup()
         if self.media is not None:
             self.media.close()
         start = self.call.start_time
-        end = self._now()
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
         data.update(await self._finish_recording())

@@ -56,6 +56,7 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        engine.owner, engine.lease_s = self.owner, lease_s
         engine.calls.created.append(self._on_created)
         engine.calls.listeners.append(self._on_changed)
 
@@ -77,18 +78,26 @@ class Worker:
             asyncio.create_task(self._watch_loop(), name="callgate-watch"),
         ]
 
-    async def stop(self) -> None:
-        """Stop claiming; end the calls still running (hang up, write their end)."""
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop claiming; end the calls still running the normal way (hang up or cancel the dialling,
+        write their end, send their callbacks) within `grace_s`. A call that does not end in time keeps
+        its lease, so a worker finalises it once the lease runs out."""
         self._stopping = True
+        for loop in self._loops:
+            if loop.get_name() != "callgate-heartbeat":
+                loop.cancel()
+        for runner in list(self.engine.running.values()):
+            runner.shutdown()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         for loop in self._loops:
             loop.cancel()
         for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _claim_loop(self) -> None:
         while True:
@@ -103,30 +112,46 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def claim(self) -> float:
-        """Claim and start the queued calls the rate allows; the seconds until it is worth looking again."""
+        """Claim and start the queued calls the rate allows; the seconds until it is worth looking again.
+
+        Accounts at their rate are left out of the query, so one account's backlog never hides the
+        calls of the others; an account that runs out of tokens during a pass is left out of the next
+        query of the same pass."""
         store = self.engine.store
-        queued = await store.queued_calls(self.batch)
         delay = self.poll_s
-        now = self._monotonic()
-        for call in queued:
-            if self._stopping:
+        for _ in range(4):
+            now = self._monotonic()
+            waiting = self.limiter.waiting(now)  # accounts at their rate, and when each has a token
+            queued = await store.queued_calls(self.batch, skip_accounts=list(waiting))
+            delay = min([self.poll_s, *waiting.values()])
+            blocked = False
+            for call in queued:
+                if self._stopping:
+                    return delay
+                if not self.limiter.take(call.account_id, now):
+                    blocked = True
+                    delay = min(delay, self.limiter.wait_s(call.account_id, now))
+                    continue
+                await self._start(call)
+            if len(queued) < self.batch:
                 break
-            if not self.limiter.take(call.account_id, now):
-                delay = min(delay, max(0.005, self.limiter.wait_s(call.account_id, now)))
-                continue
-            if not await store.claim_call(call.id, self.owner, self.engine.clock(), self._lease()):
-                continue
-            account = await store.get_account(call.account_id)
-            if account is None:
-                await store.end_run(call.id)
-                continue
-            runner = CallRunner(self.engine, call, account)
-            self.engine.running[call.id] = runner
-            task = asyncio.create_task(self._run(runner), name=f"call-{call.id}")
-            self._tasks.add(task)
-        if len(queued) == self.batch:
-            delay = min(delay, 0.01)
-        return delay
+            if not blocked:
+                delay = 0.0  # a full batch, all started: more may be waiting behind it
+                break
+        return max(0.005, delay)
+
+    async def _start(self, call: Call) -> None:
+        store = self.engine.store
+        if not await store.claim_call(call.id, self.owner, self.engine.clock(), self._lease()):
+            return
+        account = await store.get_account(call.account_id)
+        if account is None:
+            await store.end_run(call.id)
+            return
+        runner = CallRunner(self.engine, call, account)
+        self.engine.running[call.id] = runner
+        task = asyncio.create_task(self._run(runner), name=f"call-{call.id}")
+        self._tasks.add(task)
 
     async def _run(self, runner: CallRunner) -> None:
         try:

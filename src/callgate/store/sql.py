@@ -348,21 +348,18 @@ class SqlStore:
 
     # the engine: leases on calls
 
-    async def queued_calls(self, limit: int) -> list[Call]:
-        """The oldest queued API calls nobody has claimed."""
+    async def queued_calls(self, limit: int, skip_accounts: Sequence[UUID] = ()) -> list[Call]:
+        """The oldest queued API calls nobody has claimed, leaving out `skip_accounts` (accounts at
+        their rate: their backlog must not hide the calls of the others)."""
         claimed = exists().where(call_runs.c.call_id == calls.c.id)
-        query = (
-            select(calls)
-            .where(
-                and_(
-                    calls.c.status == CallStatus.QUEUED.value,
-                    calls.c.direction == "outbound-api",  # a <Dial>'s calls are run by their parent
-                    ~claimed,
-                )
-            )
-            .order_by(calls.c.seq)
-            .limit(limit)
-        )
+        conditions = [
+            calls.c.status == CallStatus.QUEUED.value,
+            calls.c.direction == "outbound-api",  # a <Dial>'s calls are run by their parent
+            ~claimed,
+        ]
+        if skip_accounts:
+            conditions.append(calls.c.account_id.not_in([str(a) for a in skip_accounts]))
+        query = select(calls).where(and_(*conditions)).order_by(calls.c.seq).limit(limit)
         async with self.engine.connect() as conn:
             return [codec.call_from_row(r) for r in (await conn.execute(query)).mappings()]
 

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from callgate.core.call import CallOptions
+from callgate.core.status import TERMINAL
 from callgate.core.verbs import Dial, DialTarget
 from callgate.engine.faces import RecordingRef
 from callgate.engine.recordings import RecordingHandle
 from callgate.engine.verbs import Goto, Step
 from callgate.telephony.aio.media import bridge
+
+log = logging.getLogger("callgate.engine")
 
 if TYPE_CHECKING:
     from callgate.engine.runner import CallRunner
@@ -43,24 +48,31 @@ async def run(session: Session, verb: Dial) -> Step:
         runner = CallRunner(engine, child, session.account)
         engine.running[child.id] = runner
         runners.append(runner)
+        if engine.owner:  # the child holds a lease like its parent: a reaper finds it if we die
+            now = engine.clock()
+            await engine.store.claim_call(
+                child.id, engine.owner, now, now + timedelta(seconds=engine.lease_s)
+            )
     try:
         winner = await _first_to_answer(runners, verb.timeout_s)
         if winner is None:
             status = _dial_status(runners)
             return _after(session, verb, status, runners[0].call.id if len(runners) == 1 else None, None)
-        digits = _send_digits(verb, winner)
-        if digits and winner.media is not None:
-            await winner.media.press(digits)
-        await _whisper(session, winner)
-        if winner.leg is not None and winner.leg.remote_hangup.is_set():
-            # The called party hung up during its whisper: nobody to connect.
-            await asyncio.shield(winner.end(by="callee"))
-            return _after(session, verb, "completed", winner.call.id, winner.call.duration_s or 0)
-        recording = await _start_recording(session, verb)
+        recording: RecordingHandle | None = None
+        ref: RecordingRef | None = None
         ended_by = "caller"  # unless the bridge says otherwise: the caller's side was torn down
         try:
-            ended_by = await _bridged(session, verb, winner)
+            digits = _send_digits(verb, winner)
+            if digits and winner.media is not None:
+                await winner.media.press(digits)
+            await _whisper(session, winner)
+            if winner.leg is not None and winner.leg.remote_hangup.is_set():
+                ended_by = "callee"  # the called party hung up during its whisper: nobody to connect
+            else:
+                recording = await _start_recording(session, verb)
+                ended_by = await _bridged(session, verb, winner)
         finally:
+            # Whatever happened (the caller hung up, the API ended the call), the called party goes too.
             ref = await asyncio.shield(_finish_recording(session, verb, recording))
             with contextlib.suppress(Exception):
                 await asyncio.shield(winner.end(by=ended_by))
@@ -69,6 +81,9 @@ async def run(session: Session, verb: Dial) -> Step:
     finally:
         for runner in runners:
             engine.running.pop(runner.call.id, None)
+            if runner.call.status in TERMINAL:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(engine.store.end_run(runner.call.id))
 
 
 def _options(session: Session, verb: Dial, target: DialTarget) -> CallOptions:
@@ -100,10 +115,18 @@ async def _whisper(session: Session, winner: CallRunner) -> None:
         session.engine, winner.call, session.account, session.face, winner.media, winner.leg.remote_hangup
     )
     winner.session = whisper
+    running = asyncio.ensure_future(whisper.run_for_hangup(Goto(options.url, options.method, kind="voice")))
+    gone = asyncio.ensure_future(winner.leg.remote_hangup.wait())
     try:
-        hung_up = await whisper.run_for_hangup(Goto(options.url, options.method, kind="voice"))
+        await asyncio.wait({running, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        gone.cancel()
+        if not running.done():  # the called party hung up during its whisper (or we are cancelled)
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
         winner.session = None
+    hung_up = running.cancelled() or running.result()
     if hung_up and not winner.leg.remote_hangup.is_set():
         await winner.leg.hangup()
         winner.leg.remote_hangup.set()
@@ -124,7 +147,7 @@ async def _first_to_answer(runners: list[CallRunner], timeout_s: int) -> CallRun
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 runner = tasks.pop(task)
-                if task.result():
+                if _answered(task):
                     if winner is None:
                         winner = runner
                     else:  # answered at the same moment as the winner: hang it up
@@ -133,8 +156,21 @@ async def _first_to_answer(runners: list[CallRunner], timeout_s: int) -> CallRun
         for runner in tasks.values():
             runner.abort()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(set(tasks))
+            for task, runner in tasks.items():
+                if _answered(task):  # answered just as it was canceled: it still must hang up
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(runner.end(by="dial"))
     return winner
+
+
+def _answered(task: asyncio.Future[bool]) -> bool:
+    if task.cancelled():
+        return False
+    if task.exception() is not None:
+        log.error("a <Dial> party failed to connect: %r", task.exception())
+        return False
+    return task.result()
 
 
 def _dial_status(runners: list[CallRunner]) -> str:
@@ -159,6 +195,7 @@ async def _bridged(session: Session, verb: Dial, winner: CallRunner) -> str:
         session.digit_listeners.append(on_digit)
     waits = {
         asyncio.ensure_future(winner.leg.remote_hangup.wait()): "callee",
+        asyncio.ensure_future(winner.ended_elsewhere.wait()): "api",  # the child hung up through the API
         asyncio.ensure_future(session.hung_up.wait()): "caller",
         asyncio.ensure_future(star.wait()): "star",
     }

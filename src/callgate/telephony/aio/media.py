@@ -263,6 +263,9 @@ class RtpStream(asyncio.DatagramProtocol):
         """Queue audio (20 ms frames, taken lazily: a generator or `itertools.repeat` costs no memory);
         the future completes when the last frame has been sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:  # nothing will be sent: done at once, so nobody waits for a closed call
+            done.set_result(None)
+            return done
         self._plays.append(_Playback(iter(frames), done))
         return done
 
@@ -275,6 +278,9 @@ class RtpStream(asyncio.DatagramProtocol):
     def press(self, digits: str) -> asyncio.Future[None]:
         """Send `digits` as RFC 4733 events (SendDigits syntax); completes when all are sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            done.set_result(None)
+            return done
         self._digits.append((DtmfSender(digits), done))
         return done
 
