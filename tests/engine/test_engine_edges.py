@@ -291,11 +291,6 @@ def test_a_time_limit_set_through_the_api_ends_the_call(served):
 
 @pytest.mark.sdk
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.py _talk cancels the document on the far end's BYE, so <Record> never requests its "
-    "action with Digits=hangup as Twilio does (record.py:534 is dead code)",
-)
 def test_a_caller_hanging_up_during_record_still_reaches_the_action(served):
     server, twilio, app = served
     doc = VoiceResponse()

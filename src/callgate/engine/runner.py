@@ -54,6 +54,7 @@ log = logging.getLogger("callgate.engine")
 
 #: Twilio's debugger codes used here
 UNROUTABLE = 13224  # the number or address cannot be called
+REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
 INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
 
 
@@ -367,16 +368,23 @@ class CallRunner:
             )
         work = asyncio.ensure_future(self._converse(session))
         stops: dict[asyncio.Future[Any], str | None] = {
-            asyncio.ensure_future(leg.remote_hangup.wait()): None,
+            asyncio.ensure_future(leg.remote_hangup.wait()): "remote",
             asyncio.ensure_future(self._ended_by_api.wait()): "api",
             asyncio.ensure_future(self._stopping.wait()): "shutdown",
         }
         by: str | None = None
+        ended_at: datetime | None = None
         try:
             by = await self._until_done(work, stops)
+            ended_at = self._now()
         finally:
-            for task in (work, *stops):
+            for task in stops:
                 task.cancel()
+            if by == "remote" and not work.done():
+                # The far end hung up: the verb under way may still report it (a <Record> requests its
+                # action with Digits=hangup); it gets a moment to, then it is stopped.
+                await asyncio.wait({work}, timeout=REPORT_GRACE_S)
+            work.cancel()
             try:
                 await work
             except asyncio.CancelledError:
@@ -385,17 +393,18 @@ class CallRunner:
                 # A verb that failed: say so (log and debugger), then end the call as usual.
                 log.exception("call %s: a verb failed", self.call.id)
                 await self.engine.notify(self.call, INTERNAL_FAILURE, f"A verb failed: {exc}")
-            await asyncio.shield(self.end(by))
+            await asyncio.shield(self.end(by, at=ended_at))
 
     async def _until_done(
         self, work: asyncio.Future[Any], stops: dict[asyncio.Future[Any], str | None]
     ) -> str | None:
         """Wait for the document to end, a stop (the far end, the API, a shutdown) or TimeLimit, which
         the API may change meanwhile. Who or what ended it (None: the document or the far end)."""
+        loop = asyncio.get_running_loop()
+        answered = loop.time()  # start_time is stored in whole seconds: the limit counts from here
         while True:
-            start = self.call.start_time
             limit = self.call.options.time_limit_s
-            left = limit if start is None else limit - (self.engine.clock() - start).total_seconds()
+            left = limit - (loop.time() - answered)
             self._limit_changed.clear()
             changed: asyncio.Future[Any] = asyncio.ensure_future(self._limit_changed.wait())
             try:
@@ -419,7 +428,7 @@ class CallRunner:
 
     _ended = False
 
-    async def end(self, by: str | None = None) -> None:
+    async def end(self, by: str | None = None, *, at: datetime | None = None) -> None:
         """Hang up an answered call (unless the far end did) and write its end: duration, quality.
         Once: a second call does nothing."""
         if self._ended:
@@ -427,7 +436,7 @@ class CallRunner:
         self._ended = True
         leg = self.leg
         assert leg is not None
-        end = self._now()  # the call ends now, not when the far end answers our BYE
+        end = at or self._now()  # the call ends now, not when the far end answers our BYE
         by = by or ("remote" if leg.remote_hangup.is_set() else "callgate")
         if not leg.remote_hangup.is_set():
             with contextlib.suppress(Exception):

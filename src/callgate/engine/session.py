@@ -195,6 +195,12 @@ class Session:
                 target, self._interrupt = self._interrupt, None
 
     async def _step(self, target: Target) -> Target | None:
+        if self.hung_up.is_set():
+            # The far end is gone. A verb that reports its end (<Record>'s action, with Digits=hangup)
+            # still makes its request, as Twilio does; what comes back is not run.
+            if isinstance(target, Goto) and target.kind == "action":
+                await self._fetch(target)
+            return None
         document = await self._load(target)
         if document is None:
             return None

@@ -144,7 +144,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             max_connections=100,
             max_keepalive_connections=20,
-            keepalive_expiry=5.0,
+            # Under the common server idle timeouts (uvicorn 5 s, nginx 75 s), so that a connection is
+            # rarely reused just as the server closes it.
+            keepalive_expiry=2.0,
             network_backend=GuardedNetworkBackend(guard),
         )
 
@@ -293,7 +295,13 @@ class WebhookClient:
         try:
             async with asyncio.timeout_at(deadline):
                 await self.guard.check(url)  # refused here, before anything is sent
-                response = await self._client.send(outgoing, stream=True, follow_redirects=False)
+                try:
+                    response = await self._client.send(outgoing, stream=True, follow_redirects=False)
+                except (httpx.WriteError, httpx.RemoteProtocolError):
+                    # A kept-alive connection the server closed as we reused it (its idle timeout
+                    # and ours crossed): the server never read the request, so it goes again once,
+                    # on a new connection. Not a failure of the webhook, and not one of its retries.
+                    response = await self._client.send(outgoing, stream=True, follow_redirects=False)
                 try:
                     data, overflow = await _read(response, limit)
                 finally:
