@@ -125,6 +125,6 @@ async def test_requests_and_notifications_are_kept_per_call(store):
     note = NotificationRecord(uuid.uuid4(), call.account_id, call.id, T0, "error", 11200, "HTTP 500",
                               "http://x/", "POST", {"k": "v"})  # fmt: skip
     await store.add_notification(note)
-    (listed,) = await store.list_notifications(call.account_id, call.id, Page(size=10))
+    (listed,) = await store.search_notifications(call.account_id, call.id, Page(size=10))
     assert (listed.code, listed.message, listed.detail) == (11200, "HTTP 500", {"k": "v"})
-    assert await store.list_notifications(call.account_id, uuid.uuid4(), Page(size=10)) == []
+    assert await store.search_notifications(call.account_id, uuid.uuid4(), Page(size=10)) == []

@@ -24,7 +24,7 @@ from callgate.core.events import (
     CallRinging,
     CallSettled,
 )
-from callgate.engine.faces import Face, RecordingRef
+from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.store.base import CallbacksFor, Outgoing
 
 EVENT_NAMES: dict[type[CallEvent], str] = {
@@ -79,18 +79,11 @@ class StatusCallbacks:
             return ()
         now = self._clock()
         params = face.recording_status_params(call, recording=recording, status=status)
+        method = options.recording_status_callback_method or "POST"
+        url = options.recording_status_callback
         return (
-            Outgoing(
-                id=self._ids(),
-                account_id=call.account_id,
-                call_id=call.id,
-                kind="recording",
-                dialect=options.dialect,
-                url=options.recording_status_callback,
-                method=options.recording_status_callback_method or "POST",
-                params=tuple(params),
-                created_at=now,
-                due_at=now,
+            outgoing(
+                call, kind="recording", url=url, method=method, params=params, at=now, item_id=self._ids()
             ),
         )
 
@@ -108,17 +101,26 @@ class StatusCallbacks:
         recorded = event.data.get("recording")
         recording = RecordingRef.from_json(recorded) if recorded else None
         params = face.status_params(call, event=name, sequence=sequence, at=now, recording=recording)
+        method = options.status_callback_method or "POST"
+        url = options.status_callback
         return (
-            Outgoing(
-                id=self._ids(),
-                account_id=call.account_id,
-                call_id=call.id,
-                kind="status",
-                dialect=options.dialect,
-                url=options.status_callback,
-                method=options.status_callback_method or "POST",
-                params=tuple(params),
-                created_at=now,
-                due_at=now,
-            ),
+            outgoing(call, kind="status", url=url, method=method, params=params, at=now, item_id=self._ids()),
         )
+
+
+def outgoing(
+    call: Call, *, kind: str, url: str, method: str, params: Params, at: datetime, item_id: UUID
+) -> Outgoing:
+    """One callback of `call` for the outbox, due at once, shaped and signed later by its face."""
+    return Outgoing(
+        id=item_id,
+        account_id=call.account_id,
+        call_id=call.id,
+        kind=kind,
+        dialect=call.options.dialect,
+        url=url,
+        method=method,
+        params=tuple(params),
+        created_at=at,
+        due_at=at,
+    )

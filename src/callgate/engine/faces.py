@@ -16,6 +16,7 @@ from uuid import UUID
 
 from callgate.core.call import Account, Call
 from callgate.core.verbs import Document
+from callgate.store.base import Recording
 
 Params = list[tuple[str, str]]
 
@@ -30,6 +31,18 @@ class RecordingRef:
     track: str = "both"
     source: str = "OutboundAPI"
     start_time: datetime | None = None
+
+    @classmethod
+    def of(cls, recording: Recording) -> RecordingRef:
+        """The reference to a finished (completed) recording."""
+        return cls(
+            id=recording.id,
+            duration_s=recording.duration_s or 0,
+            channels=recording.channels,
+            track=recording.track,
+            source=recording.source,
+            start_time=recording.start_time,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

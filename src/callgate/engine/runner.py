@@ -464,14 +464,7 @@ class CallRunner:
         recording = await self.engine.recordings.finish(handle)
         if recording.status != "completed":
             return {"recording_status": recording.status}
-        ref = RecordingRef(
-            id=recording.id,
-            duration_s=recording.duration_s or 0,
-            channels=recording.channels,
-            track=recording.track,
-            source=recording.source,
-            start_time=recording.start_time,
-        )
+        ref = RecordingRef.of(recording)
         return {"recording": ref.to_json(), "recording_status": "completed"}
 
     async def _converse(self, session: Session) -> None:

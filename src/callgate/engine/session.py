@@ -22,9 +22,9 @@ import numpy as np
 
 from callgate.core.call import Account, Call
 from callgate.core.verbs import Document, DocumentError, Play, Say
+from callgate.engine.callbacks import outgoing
 from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.verbs import Goto, Stop, runner_for
-from callgate.store.base import Outgoing
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.g711 import Samples
@@ -146,22 +146,9 @@ class Session:
         engine, call = self.engine, self.call
         now = engine.clock()
         params = self.face.recording_status_params(call, recording=recording, status="completed")
-        await engine.store.add_webhooks(
-            [
-                Outgoing(
-                    id=engine.ids(),
-                    account_id=call.account_id,
-                    call_id=call.id,
-                    kind="recording",
-                    dialect=call.options.dialect,
-                    url=self.absolute(url),
-                    method=method,
-                    params=tuple(params),
-                    created_at=now,
-                    due_at=now,
-                )
-            ]
-        )
+        item = outgoing(call, kind="recording", url=self.absolute(url), method=method, params=params, at=now,
+                        item_id=engine.ids())  # fmt: skip
+        await engine.store.add_webhooks([item])
         engine.wake_outbox()
 
     # running documents

@@ -535,20 +535,7 @@ class SqlStore:
         log = requests_log.c
         query = select(requests_log).where(log.call_id == str(call_id)).order_by(log.seq)
         async with self.engine.connect() as conn:
-            return [
-                RequestRecord(
-                    account_id=UUID(r["account_id"]),
-                    call_id=UUID(r["call_id"]) if r["call_id"] else None,
-                    kind=r["kind"],
-                    at=codec.aware(r["at"]),  # type: ignore[arg-type]
-                    request=r["request"],
-                    response=r["response"],
-                    elapsed_ms=r["elapsed_ms"],
-                    error_code=r["error_code"],
-                    seq=r["seq"],
-                )
-                for r in (await conn.execute(query)).mappings()
-            ]
+            return [_request_from_row(r) for r in (await conn.execute(query)).mappings()]
 
     async def add_notification(self, record: NotificationRecord) -> None:
         async with self._write() as conn:
@@ -565,35 +552,6 @@ class SqlStore:
                     request_method=record.request_method,
                     detail=record.detail or {},
                 )
-            )
-
-    async def list_notifications(
-        self, account_id: UUID, call_id: UUID | None, page: Page
-    ) -> list[NotificationRecord]:
-        conditions = [notifications.c.account_id == str(account_id)]
-        if call_id is not None:
-            conditions.append(notifications.c.call_id == str(call_id))
-        query = _paged(select(notifications).where(and_(*conditions)), notifications, page)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings()
-            return _rows(
-                [
-                    NotificationRecord(
-                        id=UUID(r["id"]),
-                        account_id=UUID(r["account_id"]),
-                        call_id=UUID(r["call_id"]) if r["call_id"] else None,
-                        created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
-                        level=r["level"],
-                        code=r["code"],
-                        message=r["message"],
-                        request_url=r["request_url"],
-                        request_method=r["request_method"],
-                        detail=r["detail"],
-                        seq=r["seq"],
-                    )
-                    for r in rows
-                ],
-                page,
             )
 
     # recordings
@@ -666,7 +624,7 @@ class SqlStore:
             else:
                 query = query.offset(page.offset)
         async with self.engine.connect() as conn:
-            records = [self._request_from_row(r) for r in (await conn.execute(query)).mappings()]
+            records = [_request_from_row(r) for r in (await conn.execute(query)).mappings()]
         return records[::-1] if page.before is not None else records
 
     async def get_notification(self, account_id: UUID, notification_id: UUID) -> NotificationRecord | None:
@@ -674,7 +632,7 @@ class SqlStore:
         where = and_(note.id == str(notification_id), note.account_id == str(account_id))
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(notifications).where(where))).mappings().first()
-            return None if row is None else self._notification_from_row(row)
+            return None if row is None else _notification_from_row(row)
 
     async def search_notifications(
         self,
@@ -700,42 +658,12 @@ class SqlStore:
         query = _paged(select(notifications).where(and_(*conditions)), notifications, page)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings()
-            return _rows([self._notification_from_row(r) for r in rows], page)
+            return _rows([_notification_from_row(r) for r in rows], page)
 
     @staticmethod
     def _seq_of(marker: UUID) -> int:
         """The seq a request-log page marker names, kept within BIGINT (a foreign token matches nothing)."""
         return min(marker.int, 2**63 - 1)
-
-    @staticmethod
-    def _request_from_row(r: Any) -> RequestRecord:
-        return RequestRecord(
-            account_id=UUID(r["account_id"]),
-            call_id=UUID(r["call_id"]) if r["call_id"] else None,
-            kind=r["kind"],
-            at=codec.aware(r["at"]),  # type: ignore[arg-type]
-            request=r["request"],
-            response=r["response"],
-            elapsed_ms=r["elapsed_ms"],
-            error_code=r["error_code"],
-            seq=r["seq"],
-        )
-
-    @staticmethod
-    def _notification_from_row(r: Any) -> NotificationRecord:
-        return NotificationRecord(
-            id=UUID(r["id"]),
-            account_id=UUID(r["account_id"]),
-            call_id=UUID(r["call_id"]) if r["call_id"] else None,
-            created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
-            level=r["level"],
-            code=r["code"],
-            message=r["message"],
-            request_url=r["request_url"],
-            request_method=r["request_method"],
-            detail=r["detail"],
-            seq=r["seq"],
-        )
 
 
 def _recording_values(recording: Recording) -> dict[str, Any]:
@@ -794,6 +722,36 @@ def _request_values(record: RequestRecord) -> dict[str, Any]:
         "elapsed_ms": record.elapsed_ms,
         "error_code": record.error_code,
     }
+
+
+def _request_from_row(r: Any) -> RequestRecord:
+    return RequestRecord(
+        account_id=UUID(r["account_id"]),
+        call_id=UUID(r["call_id"]) if r["call_id"] else None,
+        kind=r["kind"],
+        at=codec.aware(r["at"]),  # type: ignore[arg-type]
+        request=r["request"],
+        response=r["response"],
+        elapsed_ms=r["elapsed_ms"],
+        error_code=r["error_code"],
+        seq=r["seq"],
+    )
+
+
+def _notification_from_row(r: Any) -> NotificationRecord:
+    return NotificationRecord(
+        id=UUID(r["id"]),
+        account_id=UUID(r["account_id"]),
+        call_id=UUID(r["call_id"]) if r["call_id"] else None,
+        created_at=codec.aware(r["created_at"]),  # type: ignore[arg-type]
+        level=r["level"],
+        code=r["code"],
+        message=r["message"],
+        request_url=r["request_url"],
+        request_method=r["request_method"],
+        detail=r["detail"],
+        seq=r["seq"],
+    )
 
 
 def _run_from_row(r: Any) -> Run:

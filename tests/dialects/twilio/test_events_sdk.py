@@ -22,7 +22,6 @@ from callgate.dialects.signalwire import SIGNALWIRE
 from callgate.dialects.twilio.events_api import event_paths, event_routes, snake_case
 from callgate.dialects.twilio.face import TWILIO
 from callgate.store.base import NotificationRecord, RequestRecord
-from tests.conftest import LiveServer, twilio_client
 
 pytestmark = pytest.mark.sdk
 
@@ -34,33 +33,15 @@ TWIML = "<Response><Gather/></Response>"
 VERSION = "ApiVersion=2010-04-01"
 
 
-@pytest.fixture(scope="module")
-def server(db_url):
-    live = LiveServer(db_url)
-    live.app.router.routes[0:0] = [
-        *event_routes("", (TWILIO, SIGNALWIRE)),
-        *event_routes("/api/laml", (SIGNALWIRE,)),
-    ]
-    live.start()
-    try:
-        yield live
-    finally:
-        live.stop()
+@pytest.fixture
+def server(live):
+    """The app serves the Events and Notifications routes itself (`callgate.app`)."""
+    return live
 
 
 @pytest.fixture
-def account(server):
-    return server.run(server.services.accounts.create(f"ev-{uuid.uuid4().hex[:8]}"))
-
-
-@pytest.fixture
-def other_account(server):
-    return server.run(server.services.accounts.create("ev-other"))
-
-
-@pytest.fixture
-def client(server, account):
-    return twilio_client(server, account)
+def client(twilio):
+    return twilio
 
 
 def put_call(server, account) -> Call:

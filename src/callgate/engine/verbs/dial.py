@@ -235,14 +235,7 @@ async def _finish_recording(
     recording = await session.engine.recordings.finish(handle)
     if recording.status != "completed":
         return None
-    ref = RecordingRef(
-        id=recording.id,
-        duration_s=recording.duration_s or 0,
-        channels=recording.channels,
-        track=recording.track,
-        source=recording.source,
-        start_time=recording.start_time,
-    )
+    ref = RecordingRef.of(recording)
     await session.recording_callback(
         verb.recording_status_callback,
         verb.recording_status_callback_method,

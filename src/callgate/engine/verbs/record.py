@@ -73,14 +73,7 @@ async def run(session: Session, verb: Record) -> Step:
         finished_by.append("hangup")
     if recording.status != "completed":
         return None
-    ref = RecordingRef(
-        id=recording.id,
-        duration_s=recording.duration_s or 0,
-        channels=recording.channels,
-        track=recording.track,
-        source=recording.source,
-        start_time=recording.start_time,
-    )
+    ref = RecordingRef.of(recording)
     await session.recording_callback(
         verb.recording_status_callback,
         verb.recording_status_callback_method,
