@@ -33,7 +33,7 @@ from callgate.telephony.aio.tts import Speaker
 from tests.engine.server import Serve
 from tests.engine.webapp import Hit, WebApp
 from tests.telephony.aio.peers import SCENARIOS as AIO_SCENARIOS
-from tests.telephony.aio.peers import Sipp, free_tcp_port, free_udp_port, wait_for_sip
+from tests.telephony.aio.peers import Sipp, free_sip_port, free_tcp_port, free_udp_port, wait_for_sip
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow, pytest.mark.interop]
 
@@ -259,21 +259,6 @@ def test_a_180_and_200_that_arrive_together_still_report_ringing(twilio, webapp,
 
 def _netstring(data: bytes) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
-
-
-def free_sip_port() -> int:
-    """A port free for UDP and TCP, with the next one free for TCP too: baresip listens on all three
-    (UDP and TCP on the port, TLS on the next), and fails to start if any is taken."""
-    for _ in range(50):
-        port = free_udp_port()
-        try:
-            for candidate in (port, port + 1):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                    s.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no free port for baresip")
 
 
 class Softphone:

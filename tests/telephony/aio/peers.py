@@ -20,6 +20,21 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_sip_port() -> int:
+    """A port free for UDP and TCP, with the next one free for TCP too: baresip listens on all three
+    (UDP and TCP on the port, TLS on the next), and fails to start if any is taken."""
+    for _ in range(50):
+        port = free_udp_port()
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free port for baresip")
+
+
 def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +130,7 @@ class Baresip:
     def __init__(self, workdir: Path, source: Path) -> None:
         if shutil.which("baresip") is None:
             pytest.fail("baresip is not installed: `make test` installs Debian's baresip")
-        self.port = free_udp_port()
+        self.port = free_sip_port()
         self.dir = workdir / "baresip"
         self.dir.mkdir()
         self.recordings = workdir / "baresip-recordings"
