@@ -60,8 +60,11 @@ class Worker:
         engine.calls.created.append(self._on_created)
         engine.calls.listeners.append(self._on_changed)
 
-    def _on_created(self, _call: Call) -> None:
-        self._wake.set()
+    def _on_created(self, call: Call) -> None:
+        # A call of an account at its rate waits for the token the claim loop is already timed for:
+        # waking it for each such create would rescan that account's backlog once per request.
+        if self.limiter.wait_s(call.account_id, self._monotonic()) == 0.0:
+            self._wake.set()
 
     def _on_changed(self, call: Call, event: CallEvent) -> None:
         runner = self.engine.running.get(call.id)

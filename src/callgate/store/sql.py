@@ -9,7 +9,7 @@ through a writer thread of their own (`callgate.store.sqlite_writer`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import Table, and_, delete, event, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, event, exists, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -37,7 +37,7 @@ from callgate.store.base import (
     TimelineEntry,
 )
 from callgate.store.batch import InsertBatcher
-from callgate.store.sqlite_writer import SqliteWriter, sqlite_pragmas
+from callgate.store.sqlite_writer import SqliteReader, SqliteWriter, sqlite_pragmas
 from callgate.store.sqlite_writer import is_row_error as sqlite_row_error
 from callgate.store.tables import (
     accounts,
@@ -101,9 +101,9 @@ class SqlStore:
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         # A file gets its own writer thread; an in-memory database exists only on the engine's
         # one connection, so its inserts go through the engine too.
-        self._sqlite_writer = (
-            SqliteWriter(database) if self.is_sqlite and not in_memory and database else None
-        )
+        on_file = bool(self.is_sqlite and not in_memory and database)
+        self._sqlite_writer = SqliteWriter(database) if on_file and database else None
+        self._sqlite_reader = SqliteReader(database) if on_file and database else None
         self._inserts = InsertBatcher(
             self._sqlite_writer.write_call_batch if self._sqlite_writer else self._write_call_batch,
             is_row_error=_row_error,
@@ -128,6 +128,23 @@ class SqlStore:
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
 
+    async def _tx(self, fn: Callable[[Connection], R]) -> R:
+        """`fn(connection)` in one write transaction, with SQLAlchemy Core statements on a synchronous
+        connection: on a SQLite file, on the writer thread in one hop (the write lock held, so the
+        aiosqlite writers never meet it in SQLite's busy handler); elsewhere through `run_sync`."""
+        if self._sqlite_writer is not None and self._write_lock is not None:
+            async with self._write_lock:
+                return await self._sqlite_writer.transaction(fn)
+        async with self._write() as conn:
+            return await conn.run_sync(fn)
+
+    async def _read(self, fn: Callable[[Connection], R]) -> R:
+        """`fn(connection)` for a read: on a SQLite file in one hop to the reader thread."""
+        if self._sqlite_reader is not None:
+            return await self._sqlite_reader.read(fn)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(fn)
+
     async def open(self) -> None:
         from callgate.store.migrate import upgrade
 
@@ -138,6 +155,8 @@ class SqlStore:
         await self._inserts.close()
         if self._sqlite_writer is not None:
             await self._sqlite_writer.close()
+        if self._sqlite_reader is not None:
+            await self._sqlite_reader.close()
         await self.engine.dispose()
 
     # accounts
@@ -153,9 +172,12 @@ class SqlStore:
 
     async def get_account(self, account_id: UUID) -> Account | None:
         query = select(accounts).where(accounts.c.id == str(account_id))
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+
+        def read(conn: Connection) -> Account | None:
+            row = conn.execute(query).mappings().first()
             return None if row is None else codec.account_from_row(row)
+
+        return await self._read(read)
 
     # calls
 
@@ -175,9 +197,12 @@ class SqlStore:
 
     async def get_call(self, account_id: UUID, call_id: UUID) -> Call | None:
         query = select(calls).where(and_(calls.c.id == str(call_id), calls.c.account_id == str(account_id)))
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+
+        def read(conn: Connection) -> Call | None:
+            row = conn.execute(query).mappings().first()
             return None if row is None else codec.call_from_row(row)
+
+        return await self._read(read)
 
     async def list_calls(self, account_id: UUID, flt: CallFilter, page: Page) -> list[Call]:
         c = calls.c
@@ -214,15 +239,15 @@ class SqlStore:
         its timeline and the webhooks `callbacks` makes of it in the outbox, all in one transaction.
         None if another writer changed it first: read it again and retry."""
         values = codec.call_values({**changes, "updated_at": now})
-        async with self._write() as conn:
+        call_id = str(call.id)
+
+        def write(conn: Connection) -> Call | None:
             row = (
-                (
-                    await conn.execute(
-                        update(calls)
-                        .where(and_(calls.c.id == str(call.id), calls.c.version == call.version))
-                        .values(**values, version=calls.c.version + 1)
-                        .returning(*calls.c)
-                    )
+                conn.execute(
+                    update(calls)
+                    .where(and_(calls.c.id == call_id, calls.c.version == call.version))
+                    .values(**values, version=calls.c.version + 1)
+                    .returning(*calls.c)
                 )
                 .mappings()
                 .first()
@@ -230,9 +255,9 @@ class SqlStore:
             if row is None:
                 return None
             moved = codec.call_from_row(row)
-            await conn.execute(
+            conn.execute(
                 insert(call_events).values(
-                    call_id=str(call.id),
+                    call_id=call_id,
                     at=codec.naive(now),
                     name=event.name,
                     status=moved.status.value,
@@ -242,17 +267,17 @@ class SqlStore:
             if callbacks is not None:
                 sent = 0
                 if moved.options.status_callback:  # SequenceNumber counts the status callbacks so far
-                    sent = (
-                        await conn.execute(
-                            select(func.count())
-                            .select_from(webhooks)
-                            .where(and_(webhooks.c.call_id == str(call.id), webhooks.c.kind == "status"))
-                        )
+                    sent = conn.execute(
+                        select(func.count())
+                        .select_from(webhooks)
+                        .where(and_(webhooks.c.call_id == call_id, webhooks.c.kind == "status"))
                     ).scalar_one()
                 items = callbacks(moved, int(sent))
                 if items:
-                    await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
+                    conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
             return moved
+
+        return await self._tx(write)
 
     async def delete_call(self, account_id: UUID, call_id: UUID) -> bool:
         async with self._write() as conn:
@@ -360,8 +385,7 @@ class SqlStore:
         if skip_accounts:
             conditions.append(calls.c.account_id.not_in([str(a) for a in skip_accounts]))
         query = select(calls).where(and_(*conditions)).order_by(calls.c.seq).limit(limit)
-        async with self.engine.connect() as conn:
-            return [codec.call_from_row(r) for r in (await conn.execute(query)).mappings()]
+        return await self._read(lambda conn: [codec.call_from_row(r) for r in conn.execute(query).mappings()])
 
     async def claim_call(self, call_id: UUID, owner: str, now: datetime, lease_until: datetime) -> bool:
         """Claim a queued call for `owner`: the run row's primary key makes the claim exclusive.
@@ -369,42 +393,39 @@ class SqlStore:
         On PostgreSQL the call's row is locked with SKIP LOCKED first, so workers racing for the same
         call do not queue up behind each other: the losers skip it at once.
         """
-        async with self._write() as conn:
-            query = select(calls.c.status).where(calls.c.id == str(call_id))
-            if not self.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            status = (await conn.execute(query)).scalar_one_or_none()
-            if status != CallStatus.QUEUED.value:
+        query = select(calls.c.status).where(calls.c.id == str(call_id))
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+
+        def claim(conn: Connection) -> bool:
+            if conn.execute(query).scalar_one_or_none() != CallStatus.QUEUED.value:
                 return False
-            taken = (
-                await conn.execute(select(call_runs.c.owner).where(call_runs.c.call_id == str(call_id)))
-            ).first()
+            taken = conn.execute(select(call_runs.c.owner).where(call_runs.c.call_id == str(call_id))).first()
             if taken is not None:
                 return False
-            try:
-                await conn.execute(
-                    insert(call_runs).values(
-                        call_id=str(call_id),
-                        owner=owner,
-                        claimed_at=codec.naive(now),
-                        lease_until=codec.naive(lease_until),
-                    )
+            conn.execute(
+                insert(call_runs).values(
+                    call_id=str(call_id),
+                    owner=owner,
+                    claimed_at=codec.naive(now),
+                    lease_until=codec.naive(lease_until),
                 )
-            except sqlalchemy.exc.IntegrityError:
-                return False
+            )
             return True
 
+        try:
+            return await self._tx(claim)
+        except sqlalchemy.exc.IntegrityError:
+            return False
+
     async def renew_runs(self, owner: str, lease_until: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(call_runs)
-                .where(call_runs.c.owner == owner)
-                .values(lease_until=codec.naive(lease_until))
-            )
+        until = codec.naive(lease_until)
+        query = update(call_runs).where(call_runs.c.owner == owner).values(lease_until=until)
+        await self._tx(lambda conn: conn.execute(query))
 
     async def end_run(self, call_id: UUID) -> None:
-        async with self._write() as conn:
-            await conn.execute(delete(call_runs).where(call_runs.c.call_id == str(call_id)))
+        query = delete(call_runs).where(call_runs.c.call_id == str(call_id))
+        await self._tx(lambda conn: conn.execute(query))
 
     async def expired_runs(self, now: datetime, limit: int) -> list[Run]:
         query = (
@@ -413,45 +434,46 @@ class SqlStore:
             .order_by(call_runs.c.lease_until)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
-            return [_run_from_row(r) for r in (await conn.execute(query)).mappings()]
+        return await self._read(lambda conn: [_run_from_row(r) for r in conn.execute(query).mappings()])
 
     async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool:
         """Move an expired run to `owner` if nobody else took it over first."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(call_runs)
-                .where(
-                    and_(
-                        call_runs.c.call_id == str(run.call_id),
-                        call_runs.c.owner == run.owner,
-                        call_runs.c.lease_until == codec.naive(run.lease_until),
-                    )
+        query = (
+            update(call_runs)
+            .where(
+                and_(
+                    call_runs.c.call_id == str(run.call_id),
+                    call_runs.c.owner == run.owner,
+                    call_runs.c.lease_until == codec.naive(run.lease_until),
                 )
-                .values(owner=owner, lease_until=codec.naive(lease_until))
             )
-            return bool(result.rowcount == 1)
+            .values(owner=owner, lease_until=codec.naive(lease_until))
+        )
+        return await self._tx(lambda conn: bool(conn.execute(query).rowcount == 1))
 
     async def call_versions(self, call_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The current version of each of these calls (a worker's cheap look for changes made elsewhere)."""
         if not call_ids:
             return {}
         query = select(calls.c.id, calls.c.version).where(calls.c.id.in_([str(i) for i in call_ids]))
-        async with self.engine.connect() as conn:
-            return {UUID(row.id): row.version for row in await conn.execute(query)}
+        return await self._read(lambda conn: {UUID(row.id): row.version for row in conn.execute(query)})
 
     async def call_by_id(self, call_id: UUID) -> Call | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(calls).where(calls.c.id == str(call_id)))).mappings().first()
+        query = select(calls).where(calls.c.id == str(call_id))
+
+        def read(conn: Connection) -> Call | None:
+            row = conn.execute(query).mappings().first()
             return None if row is None else codec.call_from_row(row)
+
+        return await self._read(read)
 
     # the outbox
 
     async def add_webhooks(self, items: Sequence[Outgoing]) -> None:
         if not items:
             return
-        async with self._write() as conn:
-            await conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
+        values = [_webhook_values(item) for item in items]
+        await self._tx(lambda conn: conn.execute(insert(webhooks), values))
 
     async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
         """Pending webhooks that are due and not held by another dispatcher, now held until
@@ -472,16 +494,19 @@ class SqlStore:
         )
         if not self.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        async with self._write() as conn:
-            rows = list((await conn.execute(query)).mappings())
+
+        def claim(conn: Connection) -> list[Outgoing]:
+            rows = list(conn.execute(query).mappings())
             if not rows:
                 return []
-            await conn.execute(
+            conn.execute(
                 update(webhooks)
                 .where(c.seq.in_([r["seq"] for r in rows]))
                 .values(lease_until=codec.naive(lease_until))
             )
             return [_webhook_from_row(r) for r in rows]
+
+        return await self._tx(claim)
 
     async def settle_webhook(
         self,
@@ -494,31 +519,36 @@ class SqlStore:
         log: Sequence[RequestRecord] = (),
     ) -> None:
         """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
-        async with self._write() as conn:
-            if log:
-                await conn.execute(insert(requests_log), [_request_values(r) for r in log])
-            await conn.execute(
-                update(webhooks)
-                .where(webhooks.c.id == str(item_id))
-                .values(
-                    state=state,
-                    attempts=attempts,
-                    due_at=codec.naive(due_at),
-                    last_status=last_status,
-                    lease_until=None,
-                )
+        logged = [_request_values(r) for r in log]
+        query = (
+            update(webhooks)
+            .where(webhooks.c.id == str(item_id))
+            .values(
+                state=state,
+                attempts=attempts,
+                due_at=codec.naive(due_at),
+                last_status=last_status,
+                lease_until=None,
             )
+        )
+
+        def settle(conn: Connection) -> None:
+            if logged:
+                conn.execute(insert(requests_log), logged)
+            conn.execute(query)
+
+        await self._tx(settle)
 
     async def renew_webhooks(self, item_ids: Sequence[UUID], lease_until: datetime) -> None:
         """Hold the callbacks being delivered a while longer (the dispatcher's heartbeat)."""
         if not item_ids:
             return
-        async with self._write() as conn:
-            await conn.execute(
-                update(webhooks)
-                .where(and_(webhooks.c.id.in_([str(i) for i in item_ids]), webhooks.c.state == "pending"))
-                .values(lease_until=codec.naive(lease_until))
-            )
+        query = (
+            update(webhooks)
+            .where(and_(webhooks.c.id.in_([str(i) for i in item_ids]), webhooks.c.state == "pending"))
+            .values(lease_until=codec.naive(lease_until))
+        )
+        await self._tx(lambda conn: conn.execute(query))
 
     async def webhooks_of(self, call_id: UUID) -> list[Outgoing]:
         query = select(webhooks).where(webhooks.c.call_id == str(call_id)).order_by(webhooks.c.seq)
@@ -528,8 +558,8 @@ class SqlStore:
     # what happened
 
     async def log_request(self, record: RequestRecord) -> None:
-        async with self._write() as conn:
-            await conn.execute(insert(requests_log).values(**_request_values(record)))
+        query = insert(requests_log).values(**_request_values(record))
+        await self._tx(lambda conn: conn.execute(query))
 
     async def requests_of(self, call_id: UUID) -> list[RequestRecord]:
         log = requests_log.c
@@ -538,21 +568,19 @@ class SqlStore:
             return [_request_from_row(r) for r in (await conn.execute(query)).mappings()]
 
     async def add_notification(self, record: NotificationRecord) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                insert(notifications).values(
-                    id=str(record.id),
-                    account_id=str(record.account_id),
-                    call_id=None if record.call_id is None else str(record.call_id),
-                    created_at=codec.naive(record.created_at),
-                    level=record.level,
-                    code=record.code,
-                    message=record.message,
-                    request_url=record.request_url,
-                    request_method=record.request_method,
-                    detail=record.detail or {},
-                )
-            )
+        query = insert(notifications).values(
+            id=str(record.id),
+            account_id=str(record.account_id),
+            call_id=None if record.call_id is None else str(record.call_id),
+            created_at=codec.naive(record.created_at),
+            level=record.level,
+            code=record.code,
+            message=record.message,
+            request_url=record.request_url,
+            request_method=record.request_method,
+            detail=record.detail or {},
+        )
+        await self._tx(lambda conn: conn.execute(query))
 
     # recordings
 
