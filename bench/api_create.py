@@ -8,7 +8,9 @@ What it does:
 
 1. creates a fresh store (a temporary SQLite file; for PostgreSQL a fresh database created with `psql`
    and dropped at the end), creates an account in it with `callgate accounts create --json`, and starts
-   `callgate serve` on a free loopback port; waits for /healthz;
+   `callgate serve` on a free loopback port as an API node (CALLGATE_WORKER=false: the calls it stores
+   stay queued; with --with-worker the same process also runs them, ringing the sandbox at the
+   account's 10 calls/s, which is what bench/engine_e2e.py measures); waits for /healthz;
 2. sends one real create-call request and keeps Callgate's 201 body; starts bench/bare_endpoint.py on
    another free port with that body, so both answer the same JSON;
 3. drives each target, one after the other, with the same load generator (wrk, one POST per request
@@ -345,6 +347,7 @@ def bench_store(
         f"callgate ({store_kind})",
         [args.callgate, "serve", "--http", f"127.0.0.1:{cg_port}", "--db", store.url],
         sdir / "callgate.log",
+        env={**os.environ, "CALLGATE_WORKER": "true" if args.with_worker else "false"},
     )
     servers.append(callgate)
     cg_base = f"http://127.0.0.1:{cg_port}"
@@ -424,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         "--pg-url",
         default="postgresql://postgres@127.0.0.1:5432",
         help="PostgreSQL server (no database); a fresh database is created and dropped",
+    )
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="`callgate serve` also runs the calls it stores (default: an API node, CALLGATE_WORKER=false)",
     )
     parser.add_argument("--order", default="bare,callgate", help="order of the targets (bare,callgate)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each target this many times")
