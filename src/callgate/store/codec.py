@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Table
+from sqlalchemy import JSON, DateTime, Table
 from sqlalchemy.engine import RowMapping
 
 from callgate.core.call import (
@@ -135,22 +135,56 @@ CALL_INSERT_COLUMNS = insert_columns(calls)
 EVENT_INSERT_COLUMNS = insert_columns(call_events)
 
 
+def placeholders(paramstyle: str, count: int, start: int = 1) -> list[str]:
+    """The driver's positional parameter markers for parameters number `start` to `start + count - 1`."""
+    if paramstyle == "qmark":
+        return ["?"] * count
+    if paramstyle in {"numeric_dollar", "numeric"}:
+        prefix = "$" if paramstyle == "numeric_dollar" else ":"
+        return [f"{prefix}{i}" for i in range(start, start + count)]
+    if paramstyle == "format":
+        return ["%s"] * count
+    raise ValueError(f"unsupported paramstyle {paramstyle}")  # pragma: no cover - all ours are above
+
+
 def insert_sql(paramstyle: str, table: Table) -> str:
     """A plain INSERT of every column but `seq`, for executemany with rows from `call_rows`.
 
     Built from the table's own (constant) column names; every value is a bound parameter.
     """
     columns = insert_columns(table)
-    if paramstyle == "qmark":
-        marks = ", ".join("?" for _ in columns)
-    elif paramstyle in {"numeric_dollar", "numeric"}:
-        prefix = "$" if paramstyle == "numeric_dollar" else ":"
-        marks = ", ".join(f"{prefix}{i}" for i in range(1, len(columns) + 1))
-    elif paramstyle == "format":
-        marks = ", ".join("%s" for _ in columns)
-    else:  # pragma: no cover - every driver we support is listed above
-        raise ValueError(f"unsupported paramstyle {paramstyle}")
+    marks = ", ".join(placeholders(paramstyle, len(columns)))
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def update_call_sql(paramstyle: str) -> str:
+    """Every column of a call but `id` set from a row of `call_row` (its id moved to the end), where
+    the id and the version it was read at (one more parameter) match; returns the row's `seq`.
+
+    A compare-and-set on the version: when it matches, nobody has written the row since it was read,
+    so writing every column is the same as writing the changed ones."""
+    columns = CALL_INSERT_COLUMNS[1:]
+    marks = placeholders(paramstyle, len(columns) + 2)
+    sets = ", ".join(f"{column} = {mark}" for column, mark in zip(columns, marks, strict=False))
+    return f"UPDATE calls SET {sets} WHERE id = {marks[-2]} AND version = {marks[-1]} RETURNING seq"
+
+
+def row_writer(table: Table) -> Callable[[dict[str, Any], Callable[[datetime | None], Any]], tuple[Any, ...]]:
+    """A function making the positional row of `insert_sql(.., table)` from a dict of column values:
+    times through `bind_time`, JSON columns serialised here."""
+    kinds = [
+        (c.name, 1 if isinstance(c.type, DateTime) else 2 if isinstance(c.type, JSON) else 0)
+        for c in table.columns
+        if c.name != "seq"
+    ]
+
+    def write(values: dict[str, Any], bind_time: Callable[[datetime | None], Any]) -> tuple[Any, ...]:
+        return tuple(
+            bind_time(values[name]) if kind == 1 else json_text(values[name]) if kind == 2 else values[name]
+            for name, kind in kinds
+        )
+
+    return write
 
 
 _CALL_ROW_COLUMNS = (
@@ -172,13 +206,27 @@ def call_rows(
     datetimes for asyncpg); JSON columns are serialised here."""
     created = bind_time(call.created_at)
     call_id = str(call.id)
-    status = call.status.value
-    quality = call.quality
-    call_row = (
+    event_row = (
         call_id,
+        created if now == call.created_at else bind_time(now),
+        event.name,
+        call.status.value,
+        json_text(event.data),
+    )
+    return call_row(call, bind_time, created), event_row
+
+
+def call_row(call: Call, bind_time: Callable[[datetime | None], Any], created: Any = None) -> tuple[Any, ...]:
+    """The `calls` row of `call` in the column order of `insert_sql` (`created`: its creation time
+    already bound, if the caller has it)."""
+    if created is None:
+        created = bind_time(call.created_at)
+    quality = call.quality
+    return (
+        str(call.id),
         str(call.account_id),
         None if call.parent_call_id is None else str(call.parent_call_id),
-        status,
+        call.status.value,
         call.direction,
         call.to,
         call.from_,
@@ -200,14 +248,6 @@ def call_rows(
         json_text(call.options.to_json()),
         call.version,
     )
-    event_row = (
-        call_id,
-        created if now == call.created_at else bind_time(now),
-        event.name,
-        status,
-        json_text(event.data),
-    )
-    return call_row, event_row
 
 
 def account_from_row(row: RowMapping) -> Account:

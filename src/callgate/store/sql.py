@@ -12,12 +12,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import Connection, Table, and_, delete, event, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, event, exists, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -111,6 +111,13 @@ class SqlStore:
         paramstyle = self.engine.dialect.paramstyle
         self._insert_call_sql = codec.insert_sql(paramstyle, calls)
         self._insert_event_sql = codec.insert_sql(paramstyle, call_events)
+        # The engine's hot statements, as plain driver SQL built once: SQLAlchemy's per-statement
+        # construction and cache key cost more than the statements themselves.
+        self._update_call_sql = codec.update_call_sql(paramstyle)
+        self._insert_webhook_sql = codec.insert_sql(paramstyle, webhooks)
+        self._insert_request_sql = codec.insert_sql(paramstyle, requests_log)
+        mark = codec.placeholders(paramstyle, 1)[0]
+        self._count_status_sql = f"SELECT count(*) FROM webhooks WHERE call_id = {mark} AND kind = 'status'"
         # How a time is bound outside SQLAlchemy's type processing: SQLite keeps SQLAlchemy's
         # DATETIME text form, asyncpg takes naive UTC datetimes.
         self._bind_time: Any = codec.sqlite_time if self.is_sqlite else codec.naive
@@ -130,11 +137,10 @@ class SqlStore:
 
     async def _tx(self, fn: Callable[[Connection], R]) -> R:
         """`fn(connection)` in one write transaction, with SQLAlchemy Core statements on a synchronous
-        connection: on a SQLite file, on the writer thread in one hop (the write lock held, so the
-        aiosqlite writers never meet it in SQLite's busy handler); elsewhere through `run_sync`."""
-        if self._sqlite_writer is not None and self._write_lock is not None:
-            async with self._write_lock:
-                return await self._sqlite_writer.transaction(fn)
+        connection: on a SQLite file, on the writer thread, which makes every write to the file
+        (group-committed, see SqliteWriter); elsewhere through `run_sync`."""
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.transaction(fn)
         async with self._write() as conn:
             return await conn.run_sync(fn)
 
@@ -162,8 +168,8 @@ class SqlStore:
     # accounts
 
     async def create_account(self, account: Account) -> None:
-        async with self._write() as conn:
-            await conn.execute(insert(accounts).values(**codec.account_values(account)))
+        query = insert(accounts).values(**codec.account_values(account))
+        await self._tx(lambda conn: conn.execute(query))
 
     async def list_accounts(self) -> list[Account]:
         async with self.engine.connect() as conn:
@@ -238,55 +244,41 @@ class SqlStore:
         """Apply `changes` if the call is still at the version `call` was read at, with `event` on
         its timeline and the webhooks `callbacks` makes of it in the outbox, all in one transaction.
         None if another writer changed it first: read it again and retry."""
-        values = codec.call_values({**changes, "updated_at": now})
-        call_id = str(call.id)
+        fields: dict[str, Any] = {k: _utc(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+        moved = replace(call, **fields, updated_at=_utc(now), version=call.version + 1)
+        bind = self._bind_time
+        row = codec.call_row(moved, bind)
+        params = (*row[1:], row[0], call.version)
+        event_row = (row[0], bind(now), event.name, moved.status.value, codec.json_text(event.data))
 
         def write(conn: Connection) -> Call | None:
-            row = (
-                conn.execute(
-                    update(calls)
-                    .where(and_(calls.c.id == call_id, calls.c.version == call.version))
-                    .values(**values, version=calls.c.version + 1)
-                    .returning(*calls.c)
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
+            seq = conn.exec_driver_sql(self._update_call_sql, params).scalar()
+            if seq is None:
                 return None
-            moved = codec.call_from_row(row)
-            conn.execute(
-                insert(call_events).values(
-                    call_id=call_id,
-                    at=codec.naive(now),
-                    name=event.name,
-                    status=moved.status.value,
-                    data=event.data,
-                )
-            )
+            stored = replace(moved, seq=seq)
+            conn.exec_driver_sql(self._insert_event_sql, event_row)
             if callbacks is not None:
                 sent = 0
-                if moved.options.status_callback:  # SequenceNumber counts the status callbacks so far
-                    sent = conn.execute(
-                        select(func.count())
-                        .select_from(webhooks)
-                        .where(and_(webhooks.c.call_id == call_id, webhooks.c.kind == "status"))
-                    ).scalar_one()
-                items = callbacks(moved, int(sent))
+                if stored.options.status_callback:  # SequenceNumber counts the status callbacks so far
+                    sent = conn.exec_driver_sql(self._count_status_sql, (row[0],)).scalar_one()
+                items = callbacks(stored, int(sent))
                 if items:
-                    conn.execute(insert(webhooks), [_webhook_values(item) for item in items])
-            return moved
+                    rows = [_webhook_row(_webhook_values(item), bind) for item in items]
+                    conn.exec_driver_sql(self._insert_webhook_sql, rows)
+            return stored
 
         return await self._tx(write)
 
     async def delete_call(self, account_id: UUID, call_id: UUID) -> bool:
-        async with self._write() as conn:
-            result = await conn.execute(
+        def remove(conn: Connection) -> bool:
+            result = conn.execute(
                 delete(calls).where(and_(calls.c.id == str(call_id), calls.c.account_id == str(account_id)))
             )
             if result.rowcount:
-                await conn.execute(delete(call_events).where(call_events.c.call_id == str(call_id)))
+                conn.execute(delete(call_events).where(call_events.c.call_id == str(call_id)))
             return bool(result.rowcount)
+
+        return await self._tx(remove)
 
     async def timeline(self, call_id: UUID) -> list[TimelineEntry]:
         query = select(call_events).where(call_events.c.call_id == str(call_id)).order_by(call_events.c.seq)
@@ -306,18 +298,16 @@ class SqlStore:
     # applications
 
     async def insert_application(self, app: Application) -> Application:
-        async with self._write() as conn:
-            await conn.execute(
-                insert(applications).values(
-                    id=str(app.id),
-                    account_id=str(app.account_id),
-                    friendly_name=app.friendly_name,
-                    created_at=codec.naive(app.created_at),
-                    updated_at=codec.naive(app.updated_at),
-                    config=codec.application_config(app),
-                    version=app.version,
-                )
-            )
+        query = insert(applications).values(
+            id=str(app.id),
+            account_id=str(app.account_id),
+            friendly_name=app.friendly_name,
+            created_at=codec.naive(app.created_at),
+            updated_at=codec.naive(app.updated_at),
+            config=codec.application_config(app),
+            version=app.version,
+        )
+        await self._tx(lambda conn: conn.execute(query))
         return app
 
     async def get_application(self, account_id: UUID, app_id: UUID) -> Application | None:
@@ -341,35 +331,31 @@ class SqlStore:
 
     async def update_application(self, app: Application) -> Application | None:
         """Write `app` if it is still at the version it was read at; None if it changed or went."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(applications)
-                .where(
-                    and_(
-                        applications.c.id == str(app.id),
-                        applications.c.account_id == str(app.account_id),
-                        applications.c.version == app.version,
-                    )
-                )
-                .values(
-                    friendly_name=app.friendly_name,
-                    updated_at=codec.naive(app.updated_at),
-                    config=codec.application_config(app),
-                    version=applications.c.version + 1,
+        query = (
+            update(applications)
+            .where(
+                and_(
+                    applications.c.id == str(app.id),
+                    applications.c.account_id == str(app.account_id),
+                    applications.c.version == app.version,
                 )
             )
-            if result.rowcount != 1:
-                return None
+            .values(
+                friendly_name=app.friendly_name,
+                updated_at=codec.naive(app.updated_at),
+                config=codec.application_config(app),
+                version=applications.c.version + 1,
+            )
+        )
+        if await self._tx(lambda conn: conn.execute(query).rowcount) != 1:
+            return None
         return replace(app, version=app.version + 1)
 
     async def delete_application(self, account_id: UUID, app_id: UUID) -> bool:
-        async with self._write() as conn:
-            result = await conn.execute(
-                delete(applications).where(
-                    and_(applications.c.id == str(app_id), applications.c.account_id == str(account_id))
-                )
-            )
-            return bool(result.rowcount)
+        query = delete(applications).where(
+            and_(applications.c.id == str(app_id), applications.c.account_id == str(account_id))
+        )
+        return await self._tx(lambda conn: bool(conn.execute(query).rowcount))
 
     # the engine: leases on calls
 
@@ -472,8 +458,8 @@ class SqlStore:
     async def add_webhooks(self, items: Sequence[Outgoing]) -> None:
         if not items:
             return
-        values = [_webhook_values(item) for item in items]
-        await self._tx(lambda conn: conn.execute(insert(webhooks), values))
+        rows = [_webhook_row(_webhook_values(item), self._bind_time) for item in items]
+        await self._tx(lambda conn: conn.exec_driver_sql(self._insert_webhook_sql, rows))
 
     async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
         """Pending webhooks that are due and not held by another dispatcher, now held until
@@ -519,7 +505,7 @@ class SqlStore:
         log: Sequence[RequestRecord] = (),
     ) -> None:
         """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
-        logged = [_request_values(r) for r in log]
+        logged = [_request_row(_request_values(r), self._bind_time) for r in log]
         query = (
             update(webhooks)
             .where(webhooks.c.id == str(item_id))
@@ -534,7 +520,7 @@ class SqlStore:
 
         def settle(conn: Connection) -> None:
             if logged:
-                conn.execute(insert(requests_log), logged)
+                conn.exec_driver_sql(self._insert_request_sql, logged)
             conn.execute(query)
 
         await self._tx(settle)
@@ -558,8 +544,8 @@ class SqlStore:
     # what happened
 
     async def log_request(self, record: RequestRecord) -> None:
-        query = insert(requests_log).values(**_request_values(record))
-        await self._tx(lambda conn: conn.execute(query))
+        row = _request_row(_request_values(record), self._bind_time)
+        await self._tx(lambda conn: conn.exec_driver_sql(self._insert_request_sql, row))
 
     async def requests_of(self, call_id: UUID) -> list[RequestRecord]:
         log = requests_log.c
@@ -585,8 +571,8 @@ class SqlStore:
     # recordings
 
     async def insert_recording(self, recording: Recording) -> Recording:
-        async with self._write() as conn:
-            await conn.execute(insert(recordings).values(**_recording_values(recording)))
+        query = insert(recordings).values(**_recording_values(recording))
+        await self._tx(lambda conn: conn.execute(query))
         return recording
 
     async def update_recording(self, recording: Recording) -> Recording | None:
@@ -596,10 +582,9 @@ class SqlStore:
             del values[key]
         rec = recordings.c
         where = and_(rec.id == str(recording.id), rec.account_id == str(recording.account_id))
-        async with self._write() as conn:
-            result = await conn.execute(update(recordings).where(where).values(**values))
-            if result.rowcount != 1:
-                return None
+        query = update(recordings).where(where).values(**values)
+        if await self._tx(lambda conn: conn.execute(query).rowcount) != 1:
+            return None
         return recording
 
     async def get_recording(self, account_id: UUID, recording_id: UUID) -> Recording | None:
@@ -628,8 +613,8 @@ class SqlStore:
     async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool:
         rec = recordings.c
         where = and_(rec.id == str(recording_id), rec.account_id == str(account_id))
-        async with self._write() as conn:
-            return bool((await conn.execute(delete(recordings).where(where))).rowcount)
+        query = delete(recordings).where(where)
+        return await self._tx(lambda conn: bool(conn.execute(query).rowcount))
 
     # request log: the call's Events and the Notifications resources, paged and filtered
 
@@ -808,6 +793,15 @@ def _webhook_values(item: Outgoing) -> dict[str, Any]:
         "lease_until": None,
         "last_status": item.last_status,
     }
+
+
+def _utc(at: datetime) -> datetime:
+    """A time as it reads back from the tables: aware UTC (a naive one is taken as UTC)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+_webhook_row = codec.row_writer(webhooks)
+_request_row = codec.row_writer(requests_log)
 
 
 def _webhook_from_row(r: Any) -> Outgoing:

@@ -12,7 +12,9 @@ the writer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -24,6 +26,7 @@ from callgate.store.codec import insert_sql
 from callgate.store.tables import call_events, calls
 
 R = TypeVar("R")
+Rows = tuple[tuple[Any, ...], tuple[Any, ...]]  # a call row and its first event row
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
@@ -114,48 +117,112 @@ class SqliteReader(_SqliteThread):
         return await self._call(self._read, fn)
 
 
+_MAX_GROUP = 256
+
+
 class SqliteWriter(_SqliteThread):
-    """Writes to the SQLite file at `path`: batches of (call row, event row), and transactions."""
+    """Writes to the SQLite file at `path`: batches of (call row, event row), and transactions.
+
+    Transactions are group-committed: the jobs waiting when the thread comes round run one after the
+    other inside one BEGIN IMMEDIATE ... COMMIT, each within a savepoint of its own, so a job that
+    fails is undone alone while the others commit. Nobody is answered before the commit. One hop
+    to the thread, and one back, carry the whole group.
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__(path, "callgate-sqlite-writer")
         self._call_sql = insert_sql("qmark", calls)
         self._event_sql = insert_sql("qmark", call_events)
-
-    def _transaction(self, fn: Callable[[Connection], R]) -> R:
-        raw = self._connection()
-        with self._sqlalchemy().connect() as conn:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                result = fn(conn)
-                raw.execute("COMMIT")
-                return result
-            finally:
-                if raw.in_transaction:
-                    try:
-                        raw.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        self._reset()
+        self._jobs: list[_Job] = []
+        self._jobs_lock = threading.Lock()
+        self._draining = False
 
     async def transaction(self, fn: Callable[[Connection], R]) -> R:
-        """`fn(connection)` in one write transaction (BEGIN IMMEDIATE ... COMMIT) on the writer thread:
-        committed if it returns, rolled back if it raises."""
-        return await self._call(self._transaction, fn)
+        """`fn(connection)` in a write transaction on the writer thread: committed if it returns,
+        undone if it raises (the exception is raised here)."""
+        return await self._submit(fn, False)
 
-    def _write(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
-        conn = self._connection()
+    async def _submit(self, fn: Callable[[Any], R], raw: bool) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        with self._jobs_lock:
+            self._jobs.append((fn, raw, future))
+            start, self._draining = not self._draining, True
+        if start:
+            self._executor.submit(self._drain, loop)
+        return await future
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._jobs_lock:
+                jobs, self._jobs = self._jobs[:_MAX_GROUP], self._jobs[_MAX_GROUP:]
+                if not jobs:
+                    self._draining = False
+                    return
+            try:
+                outcomes = self._group(jobs)
+            except BaseException as exc:  # never leave a waiter behind, whatever broke
+                outcomes = [(future, None, exc) for _, _, future in jobs]
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                with self._jobs_lock:
+                    self._draining = False
+                return
+
+    def _group(self, jobs: list[_Job]) -> list[_Outcome]:
+        raw = self._connection()
+        outcomes: list[_Outcome] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(self._call_sql, [call_row for call_row, _ in batch])
-            conn.executemany(self._event_sql, [event_row for _, event_row in batch])
-            conn.execute("COMMIT")
+            with contextlib.ExitStack() as stack:
+                # Checked out before BEGIN: SQLAlchemy's checkout may roll back what is open.
+                conn = None
+                if not all(wants_raw for _, wants_raw, _ in jobs):
+                    conn = stack.enter_context(self._sqlalchemy().connect())
+                raw.execute("BEGIN IMMEDIATE")
+                for fn, wants_raw, future in jobs:
+                    raw.execute("SAVEPOINT job")
+                    try:
+                        value = fn(raw if wants_raw else conn)
+                    except Exception as exc:
+                        raw.execute("ROLLBACK TO job")
+                        raw.execute("RELEASE job")
+                        outcomes.append((future, None, exc))
+                        continue
+                    raw.execute("RELEASE job")
+                    outcomes.append((future, value, None))
+                raw.execute("COMMIT")
+        except Exception as exc:  # the group could not begin or commit: none of it holds
+            outcomes = [(future, None, exc) for _, _, future in jobs]
         finally:
-            # Whatever failed (a row, the commit itself), never leave the connection in a transaction.
-            if conn.in_transaction:
+            if raw.in_transaction:
                 try:
-                    conn.execute("ROLLBACK")
+                    raw.execute("ROLLBACK")
                 except sqlite3.Error:
                     self._reset()
+        return outcomes
+
+    def _write(
+        self, conn: sqlite3.Connection, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]
+    ) -> None:
+        conn.executemany(self._call_sql, [call_row for call_row, _ in batch])
+        conn.executemany(self._event_sql, [event_row for _, event_row in batch])
 
     async def write_call_batch(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
-        await self._call(self._write, batch)
+        await self._submit(lambda conn: self._write(conn, batch), True)
+
+
+_Job = tuple[
+    Callable[[Any], Any], bool, "asyncio.Future[Any]"
+]  # the work, on the raw connection?, its waiter
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, value, error in outcomes:
+        if future.done():  # its waiter was cancelled; the write stands or fails all the same
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
