@@ -15,7 +15,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from callgate.config import Settings
-from callgate.core.call import Account
 from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
 from callgate.core.pricing import RateTable
 from callgate.dialects.openapi import openapi_document
@@ -85,14 +84,13 @@ async def start_engine(
         recordings=services.recordings,
         recordings_dir=Path(settings.recordings),
         media_host=media_host,
+        accounts=services.accounts,
     )
-    tokens: dict[Any, Account] = {}
 
     async def sign(item: Outgoing) -> Any:
-        account = tokens.get(item.account_id) or await store.get_account(item.account_id)
+        account = await services.accounts.get(item.account_id)
         if account is None:
             return lambda _url, _params: {}
-        tokens[item.account_id] = account
         face = faces.get(item.dialect, faces["twilio"])
         return lambda url, params: face.sign(account, url, params)
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -35,6 +34,7 @@ from callgate.webhooks.client import (
     WebhookClient,
     WebhookRequest,
 )
+from callgate.webhooks.http11 import Http11Pool
 from callgate.webhooks.signature import signature_headers
 from callgate.webhooks.ssrf import HostGuard
 
@@ -392,13 +392,18 @@ async def test_a_redirect_nowhere_is_11216(site, base, location):
     assert delivery.final.error == f"HTTP 302 redirect to {location!r}"
 
 
-async def test_a_private_destination_is_refused_before_any_connection():
-    sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
-    async with httpx.AsyncClient(transport=transport) as http:
-        client = WebhookClient(client=http)
+async def test_a_private_destination_is_refused_before_any_connection(monkeypatch):
+    connects: list[tuple[str, str, int]] = []
+    opened = Http11Pool._connect
+
+    async def watched(pool: Http11Pool, scheme: str, host: str, port: int, timeout: float) -> object:
+        connects.append((scheme, host, port))
+        return await opened(pool, scheme, host, port, timeout)
+
+    monkeypatch.setattr(Http11Pool, "_connect", watched)
+    async with WebhookClient() as client:
         delivery = await client.send(WebhookRequest("http://10.0.0.1/hook#rc=3&rp=all", "POST", CALL))
-    assert sent == []
+    assert connects == []
     [attempt] = delivery.attempts
     assert (attempt.error_code, attempt.error) == (11205, "blocked: 10.0.0.1 is a private address")
 

@@ -34,6 +34,7 @@ from callgate.core.events import (
     CallUpdated,
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
+from callgate.engine.accounts import AccountDirectory
 from callgate.engine.calls import CallService
 from callgate.engine.clock import new_id, utcnow
 from callgate.engine.faces import Face, Params, RecordingRef
@@ -93,6 +94,13 @@ class Engine:
     lease_s: float = 15.0
     #: tells the outbox dispatcher there is something new to deliver
     wake_outbox: Callable[[], None] = lambda: None
+    #: the accounts, cached (None: read from the store each time)
+    accounts: AccountDirectory | None = None
+
+    async def account(self, account_id: UUID) -> Account | None:
+        if self.accounts is not None:
+            return await self.accounts.get(account_id)
+        return await self.store.get_account(account_id)
 
     async def notify(
         self,

@@ -147,7 +147,7 @@ class Worker:
         store = self.engine.store
         if not await store.claim_call(call.id, self.owner, self.engine.clock(), self._lease()):
             return
-        account = await store.get_account(call.account_id)
+        account = await self.engine.account(call.account_id)
         if account is None:
             await store.end_run(call.id)
             return

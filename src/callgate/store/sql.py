@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import Connection, Table, and_, delete, event, exists, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, event, exists, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -84,6 +84,46 @@ def _paged(query: Any, table: Table, page: Page) -> Any:
     return query.offset(page.offset)
 
 
+# The engine's hot statements, built once: a statement object keeps its cache key, so executing it
+# again costs only the binding (building a statement anew for each call cost more than running it).
+_w = webhooks.c
+_DUE_WEBHOOKS = (
+    select(webhooks)
+    .where(
+        and_(
+            _w.state == "pending",
+            _w.due_at <= bindparam("now"),
+            (_w.lease_until.is_(None)) | (_w.lease_until < bindparam("now")),
+        )
+    )
+    .order_by(_w.due_at, _w.seq)
+    .limit(bindparam("limit"))
+)
+_LEASE_WEBHOOKS = (
+    update(webhooks)
+    .where(_w.seq.in_(bindparam("seqs", expanding=True)))
+    .values(lease_until=bindparam("until"))
+)
+_SETTLE_WEBHOOK = (
+    update(webhooks)
+    .where(_w.id == bindparam("item_id"))
+    .values(
+        state=bindparam("state"),
+        attempts=bindparam("attempts"),
+        due_at=bindparam("due_at"),
+        last_status=bindparam("last_status"),
+        lease_until=None,
+    )
+)
+_CALL_STATUS = select(calls.c.status).where(calls.c.id == bindparam("call_id"))
+_RUN_OWNER = select(call_runs.c.owner).where(call_runs.c.call_id == bindparam("call_id"))
+_NEW_RUN = insert(call_runs)
+_END_RUN = delete(call_runs).where(call_runs.c.call_id == bindparam("call_id"))
+_CALL_BY_ID = select(calls).where(calls.c.id == bindparam("call_id"))
+_CALL_VERSIONS = select(calls.c.id, calls.c.version).where(calls.c.id.in_(bindparam("ids", expanding=True)))
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
+
+
 def _rows(rows: list[R], page: Page) -> list[R]:
     return rows[::-1] if page.before is not None else rows
 
@@ -118,6 +158,10 @@ class SqlStore:
         self._insert_request_sql = codec.insert_sql(paramstyle, requests_log)
         mark = codec.placeholders(paramstyle, 1)[0]
         self._count_status_sql = f"SELECT count(*) FROM webhooks WHERE call_id = {mark} AND kind = 'status'"
+        # PostgreSQL: rows another node's worker or dispatcher holds are skipped, not waited for.
+        locking = not self.is_sqlite
+        self._call_status = _CALL_STATUS.with_for_update(skip_locked=True) if locking else _CALL_STATUS
+        self._due_webhooks = _DUE_WEBHOOKS.with_for_update(skip_locked=True) if locking else _DUE_WEBHOOKS
         # How a time is bound outside SQLAlchemy's type processing: SQLite keeps SQLAlchemy's
         # DATETIME text form, asyncpg takes naive UTC datetimes.
         self._bind_time: Any = codec.sqlite_time if self.is_sqlite else codec.naive
@@ -177,10 +221,10 @@ class SqlStore:
             return [codec.account_from_row(r) for r in rows]
 
     async def get_account(self, account_id: UUID) -> Account | None:
-        query = select(accounts).where(accounts.c.id == str(account_id))
+        key = {"account_id": str(account_id)}
 
         def read(conn: Connection) -> Account | None:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_ACCOUNT_BY_ID, key).mappings().first()
             return None if row is None else codec.account_from_row(row)
 
         return await self._read(read)
@@ -379,24 +423,15 @@ class SqlStore:
         On PostgreSQL the call's row is locked with SKIP LOCKED first, so workers racing for the same
         call do not queue up behind each other: the losers skip it at once.
         """
-        query = select(calls.c.status).where(calls.c.id == str(call_id))
-        if not self.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        key = {"call_id": str(call_id)}
+        run = {**key, "owner": owner, "claimed_at": codec.naive(now), "lease_until": codec.naive(lease_until)}
 
         def claim(conn: Connection) -> bool:
-            if conn.execute(query).scalar_one_or_none() != CallStatus.QUEUED.value:
+            if conn.execute(self._call_status, key).scalar_one_or_none() != CallStatus.QUEUED.value:
                 return False
-            taken = conn.execute(select(call_runs.c.owner).where(call_runs.c.call_id == str(call_id))).first()
-            if taken is not None:
+            if conn.execute(_RUN_OWNER, key).first() is not None:
                 return False
-            conn.execute(
-                insert(call_runs).values(
-                    call_id=str(call_id),
-                    owner=owner,
-                    claimed_at=codec.naive(now),
-                    lease_until=codec.naive(lease_until),
-                )
-            )
+            conn.execute(_NEW_RUN, run)
             return True
 
         try:
@@ -410,8 +445,8 @@ class SqlStore:
         await self._tx(lambda conn: conn.execute(query))
 
     async def end_run(self, call_id: UUID) -> None:
-        query = delete(call_runs).where(call_runs.c.call_id == str(call_id))
-        await self._tx(lambda conn: conn.execute(query))
+        key = {"call_id": str(call_id)}
+        await self._tx(lambda conn: conn.execute(_END_RUN, key))
 
     async def expired_runs(self, now: datetime, limit: int) -> list[Run]:
         query = (
@@ -441,14 +476,16 @@ class SqlStore:
         """The current version of each of these calls (a worker's cheap look for changes made elsewhere)."""
         if not call_ids:
             return {}
-        query = select(calls.c.id, calls.c.version).where(calls.c.id.in_([str(i) for i in call_ids]))
-        return await self._read(lambda conn: {UUID(row.id): row.version for row in conn.execute(query)})
+        ids = {"ids": [str(i) for i in call_ids]}
+        return await self._read(
+            lambda conn: {UUID(row.id): row.version for row in conn.execute(_CALL_VERSIONS, ids)}
+        )
 
     async def call_by_id(self, call_id: UUID) -> Call | None:
-        query = select(calls).where(calls.c.id == str(call_id))
+        key = {"call_id": str(call_id)}
 
         def read(conn: Connection) -> Call | None:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_CALL_BY_ID, key).mappings().first()
             return None if row is None else codec.call_from_row(row)
 
         return await self._read(read)
@@ -464,32 +501,14 @@ class SqlStore:
     async def claim_webhooks(self, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
         """Pending webhooks that are due and not held by another dispatcher, now held until
         `lease_until` (PostgreSQL: SKIP LOCKED, so dispatchers on several nodes share the outbox)."""
-        c = webhooks.c
-        at = codec.naive(now)
-        query = (
-            select(webhooks)
-            .where(
-                and_(
-                    c.state == "pending",
-                    c.due_at <= at,
-                    (c.lease_until.is_(None)) | (c.lease_until < at),
-                )
-            )
-            .order_by(c.due_at, c.seq)
-            .limit(limit)
-        )
-        if not self.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        due = {"now": codec.naive(now), "limit": limit}
+        until = codec.naive(lease_until)
 
         def claim(conn: Connection) -> list[Outgoing]:
-            rows = list(conn.execute(query).mappings())
+            rows = list(conn.execute(self._due_webhooks, due).mappings())
             if not rows:
                 return []
-            conn.execute(
-                update(webhooks)
-                .where(c.seq.in_([r["seq"] for r in rows]))
-                .values(lease_until=codec.naive(lease_until))
-            )
+            conn.execute(_LEASE_WEBHOOKS, {"seqs": [r["seq"] for r in rows], "until": until})
             return [_webhook_from_row(r) for r in rows]
 
         return await self._tx(claim)
@@ -506,22 +525,18 @@ class SqlStore:
     ) -> None:
         """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
         logged = [_request_row(_request_values(r), self._bind_time) for r in log]
-        query = (
-            update(webhooks)
-            .where(webhooks.c.id == str(item_id))
-            .values(
-                state=state,
-                attempts=attempts,
-                due_at=codec.naive(due_at),
-                last_status=last_status,
-                lease_until=None,
-            )
-        )
+        outcome = {
+            "item_id": str(item_id),
+            "state": state,
+            "attempts": attempts,
+            "due_at": codec.naive(due_at),
+            "last_status": last_status,
+        }
 
         def settle(conn: Connection) -> None:
             if logged:
                 conn.exec_driver_sql(self._insert_request_sql, logged)
-            conn.execute(query)
+            conn.execute(_SETTLE_WEBHOOK, outcome)
 
         await self._tx(settle)
 

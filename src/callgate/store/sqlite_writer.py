@@ -68,6 +68,7 @@ class _SqliteThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
         self._engine: Engine | None = None
+        self._sa_conn: Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -82,7 +83,18 @@ class _SqliteThread:
             self._engine = create_engine("sqlite://", creator=self._connection, poolclass=StaticPool)
         return self._engine
 
+    def _sa(self) -> Connection:
+        """A SQLAlchemy connection over the stdlib one, kept open (a checkout per use costs more than
+        the statements). Taken before a transaction begins: its first checkout rolls back."""
+        if self._sa_conn is None:
+            self._sa_conn = self._sqlalchemy().connect()
+        return self._sa_conn
+
     def _reset(self) -> None:
+        if self._sa_conn is not None:
+            with contextlib.suppress(Exception):
+                self._sa_conn.close()
+            self._sa_conn = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -105,12 +117,12 @@ class SqliteReader(_SqliteThread):
         super().__init__(path, "callgate-sqlite-reader")
 
     def _read(self, fn: Callable[[Connection], R]) -> R:
-        with self._sqlalchemy().connect() as conn:
-            try:
-                return fn(conn)
-            finally:
-                # End the read transaction, so the WAL is not held back by an old snapshot.
-                conn.rollback()
+        conn = self._sa()
+        try:
+            return fn(conn)
+        finally:
+            # End the read transaction, so the WAL is not held back by an old snapshot.
+            conn.rollback()
 
     async def read(self, fn: Callable[[Connection], R]) -> R:
         """`fn(connection)` on the reader thread."""
@@ -174,24 +186,21 @@ class SqliteWriter(_SqliteThread):
         raw = self._connection()
         outcomes: list[_Outcome] = []
         try:
-            with contextlib.ExitStack() as stack:
-                # Checked out before BEGIN: SQLAlchemy's checkout may roll back what is open.
-                conn = None
-                if not all(wants_raw for _, wants_raw, _ in jobs):
-                    conn = stack.enter_context(self._sqlalchemy().connect())
-                raw.execute("BEGIN IMMEDIATE")
-                for fn, wants_raw, future in jobs:
-                    raw.execute("SAVEPOINT job")
-                    try:
-                        value = fn(raw if wants_raw else conn)
-                    except Exception as exc:
-                        raw.execute("ROLLBACK TO job")
-                        raw.execute("RELEASE job")
-                        outcomes.append((future, None, exc))
-                        continue
+            # Taken before BEGIN: SQLAlchemy's first checkout rolls back what is open.
+            conn = None if all(wants_raw for _, wants_raw, _ in jobs) else self._sa()
+            raw.execute("BEGIN IMMEDIATE")
+            for fn, wants_raw, future in jobs:
+                raw.execute("SAVEPOINT job")
+                try:
+                    value = fn(raw if wants_raw else conn)
+                except Exception as exc:
+                    raw.execute("ROLLBACK TO job")
                     raw.execute("RELEASE job")
-                    outcomes.append((future, value, None))
-                raw.execute("COMMIT")
+                    outcomes.append((future, None, exc))
+                    continue
+                raw.execute("RELEASE job")
+                outcomes.append((future, value, None))
+            raw.execute("COMMIT")
         except Exception as exc:  # the group could not begin or commit: none of it holds
             outcomes = [(future, None, exc) for _, _, future in jobs]
         finally:

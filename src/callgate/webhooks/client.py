@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 import httpcore
 import httpx
 
+from callgate.webhooks.http11 import Http11Pool, Response
 from callgate.webhooks.overrides import Overrides, OverrideWarning, WebhookUrl
 from callgate.webhooks.ssrf import BlockedDestination, GuardedNetworkBackend, HostGuard, UnresolvableHost
 
@@ -152,31 +153,33 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 class WebhookClient:
-    """Sends webhooks over one shared httpx client (its own, guarded, unless one is handed in)."""
+    """Sends webhooks over one pool of kept-alive connections (`http11.Http11Pool`), guarded."""
 
     def __init__(
         self,
         *,
         guard: HostGuard | None = None,
-        client: httpx.AsyncClient | None = None,
         user_agent: str = USER_AGENT,
         max_redirects: int = MAX_REDIRECTS,
         clock: Callable[[], float] = time.time,
         verify: ssl.SSLContext | str | bool = True,
     ) -> None:
         self.guard = guard or HostGuard()
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            transport=GuardedTransport(self.guard, verify=verify), trust_env=False, follow_redirects=False
-        )
+        self._verify = verify
+        self._pool: Http11Pool | None = None  # made on the loop that uses it
         self.user_agent = user_agent
         self.max_redirects = max_redirects
         self._clock = clock
 
+    def _http(self) -> Http11Pool:
+        if self._pool is None:
+            self._pool = Http11Pool(self.guard, verify=self._verify)
+        return self._pool
+
     async def close(self) -> None:
-        """Close the HTTP client if this object made it (a client handed in belongs to its owner)."""
-        if self._own_client:
-            await self._client.aclose()
+        """Close the kept-alive connections."""
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def __aenter__(self) -> WebhookClient:
         return self
@@ -259,9 +262,7 @@ class WebhookClient:
         loop = asyncio.get_running_loop()
         started_at, started = self._clock(), loop.time()
         body = urlencode(list(params)) if method == "POST" else ""
-        headers: dict[str, str] = {"User-Agent": self.user_agent}
-        if method == "POST":
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers: dict[str, str] = {}
 
         def attempt(**outcome: Any) -> Attempt:
             empty = Attempt(url, method, headers, body, started_at, 0, None, {}, "", None, None, retry, hop)
@@ -276,36 +277,35 @@ class WebhookClient:
         url = str(wire)
         hook = request.headers_for
         signed = hook(url, list(params)) if callable(hook) else (hook or {})
-        headers.update(signed)
-        timeout = httpx.Timeout(
-            connect=overrides.connect_timeout_ms / 1000,
-            read=overrides.read_timeout_ms / 1000,
-            write=overrides.read_timeout_ms / 1000,
-            pool=overrides.connect_timeout_ms / 1000,
-        )
-        outgoing = self._client.build_request(
-            method,
-            wire,
-            content=body.encode("ascii") if method == "POST" else None,
-            headers=headers,
-            timeout=timeout,
-        )
-        headers = dict(outgoing.headers)
+        content = body.encode("ascii")
+        sent: list[tuple[str, str]] = [
+            ("Accept", "*/*"),
+            ("Connection", "keep-alive"),
+            ("User-Agent", self.user_agent),
+        ]
+        if method == "POST":
+            sent += [
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Content-Length", str(len(content))),
+            ]
+        sent += signed.items()
+        headers = {"host": wire.netloc.decode("ascii")} | {name.lower(): value for name, value in sent}
         limit = LOGGED_BODY_BYTES if request.max_body is None else request.max_body
         try:
             async with asyncio.timeout_at(deadline):
                 await self.guard.check(url)  # refused here, before anything is sent
-                try:
-                    response = await self._client.send(outgoing, stream=True, follow_redirects=False)
-                except (httpx.WriteError, httpx.RemoteProtocolError):
-                    # A kept-alive connection the server closed as we reused it (its idle timeout
-                    # and ours crossed): the server never read the request, so it goes again once,
-                    # on a new connection. Not a failure of the webhook, and not one of its retries.
-                    response = await self._client.send(outgoing, stream=True, follow_redirects=False)
-                try:
-                    data, overflow = await _read(response, limit)
-                finally:
-                    await response.aclose()
+                # A kept-alive connection the server closed as we reused it (its idle timeout and
+                # ours crossed) is sent again once, on a new connection (see Http11Pool).
+                response = await self._http().request(
+                    method,
+                    wire,
+                    sent,
+                    content,
+                    connect_timeout=overrides.connect_timeout_ms / 1000,
+                    read_timeout=overrides.read_timeout_ms / 1000,
+                    limit=limit,
+                )
+                data, overflow = response.body, response.overflow
         except TimeoutError:
             ran_out = f"total time of {overrides.total_timeout_ms} ms ran out"
             return _Exchange(attempt(error=ran_out, error_code=ErrorCode.TOTAL_TIMEOUT))
@@ -319,28 +319,30 @@ class WebhookClient:
         content_type = response.headers.get("content-type")
         logged = partial(
             attempt,
-            status=response.status_code,
-            response_headers=dict(response.headers),
+            status=response.status,
+            response_headers=response.headers,
             response_body=_decode(data[:LOGGED_BODY_BYTES], content_type),
         )
-        if response.status_code in REDIRECTS:
-            return self._redirect(response, logged, hop < self.max_redirects)
-        return _judge(response.status_code, logged, data, content_type, overflow, request.max_body)
+        if response.status in REDIRECTS:
+            return self._redirect(wire, response, logged, hop < self.max_redirects)
+        return _judge(response.status, logged, data, content_type, overflow, request.max_body)
 
-    def _redirect(self, response: httpx.Response, logged: Callable[..., Attempt], may: bool) -> _Exchange:
+    def _redirect(
+        self, url: httpx.URL, response: Response, logged: Callable[..., Attempt], may: bool
+    ) -> _Exchange:
         """A redirect to follow, or the reason it is not followed."""
         location = response.headers.get("location")
         try:
-            target = response.url.join(location).copy_with(fragment=None) if location else None
+            target = url.join(location).copy_with(fragment=None) if location else None
         except httpx.InvalidURL:
             target = None
         if target is None or target.scheme not in ("http", "https"):
-            invalid = f"HTTP {response.status_code} redirect to {location!r}"
+            invalid = f"HTTP {response.status} redirect to {location!r}"
             return _Exchange(logged(error=invalid, error_code=ErrorCode.INVALID_REDIRECT))
         if not may:
             too_many = f"more than {self.max_redirects} redirects"
             return _Exchange(logged(error=too_many, error_code=ErrorCode.TOO_MANY_REDIRECTS))
-        return _Exchange(logged(), status=response.status_code, location=str(target))
+        return _Exchange(logged(), status=response.status, location=str(target))
 
 
 def _judge(
@@ -361,16 +363,6 @@ def _judge(
     failure = "4xx" if 400 <= status < 500 else "5xx" if 500 <= status < 600 else None
     attempt = logged(error=f"HTTP {status}", error_code=ErrorCode.RETRIEVAL_FAILURE)
     return _Exchange(attempt, data, content_type, failure=failure, status=status)
-
-
-async def _read(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most `limit` bytes of the body, and whether there was more (the rest is never read)."""
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) > limit:
-            return bytes(data[:limit]), True
-    return bytes(data), False
 
 
 def _decode(data: bytes, content_type: str | None) -> str:
