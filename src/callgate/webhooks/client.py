@@ -33,11 +33,11 @@ from enum import IntEnum
 from functools import partial
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
 
 import httpcore
 import httpx
 
+from callgate.webhooks.form import encode_form
 from callgate.webhooks.http11 import Http11Pool, Response
 from callgate.webhooks.overrides import Overrides, OverrideWarning, WebhookUrl
 from callgate.webhooks.ssrf import BlockedDestination, GuardedNetworkBackend, HostGuard, UnresolvableHost
@@ -234,7 +234,7 @@ class WebhookClient:
         params: Sequence[tuple[str, str]] = request.params
         if method == "GET" and params:
             base, _, query = url.partition("?")
-            encoded = urlencode(list(params))
+            encoded = encode_form(params)
             url = f"{base}?{query}&{encoded}" if query else f"{base}?{encoded}"
             params = ()
         hop = 0
@@ -261,7 +261,7 @@ class WebhookClient:
         """One HTTP exchange, logged as an `Attempt`; failures are returned, never raised."""
         loop = asyncio.get_running_loop()
         started_at, started = self._clock(), loop.time()
-        body = urlencode(list(params)) if method == "POST" else ""
+        body = encode_form(params) if method == "POST" else ""
         headers: dict[str, str] = {}
 
         def attempt(**outcome: Any) -> Attempt:
