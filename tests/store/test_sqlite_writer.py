@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 
 from callgate.core.call import Call, CallOptions
 from callgate.core.events import CallQueued
@@ -309,3 +310,50 @@ async def test_a_value_sqlite_cannot_bind_fails_only_its_own_call(tmp_path):
         assert results[0] == calls[0] and results[2] == calls[2]
     finally:
         await store.close()
+
+
+async def test_a_transaction_after_close_fails_instead_of_waiting(db_path):
+    w = SqliteWriter(db_path)
+    await w.transaction(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+    await w.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(w.transaction(lambda conn: None), HANG_TIMEOUT)
+
+
+async def test_jobs_of_a_group_commit_or_fail_alone(db_path):
+    """Transactions waiting together share a commit; the one that raises is undone alone."""
+    w = SqliteWriter(db_path)
+    try:
+        await w.transaction(lambda conn: conn.exec_driver_sql("CREATE TABLE g (n INTEGER PRIMARY KEY)"))
+
+        def insert(n: int) -> Any:
+            return lambda conn: conn.exec_driver_sql("INSERT INTO g (n) VALUES (?)", (n,)).rowcount
+
+        def insert_then_fail(conn: Any) -> None:
+            conn.exec_driver_sql("INSERT INTO g (n) VALUES (100)")
+            conn.exec_driver_sql("INSERT INTO g (n) VALUES (1)")  # a duplicate of the first job's row
+
+        # Hold the writer thread so that the three jobs are waiting together when it comes round.
+        gate, held = threading.Event(), threading.Event()
+        blocker = asyncio.ensure_future(w.transaction(lambda conn: held.set() or gate.wait(HANG_TIMEOUT)))
+        await asyncio.to_thread(held.wait, HANG_TIMEOUT)
+        jobs = asyncio.gather(
+            w.transaction(insert(1)),
+            w.transaction(insert_then_fail),
+            w.transaction(insert(2)),
+            return_exceptions=True,
+        )
+        await asyncio.sleep(0)  # the three are queued behind the held job
+        assert len(w._jobs) == 3
+        gate.set()
+        await blocker
+        results = await asyncio.wait_for(jobs, HANG_TIMEOUT)
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], sqlalchemy.exc.IntegrityError)
+        rows = await w.transaction(
+            lambda conn: [r[0] for r in conn.exec_driver_sql("SELECT n FROM g ORDER BY n")]
+        )
+        assert rows == [1, 2]  # the failed job's first insert (100) was undone with it
+        assert not_in_transaction(w)
+    finally:
+        await w.close()

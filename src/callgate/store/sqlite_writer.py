@@ -161,7 +161,12 @@ class SqliteWriter(_SqliteThread):
             self._jobs.append((fn, raw, future))
             start, self._draining = not self._draining, True
         if start:
-            self._executor.submit(self._drain, loop)
+            try:
+                self._executor.submit(self._drain, loop)
+            except RuntimeError:  # the writer is closed: fail what waits, never leave it hanging
+                with self._jobs_lock:
+                    jobs, self._jobs, self._draining = self._jobs, [], False
+                _settle([(waiter, None, RuntimeError("the store is closed")) for _, _, waiter in jobs])
         return await future
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
