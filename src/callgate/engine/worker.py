@@ -103,9 +103,14 @@ class Worker:
                 await loop
 
     async def _claim_loop(self) -> None:
+        next_reap = 0.0
         while True:
             try:
-                await self.reap()
+                # Leases last lease_s: looking for expired ones once a second is soon enough, and
+                # not once per wake (a wave of creates wakes the loop hundreds of times a second).
+                if self._monotonic() >= next_reap:
+                    next_reap = self._monotonic() + min(1.0, self.lease_s / 3)
+                    await self.reap()
                 delay = await self.claim()
             except Exception:
                 log.exception("claiming calls failed; retrying")
