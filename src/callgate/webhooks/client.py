@@ -1,4 +1,5 @@
-"""The webhook client: one shared httpx client that sends webhooks the way Twilio does, and logs them.
+"""The webhook client: sends webhooks the way Twilio does over one pool of kept-alive connections
+(`http11.Http11Pool`), and logs them.
 
 `WebhookClient.send(WebhookRequest)` takes the configured URL (connection overrides in its fragment),
 the method and the form parameters, and returns a `Delivery` with every attempt made:
