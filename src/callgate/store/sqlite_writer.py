@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
@@ -80,7 +81,9 @@ class _SqliteThread:
     def _sqlalchemy(self) -> Engine:
         if self._engine is None:
             # StaticPool: every checkout is this thread's one connection, never a new one.
-            self._engine = create_engine("sqlite://", creator=self._connection, poolclass=StaticPool)
+            self._engine = create_engine(
+                "sqlite://", creator=self._connection, poolclass=StaticPool, json_deserializer=orjson.loads
+            )
         return self._engine
 
     def _sa(self) -> Connection:

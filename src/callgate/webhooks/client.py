@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
-from functools import partial
+from functools import lru_cache, partial
 from types import TracebackType
 from typing import Any
 
@@ -270,7 +270,7 @@ class WebhookClient:
             return replace(empty, elapsed_ms=round((loop.time() - started) * 1000), **outcome)
 
         try:
-            wire = httpx.URL(url)
+            wire = _url(url)
             if wire.scheme not in ("http", "https") or not wire.host:
                 raise httpx.InvalidURL(f"not an http(s) URL: {url!r}")
         except httpx.InvalidURL as exc:
@@ -344,6 +344,12 @@ class WebhookClient:
             too_many = f"more than {self.max_redirects} redirects"
             return _Exchange(logged(error=too_many, error_code=ErrorCode.TOO_MANY_REDIRECTS))
         return _Exchange(logged(), status=response.status, location=str(target))
+
+
+@lru_cache(maxsize=1024)
+def _url(text: str) -> httpx.URL:
+    """A URL parsed (immutable, so shared): a call's webhooks go to the same few URLs again and again."""
+    return httpx.URL(text)
 
 
 def _judge(

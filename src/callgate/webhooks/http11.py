@@ -180,7 +180,7 @@ class Http11Pool:
         verify: ssl.SSLContext | str | bool = True,
         keepalive_s: float = 2.0,
         max_connections: int = 100,
-        max_idle_per_host: int = 20,
+        max_idle_per_host: int = 100,
     ) -> None:
         self._guard = guard
         self._ssl = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
