@@ -62,6 +62,7 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers_done = False
         self._complete = False
+        self._keep_alive = False
         self._overflow = False
         self._received = False
         self._error: Exception | None = None
@@ -129,7 +130,13 @@ class _Connection(asyncio.Protocol):
         self._body += body
 
     def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the final one follows.
+            self._headers, self._body, self._status, self._headers_done = [], bytearray(), 0, False
+            return
         self._complete = True
+        # Asked now: once feed_data returns, the parser has moved on to the next message.
+        self._keep_alive = self._parser.should_keep_alive()
 
     # the exchange
 
@@ -165,7 +172,7 @@ class _Connection(asyncio.Protocol):
         headers: dict[str, str] = {}
         for name, value in self._headers:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        if not self._complete or not self._parser.should_keep_alive():
+        if not self._complete or not self._keep_alive:
             self._close()
         return Response(self._status, headers, bytes(self._body), self._overflow)
 
