@@ -103,7 +103,9 @@ async def start_engine(
         backoff_s=settings.webhook_retry_s or [1.0],
         lease_s=settings.lease_s,
     )
-    services.calls.listeners.append(lambda _call, _event: dispatcher.wake())
+    # The callbacks of a call's events go to this dispatcher as they are committed, held by it.
+    services.calls.outbox = dispatcher.take
+    services.calls.outbox_lease_s = settings.lease_s
     engine.wake_outbox = dispatcher.wake
     worker = Worker(engine, cps=settings.calls_per_second, lease_s=settings.lease_s)
     await dispatcher.start()

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callgate.app import faces_for
+from callgate.config import Settings
 from callgate.core.call import CallOptions, CreateCall, UpdateCall
 from callgate.core.errors import CallNotEnded, InvalidCallState, UnknownApplication
 from callgate.core.events import CallAnswered, CallInitiated
 from callgate.core.ids import uuid7
 from callgate.core.status import CallStatus, InvalidTransition
 from callgate.engine.accounts import create_account
+from callgate.engine.callbacks import StatusCallbacks
 from callgate.engine.calls import CallService
+from callgate.store.base import Outgoing
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +96,29 @@ async def test_unknown_application_is_refused(store, service):
     options = CallOptions(application_id=uuid7(1, bytes(10)))
     with pytest.raises(UnknownApplication):
         await service.create(account.id, CreateCall("+14155550100", "+14155550199", options))
+
+
+async def test_an_events_callbacks_are_written_held_and_handed_to_the_outbox_once_committed(store):
+    """With a dispatcher in the process, the callbacks an event makes are stored held by it (no other
+    dispatcher claims them until the lease runs out) and handed to it after the commit."""
+    ids = lambda: uuid7(1_700_000_000_000, os.urandom(10))  # noqa: E731
+    service = CallService(store, clock=lambda: NOW, ids=ids)
+    service.callbacks = StatusCallbacks(faces_for(Settings(db="sqlite://")), clock=lambda: NOW, ids=ids)
+    handed: list[Outgoing] = []
+    service.outbox = handed.extend
+    service.outbox_lease_s = 30
+    account = await create_account(store, "outbox")
+    options = CallOptions(
+        url="https://e.com", status_callback="https://e.com/status", status_callback_events=("initiated",)
+    )
+    call = await service.create(account.id, CreateCall("+14155550100", "+14155550199", options))
+    await service.apply(account_id=account.id, call_id=call.id, event=CallInitiated())
+
+    [item] = handed
+    assert (item.call_id, item.kind, item.url) == (call.id, "status", "https://e.com/status")
+    assert item.lease_until == NOW + timedelta(seconds=30)
+    assert dict(item.params)["CallSid"] == "CA" + call.id.hex
+    # Stored held: a claim before the lease ends leaves it alone; one after takes it.
+    assert await store.claim_webhooks(NOW, NOW + timedelta(seconds=5), 100) == []
+    later = NOW + timedelta(seconds=31)
+    assert [i.id for i in await store.claim_webhooks(later, later + timedelta(seconds=5), 100)] == [item.id]

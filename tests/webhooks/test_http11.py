@@ -187,3 +187,28 @@ async def test_silence_is_a_read_timeout(serve):
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_an_ipv6_literal_is_reached_with_its_host_header():
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6")
+        await writer.drain()
+        writer.close()
+
+    try:
+        server = await asyncio.start_server(answer, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        port = server.sockets[0].getsockname()[1]
+        pool = Http11Pool(HostGuard())
+        response = await get(pool, f"http://[::1]:{port}/six")
+        assert response.body == b"v6"
+        assert f"Host: [::1]:{port}".encode() in seen[0].split(b"\r\n")
+        await pool.aclose()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -7,8 +7,9 @@ compare-and-set on the call's version, so concurrent writers retry instead of ov
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +27,7 @@ from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued,
 from callgate.core.pricing import RateTable, exceeds
 from callgate.core.status import LIVE, TERMINAL, CallStatus, next_status
 from callgate.engine.clock import new_id, utcnow
-from callgate.store.base import CallbacksFor, Page, Store, TimelineEntry
+from callgate.store.base import CallbacksFor, Outgoing, Page, Store, TimelineEntry
 
 #: what the engine hands the service: the callbacks an event causes (written with the event)
 CallbackPolicy = Callable[[CallEvent], CallbacksFor | None]
@@ -54,6 +55,11 @@ class CallService:
         self.callbacks = callbacks
         self.listeners: list[Listener] = []
         self.created: list[Callable[[Call], None]] = []
+        #: the outbox dispatcher of this process, if it has one: the callbacks an event makes are
+        #: written held by it for `outbox_lease_s` and handed to it once committed, so that it
+        #: sends them without reading them back (another node's takes them if this one dies)
+        self.outbox: Callable[[Sequence[Outgoing]], None] | None = None
+        self.outbox_lease_s = 15.0
 
     def _now(self) -> datetime:
         return self._clock().replace(microsecond=0)
@@ -189,10 +195,23 @@ class CallService:
     async def _write(self, call: Call, event: CallEvent, changes: dict[str, Any]) -> Call | None:
         status = next_status(call.status, event)
         callbacks = self.callbacks(event) if self.callbacks is not None else None
+        made: list[Outgoing] = []
+        outbox = self.outbox
+        if callbacks is not None and outbox is not None:
+            until = self._clock() + timedelta(seconds=self.outbox_lease_s)
+            build = callbacks
+
+            def callbacks(moved: Call, sequence: int) -> Sequence[Outgoing]:
+                items = [replace(item, lease_until=until) for item in build(moved, sequence)]
+                made.extend(items)
+                return items
+
         moved = await self._store.update_call(
             call, {**changes, "status": status}, event, self._now(), callbacks
         )
         if moved is not None:
+            if made and outbox is not None:
+                outbox(made)
             for listener in self.listeners:
                 listener(moved, event)
         return moved

@@ -56,6 +56,9 @@ class Outgoing:
     attempts: int = 0
     state: str = "pending"  # pending, delivered, failed
     last_status: int | None = None
+    #: written already held until then by the dispatcher of the process that wrote it (see
+    #: CallService.outbox): the others leave it alone unless that process dies
+    lease_until: datetime | None = None
 
 
 #: Builds the callbacks an event causes, from the call as it is after the event and the number of

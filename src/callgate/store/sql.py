@@ -809,7 +809,7 @@ def _webhook_values(item: Outgoing) -> dict[str, Any]:
         "due_at": codec.naive(item.due_at),
         "attempts": item.attempts,
         "state": item.state,
-        "lease_until": None,
+        "lease_until": codec.naive(item.lease_until),
         "last_status": item.last_status,
     }
 

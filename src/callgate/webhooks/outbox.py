@@ -89,6 +89,11 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._held:
+            # What was not delivered is let go at once, not when its lease would have run out: the
+            # next dispatcher to look (this process restarted, or another node) takes it.
+            with contextlib.suppress(Exception):
+                await self.store.renew_webhooks(list(self._held), self.clock() - timedelta(seconds=1))
 
     async def _run(self) -> None:
         while True:
@@ -111,7 +116,15 @@ class Dispatcher:
             await asyncio.wait(set(self._sending), return_when=asyncio.FIRST_COMPLETED)
         now = self.clock()
         items = await self.store.claim_webhooks(now, now + timedelta(seconds=self.lease_s), limit)
+        self.take(items)
+        return len(items)
+
+    def take(self, items: Sequence[Outgoing]) -> None:
+        """Deliver callbacks this dispatcher holds: claimed from the outbox, or written by this
+        process already held by it (`CallService.outbox`), after their call's earlier ones."""
         for item in items:
+            if item.id in self._held:
+                continue
             self._held.add(item.id)
             before = self._last.get(item.call_id) if item.call_id is not None else None
             task = asyncio.create_task(self._deliver_after(before, item))
@@ -120,7 +133,6 @@ class Dispatcher:
                 task.add_done_callback(partial(self._forget, item.call_id))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        return len(items)
 
     def _forget(self, call_id: UUID | None, task: asyncio.Task[None]) -> None:
         if self._last.get(call_id) is task:
