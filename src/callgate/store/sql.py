@@ -193,10 +193,14 @@ class SqlStore:
             return await conn.run_sync(fn)
 
     async def _read(self, fn: Callable[[Connection], R]) -> R:
-        """`fn(connection)` for a read: on a SQLite file in one hop to the reader thread."""
+        """`fn(connection)` for a read: on a SQLite file in one hop to the reader thread; elsewhere
+        without a transaction around it (each of these reads is one statement: no BEGIN and ROLLBACK
+        round trips)."""
         if self._sqlite_reader is not None:
             return await self._sqlite_reader.read(fn)
         async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.run_sync(fn)
 
     async def open(self) -> None:
