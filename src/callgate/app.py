@@ -58,8 +58,8 @@ async def start_engine(
     from callgate.telephony.aio.dialer import Dialer
     from callgate.telephony.aio.fetch import AudioFetcher
     from callgate.telephony.aio.tts import speaker
-    from callgate.webhooks.client import GuardedTransport, WebhookClient
-    from callgate.webhooks.ssrf import HostGuard
+    from callgate.webhooks.client import WebhookClient
+    from callgate.webhooks.ssrf import GuardedTransport, HostGuard
 
     store = services.store
     host, port = split_host_port(settings.sip, 0)

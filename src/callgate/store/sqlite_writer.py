@@ -23,11 +23,11 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
+from callgate.store.batch import Rows
 from callgate.store.codec import insert_sql
 from callgate.store.tables import call_events, calls
 
 R = TypeVar("R")
-Rows = tuple[tuple[Any, ...], tuple[Any, ...]]  # a call row and its first event row
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
@@ -219,19 +219,16 @@ class SqliteWriter(_SqliteThread):
                     self._reset()
         return outcomes
 
-    def _write(
-        self, conn: sqlite3.Connection, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]
-    ) -> None:
+    def _write(self, conn: sqlite3.Connection, batch: Sequence[Rows]) -> None:
         conn.executemany(self._call_sql, [call_row for call_row, _ in batch])
         conn.executemany(self._event_sql, [event_row for _, event_row in batch])
 
-    async def write_call_batch(self, batch: Sequence[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
+    async def write_call_batch(self, batch: Sequence[Rows]) -> None:
         await self._submit(lambda conn: self._write(conn, batch), True)
 
 
-_Job = tuple[
-    Callable[[Any], Any], bool, "asyncio.Future[Any]"
-]  # the work, on the raw connection?, its waiter
+# A job: the work, whether it takes the raw stdlib connection (else SQLAlchemy's), and its waiter.
+_Job = tuple[Callable[[Any], Any], bool, "asyncio.Future[Any]"]
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 

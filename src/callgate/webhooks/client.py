@@ -35,13 +35,12 @@ from functools import lru_cache, partial
 from types import TracebackType
 from typing import Any
 
-import httpcore
 import httpx
 
 from callgate.webhooks.form import encode_form
 from callgate.webhooks.http11 import Http11Pool, Response
 from callgate.webhooks.overrides import Overrides, OverrideWarning, WebhookUrl
-from callgate.webhooks.ssrf import BlockedDestination, GuardedNetworkBackend, HostGuard, UnresolvableHost
+from callgate.webhooks.ssrf import BlockedDestination, HostGuard, UnresolvableHost
 
 USER_AGENT = "TwilioProxy/1.1"
 MAX_DOCUMENT_BYTES = 64 * 1024  # Twilio error 11750: "the response body is larger than 64 kB"
@@ -134,23 +133,6 @@ class _Exchange:
     failure: str | None = None  # the retry-policy kind of the failure, if it may be retried
     location: str | None = None  # where a followed redirect points
     status: int | None = None
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport whose connections go through `GuardedNetworkBackend` (no proxies from the env)."""
-
-    def __init__(self, guard: HostGuard, *, verify: ssl.SSLContext | str | bool = True) -> None:
-        super().__init__(verify=verify, trust_env=False)
-        # httpx has no parameter for the pool's network backend, so the pool is built again with ours.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=100,
-            max_keepalive_connections=20,
-            # Under the common server idle timeouts (uvicorn 5 s, nginx 75 s), so that a connection is
-            # rarely reused just as the server closes it.
-            keepalive_expiry=2.0,
-            network_backend=GuardedNetworkBackend(guard),
-        )
 
 
 class WebhookClient:

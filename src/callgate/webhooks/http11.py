@@ -23,7 +23,6 @@ classify them as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from dataclasses import dataclass
 
@@ -292,5 +291,3 @@ class Http11Pool:
             for conn in idle:
                 conn._close()
         self._idle.clear()
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)

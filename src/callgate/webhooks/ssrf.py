@@ -30,12 +30,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import httpcore
-
-from callgate.webhooks.transport import AsyncioBackend
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -196,7 +196,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, guard: HostGuard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._guard = guard
-        self._inner = inner or AsyncioBackend()
+        self._inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -235,3 +235,21 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport whose connections go through `GuardedNetworkBackend` (no proxies from the env):
+    what fetches `<Play>` audio (webhooks have their own client, `http11.Http11Pool`)."""
+
+    def __init__(self, guard: HostGuard, *, verify: ssl.SSLContext | str | bool = True) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        # httpx has no parameter for the pool's network backend, so the pool is built again with ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=100,
+            max_keepalive_connections=20,
+            # Under the common server idle timeouts (uvicorn 5 s, nginx 75 s), so that a connection is
+            # rarely reused just as the server closes it.
+            keepalive_expiry=2.0,
+            network_backend=GuardedNetworkBackend(guard),
+        )
