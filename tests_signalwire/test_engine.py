@@ -269,3 +269,33 @@ def test_webhooks_are_signed_with_a_signing_key_not_the_api_token(client, app, e
     assert final.signature
     assert not verify(engine.api_token, final), "the API token verifies the webhook's signature"
     assert verify(engine.signing_key, final)
+
+
+def test_a_recording_started_and_stopped_through_the_api(client, app, engine):
+    doc = VoiceResponse()
+    doc.say("This call is being recorded", loop=0)
+    call = client.calls.create(
+        to="+14155550190",
+        from_=FROM,
+        url=app.route("/voice", str(doc)),
+        status_callback=app.url("/status"),
+        status_callback_event=["answered", "completed"],
+    )
+    app.wait_call("/status", call.sid)  # answered
+    started = client.calls(call.sid).recordings.create(
+        recording_status_callback=app.url("/recording"),
+        recording_status_callback_event=["in-progress", "completed"],
+    )
+    assert started.sid == str(uuid.UUID(started.sid)) and started.status == "in-progress"
+    assert started.call_sid == call.sid and started.source == "StartCallRecordingAPI"
+    (began,) = app.wait_call("/recording", call.sid)
+    assert began.params["RecordingStatus"] == "in-progress" and began.params["RecordingSid"] == started.sid
+    assert_signed(began, engine)
+    assert client.calls(call.sid).recordings(started.sid).update(status="stopped").status == "stopped"
+    _, done = app.wait_call("/recording", call.sid, count=2)
+    assert done.params["RecordingStatus"] == "completed" and done.params["RecordingSid"] == started.sid
+    assert done.params["RecordingSource"] == "StartCallRecordingAPI"
+    assert_signed(done, engine)
+    assert client.calls(call.sid).recordings(started.sid).fetch().status == "completed"
+    client.calls(call.sid).update(status="completed")
+    assert app.wait_final("/status", call.sid).params["CallStatus"] == "completed"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from callgate.dialects.signalwire import SIGNALWIRE
-from callgate.dialects.twilio import schemas
+from callgate.dialects.twilio import recordings_api, schemas
 from callgate.dialects.twilio.face import TWILIO
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -56,6 +56,14 @@ def test_create_call_takes_every_twilio_parameter(twilio_spec):
 @needs_shared
 def test_update_call_takes_every_twilio_parameter(twilio_spec):
     assert _body_params(twilio_spec, CALL, "post") <= names(schemas.update_call(TWILIO))
+
+
+@needs_shared
+def test_call_recordings_take_every_twilio_parameter(twilio_spec):
+    call_recordings = "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json"
+    call_recording = "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json"
+    assert _body_params(twilio_spec, call_recordings, "post") == names(recordings_api.START_RECORDING)
+    assert _body_params(twilio_spec, call_recording, "post") == names(recordings_api.CONTROL_RECORDING)
 
 
 @needs_shared

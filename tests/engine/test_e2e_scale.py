@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -113,6 +114,30 @@ def test_a_hangup_through_the_api_node_ends_the_call_on_the_worker(cluster):
     # The worker running it saw the change, hung up (BYE) and wrote what only it knows.
     settled = asyncio.run(settled_entry(db_url, UUID(hex=call.sid[2:])))
     assert settled.data == {"by": "api"} and settled.status.value == "completed"
+
+
+def test_a_recording_started_and_stopped_through_the_api_node_is_made_on_the_worker(cluster):
+    twilio, app, db_url, nodes = cluster
+    doc = VoiceResponse()
+    doc.say("Recorded on whichever worker runs the call", loop=0)
+    call = twilio.calls.create(to="+14155550190", from_=FROM, url=app.route("/scale-rec-doc", str(doc)),
+                               status_callback=app.url("/scale-rec"))  # fmt: skip
+    app.wait_for(lambda hits: statuses_in(hits, "/scale-rec-doc", call.sid))
+    started = twilio.calls(call.sid).recordings.create(
+        recording_status_callback=app.url("/scale-rec-status"),
+        recording_status_callback_event=["in-progress"],
+    )
+    # The worker saw the new recording (it reports it begun), then sees it stopped.
+    app.wait_for(lambda hits: [h for h in hits if h.path == "/scale-rec-status"
+                               and h.params["RecordingSid"] == started.sid])  # fmt: skip
+    assert twilio.calls(call.sid).recordings(started.sid).update(status="stopped").status == "stopped"
+    recording = twilio.calls(call.sid).recordings(started.sid)
+    deadline = time.monotonic() + 15
+    while (status := recording.fetch().status) == "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the API under a deadline: the worker finishes the file
+    assert status == "completed"
+    twilio.calls(call.sid).update(status="completed")
+    wait_completed(app, "/scale-rec", call.sid)
 
 
 async def settled_entry(db_url: str, call_id: UUID, deadline_s: float = 15.0):

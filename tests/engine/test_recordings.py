@@ -95,6 +95,22 @@ async def test_pause_leaves_a_gap(streams, tmp_path):
     assert len(kept) >= 5 * 160 and np.abs(kept).max() == 0
 
 
+async def test_pause_with_silence_keeps_the_time_as_silence(streams, tmp_path):
+    a, b = streams
+    recorder = CallRecorder(b, tmp_path / "silenced.wav", track="outbound")
+    recorder.start()
+    recorder.pause("silence")
+    await asyncio.wait_for(b.play(frames(B_TONE)), timeout=5)  # sent while paused: silence instead
+    recorder.resume()
+    await asyncio.wait_for(b.play(frames(B_TONE)), timeout=5)  # recorded
+    await asyncio.wait_for(after_ticks(b, 2), timeout=5)
+    recorder.close()
+    (kept,) = wav_channels((tmp_path / "silenced.wav").read_bytes())
+    first_sound = int(np.flatnonzero(kept)[0])
+    assert first_sound >= len(B_TONE), "the paused time is in the file, as silence"
+    assert best_alignment(kept[first_sound:], B_TONE) > 0.9
+
+
 async def test_service_records_a_call_then_serves_and_deletes_it(store, streams, tmp_path):
     a, b = streams
     account_id = await new_account_id(store)

@@ -34,11 +34,33 @@ async def test_round_trip_keeps_every_field(store):
     rec = recording(
         account_id, channels=2, track="inbound", duration_s=7, path="/var/rec/x.wav", error_code=13227,
         conference_id=uuid.uuid4(), price="-0.0025", price_unit="EUR", api_version="2008-08-01",
+        status_callback="https://app.example/rec", status_callback_method="GET",
+        status_callback_events=("in-progress", "absent"), trim=True, pause_behavior="skip",
     )  # fmt: skip
     assert await store.insert_recording(rec) == rec
     got = await store.get_recording(account_id, rec.id)
     assert got is not None and got.seq is not None
     assert replace(got, seq=None) == rec
+
+
+async def test_control_moves_only_a_recording_that_is_going(store):
+    account_id = await new_account_id(store)
+    going = recording(account_id)
+    done = recording(account_id, 1, status="completed", duration_s=3)
+    for rec in (going, done):
+        await store.insert_recording(rec)
+    later = T0 + timedelta(minutes=5)
+    paused = await store.control_recording(account_id, going.id, "paused", "skip", later)
+    assert paused == replace(going, status="paused", pause_behavior="skip", updated_at=later, seq=paused.seq)
+    resumed = await store.control_recording(account_id, going.id, "in-progress", None, later)
+    assert resumed is not None and (resumed.status, resumed.pause_behavior) == ("in-progress", "skip")
+    assert await store.control_recording(account_id, done.id, "paused", None, later) is None
+    another_account = uuid.uuid4()
+    assert await store.control_recording(another_account, going.id, "stopped", None, later) is None
+    assert (await store.get_recording(account_id, done.id)).status == "completed", "left as it was"
+    stopped = await store.control_recording(account_id, going.id, "stopped", None, later)
+    assert stopped is not None and stopped.status == "stopped"
+    assert await store.control_recording(account_id, going.id, "in-progress", None, later) is None
 
 
 async def test_get_and_delete_are_scoped_to_the_account(store):

@@ -11,6 +11,7 @@ from callgate.dialects.twilio import schemas
 from callgate.dialects.twilio.events_api import EVENT_SCHEMAS, event_paths
 from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.flavor import Flavor
+from callgate.dialects.twilio.recordings_api import CONTROL_RECORDING, START_RECORDING
 
 _ERROR = {
     "type": "object",
@@ -209,10 +210,26 @@ def _recording_paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
             "get": _operation(
                 flavor, f"list_call_recordings{suffix}", "List a call's recordings", 200, "RecordingPage"
             ),
+            "post": _operation(
+                flavor,
+                f"start_call_recording{suffix}",
+                "Start recording a call in progress",
+                201,
+                "Recording",
+                body=START_RECORDING,
+            ),
         }
         paths[f"{base}/Calls/{{call}}/Recordings/{{sid}}{suffix}"] = {
             "parameters": [account, call, sid],
             "get": _operation(flavor, f"fetch_call_recording{suffix}", "Fetch a recording", 200, "Recording"),
+            "post": _operation(
+                flavor,
+                f"update_call_recording{suffix}",
+                "Pause, resume or stop a recording (sid Twilio.CURRENT: the one going now)",
+                200,
+                "Recording",
+                body=CONTROL_RECORDING,
+            ),
             "delete": _operation(flavor, f"delete_call_recording{suffix}", "Delete a recording", 204, None),
         }
     paths[f"{base}/Recordings/{{sid}}.json"] = {

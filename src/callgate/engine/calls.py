@@ -146,6 +146,20 @@ class CallService:
                 return moved
         raise ServiceUnavailable("The call changed too often to update it; try again")
 
+    async def recordings_changed(self, account_id: UUID, call_id: UUID, verb: str = "record") -> Call | None:
+        """Tell whoever runs the call that its recordings changed (the Recordings API): an update that
+        changes nothing else. InvalidCallState unless the call is in progress; None if no such call."""
+        for _ in range(_MAX_RETRIES):
+            call = await self._store.get_call(account_id, call_id)
+            if call is None:
+                return None
+            if call.status is not CallStatus.IN_PROGRESS:
+                raise InvalidCallState(f"Call is not in-progress. Cannot {verb}.")
+            moved = await self._write(call, CallUpdated({"changed": ["recordings"]}), {})
+            if moved is not None:
+                return moved
+        raise ServiceUnavailable("The call changed too often to update it; try again")
+
     def _plan_update(self, call: Call, command: UpdateCall) -> tuple[CallEvent | None, dict[str, Any]]:
         if call.status in TERMINAL:
             verb = "redirect" if "url" in command.changes or "markup" in command.changes else "update"

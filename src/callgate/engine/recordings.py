@@ -39,9 +39,10 @@ CONTENT_TYPES: dict[str, str] = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 class CallRecorder:
     """Records one call's audio (a track, or both mixed or one a channel) into a WAV file.
 
-    `start` attaches it to the stream, `pause`/`resume` leave a gap (nothing is written meanwhile),
-    `stop` detaches it; `close` finishes the file and gives its duration in seconds. `close` may
-    rewrite the whole file (trimming), so the service runs it off the event loop.
+    `start` attaches it to the stream; `pause` records silence in place of the call's audio (or,
+    with `skip`, leaves nothing for the time paused) until `resume`; `stop` detaches it; `close`
+    finishes the file and gives its duration in seconds. `close` may rewrite the whole file
+    (trimming), so the service runs it off the event loop.
     """
 
     def __init__(
@@ -52,17 +53,23 @@ class CallRecorder:
         self.recorder = Recorder(path, track=track, dual=dual, trim=trim)
         self.channels = 2 if self.recorder.dual else 1
         self.paused = False
+        self.skip = False
 
     def _listen(self, inbound: Samples, outbound: Samples) -> None:
         if not self.paused:
             self.recorder(inbound, outbound)
+        elif not self.skip:
+            silence = np.zeros(len(inbound), dtype=np.int16)
+            self.recorder(silence, silence)
 
     def start(self) -> None:
         if self._listen not in self.stream.listeners:
             self.stream.listeners.append(self._listen)
 
-    def pause(self) -> None:
+    def pause(self, behavior: str = "skip") -> None:
+        """Stop recording the call's audio: `silence` writes silence meanwhile, `skip` nothing."""
         self.paused = True
+        self.skip = behavior == "skip"
 
     def resume(self) -> None:
         self.paused = False
@@ -113,23 +120,50 @@ class RecordingService:
         track: str = "both",
         trim: bool | str = False,
         folder: Path,
+        status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_events: tuple[str, ...] = ("completed",),
     ) -> RecordingHandle:
         """Start recording `call`'s audio on `stream` into `folder`, stored `in-progress`.
 
         `channels` is 1/2 or Twilio's mono/dual, `trim` a bool or trim-silence/do-not-trim. Dual
         channels need both tracks (one a channel); with one track the file is mono.
         """
+        recording = self.planned(
+            call, source=source, channels=channels, track=track, trim=trim, folder=folder,
+            status_callback=status_callback, status_callback_method=status_callback_method,
+            status_callback_events=status_callback_events,
+        )  # fmt: skip
+        recorder = self._recorder(recording, stream)
+        try:
+            await self.store.insert_recording(recording)
+        except BaseException:
+            recorder.close()
+            Path(str(recording.path)).unlink(missing_ok=True)
+            raise
+        recorder.start()
+        return RecordingHandle(recording, recorder)
+
+    def planned(
+        self,
+        call: Call,
+        *,
+        source: str,
+        channels: int | str = 1,
+        track: str = "both",
+        trim: bool | str = False,
+        folder: Path,
+        status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_events: tuple[str, ...] = ("completed",),
+    ) -> Recording:
+        """The row of a recording of `call` about to start (`in-progress`), its file in `folder`."""
         if track not in TRACKS:
             raise ValueError(f"track must be one of {TRACKS}: {track}")
         dual = channels in (2, "2", "dual")
-        trimmed = trim is True or trim == "trim-silence"
         recording_id = self.ids()
-        folder = folder.resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{recording_id}.wav"
-        recorder = CallRecorder(stream, path, track=track, dual=dual, trim=trimmed)
         now = self.clock()
-        recording = Recording(
+        return Recording(
             id=recording_id,
             account_id=call.account_id,
             call_id=call.id,
@@ -137,20 +171,51 @@ class RecordingService:
             updated_at=now,
             source=source,
             status="in-progress",
-            channels=recorder.channels,
+            channels=2 if dual and track == "both" else 1,
             track=track,
             start_time=now,
-            path=str(path),
+            path=str(folder.resolve() / f"{recording_id}.wav"),
             api_version=call.api_version,
+            status_callback=status_callback,
+            status_callback_method=status_callback_method,
+            status_callback_events=status_callback_events,
+            trim=trim is True or trim == "trim-silence",
         )
-        try:
-            await self.store.insert_recording(recording)
-        except BaseException:
-            recorder.close()
-            path.unlink(missing_ok=True)
-            raise
+
+    def _recorder(self, recording: Recording, stream: RtpStream) -> CallRecorder:
+        path = Path(str(recording.path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return CallRecorder(
+            stream, path, track=recording.track, dual=recording.channels == 2, trim=recording.trim
+        )
+
+    def attach(self, recording: Recording, stream: RtpStream, folder: Path) -> RecordingHandle:
+        """Start writing a recording already stored (started through the API) from `stream`, into
+        `folder` (this worker's, which need not be the API node's)."""
+        recording = replace(recording, path=str(folder.resolve() / f"{recording.id}.wav"))
+        recorder = self._recorder(recording, stream)
+        if recording.status == "paused":
+            recorder.pause(recording.pause_behavior)
         recorder.start()
         return RecordingHandle(recording, recorder)
+
+    async def control(
+        self, account_id: UUID, recording_id: UUID, status: str, pause_behavior: str | None = None
+    ) -> Recording | None:
+        """Pause, resume or stop a recording that is going; None if it is not (or does not exist)."""
+        return await self.store.control_recording(account_id, recording_id, status, pause_behavior,
+                                                  self.clock())  # fmt: skip
+
+    async def of_call(self, account_id: UUID, call_id: UUID) -> list[Recording]:
+        """Every recording of a call, oldest first."""
+        found: list[Recording] = []
+        page = Page(size=1000)
+        while True:
+            rows = await self.store.list_recordings(account_id, call_id, RecordingFilter(), page)
+            found.extend(rows)
+            if len(rows) < page.size:
+                return sorted(found, key=lambda r: (r.created_at, r.seq or 0))
+            page = Page(size=page.size, after=rows[-1].id)
 
     async def finish(self, handle: RecordingHandle) -> Recording:
         """Stop recording and store the result: `completed` with its duration in whole seconds,
@@ -174,6 +239,12 @@ class RecordingService:
             _remove_files(path)
             return replace(done, path=None)
         return stored
+
+    async def abandon(self, recording: Recording) -> Recording:
+        """A recording that never got any audio (stopped before it began, or its call ended first)
+        is stored `absent`."""
+        done = replace(recording, status="absent", duration_s=0, path=None, updated_at=self.clock())
+        return await self.store.update_recording(done) or done
 
     async def get(self, account_id: UUID, recording_id: UUID) -> Recording | None:
         return await self.store.get_recording(account_id, recording_id)

@@ -35,13 +35,14 @@ from callgate.core.events import (
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.accounts import AccountDirectory
+from callgate.engine.callbacks import outgoing
 from callgate.engine.calls import CallService
 from callgate.engine.clock import new_id, utcnow
 from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.recordings import RecordingHandle, RecordingService
 from callgate.engine.session import Inline, Session
 from callgate.engine.verbs import Goto
-from callgate.store.base import NotificationRecord, Store
+from callgate.store.base import NotificationRecord, Recording, Store
 from callgate.telephony.aio.dialer import Dialer
 from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
@@ -57,6 +58,8 @@ log = logging.getLogger("callgate.engine")
 UNROUTABLE = 13224  # the number or address cannot be called
 REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
 INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
+#: the recordings of a whole call, which the Recordings API may pause, resume and stop
+CALL_RECORDINGS = ("OutboundAPI", "StartCallRecordingAPI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,18 @@ class Engine:
     async def log_attempt(self, call: Call, kind: str, attempt: Attempt) -> None:
         await self.store.log_request(request_record(call.account_id, call.id, kind, attempt))
 
+    async def recording_event(self, call: Call, face: Face, recording: Recording, status: str) -> None:
+        """The recording's own RecordingStatusCallback for `status`, if it asked for that event."""
+        url = recording.status_callback
+        if not url or status not in recording.status_callback_events:
+            return
+        ref = RecordingRef.of(recording)
+        params = face.recording_status_params(call, recording=ref, status=status)
+        item = outgoing(call, kind="recording", url=url, method=recording.status_callback_method,
+                        params=params, at=self.clock(), item_id=self.ids())  # fmt: skip
+        await self.store.add_webhooks([item])
+        self.wake_outbox()
+
 
 def _terminal_event(result: DialResult) -> type[CallEvent]:
     if result.outcome in (Outcome.BUSY, Outcome.DECLINED):
@@ -182,6 +197,10 @@ class CallRunner:
         self._stopping = asyncio.Event()  # the worker is shutting down
         self._limit_changed = asyncio.Event()  # TimeLimit changed through the API
         self._dial: asyncio.Task[DialResult] | None = None
+        #: the call's recordings started through the API, being written
+        self._api_recordings: dict[UUID, RecordingHandle] = {}
+        self._recordings_lock = asyncio.Lock()
+        self._recordings_sync: asyncio.Task[None] | None = None
 
     # the API's changes to a running call (through CallService listeners)
 
@@ -196,6 +215,8 @@ class CallRunner:
             return
         if isinstance(event, CallUpdated) and "time_limit_s" in event.data.get("changed", ()):
             self._limit_changed.set()
+        if isinstance(event, CallUpdated) and "recordings" in event.data.get("changed", ()):
+            self._sync_recordings_soon()
         if isinstance(event, CallUpdated) and self.session is not None:
             changed = set(event.data.get("changed", ()))
             options = call.options
@@ -373,7 +394,11 @@ class CallRunner:
                 track=options.recording_track,
                 trim=options.trim,
                 folder=self.engine.recordings_dir,
+                status_callback=options.recording_status_callback,
+                status_callback_method=options.recording_status_callback_method,
+                status_callback_events=options.recording_status_callback_events or ("completed",),
             )
+            await self.engine.recording_event(self.call, self.face, self._recording.recording, "in-progress")
         work = asyncio.ensure_future(self._converse(session))
         stops: dict[asyncio.Future[Any], str | None] = {
             asyncio.ensure_future(leg.remote_hangup.wait()): "remote",
@@ -454,6 +479,7 @@ class CallRunner:
         start = self.call.start_time
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
+        await self._finish_api_recordings()
         data.update(await self._finish_recording())
         price = self.engine.calls.rates.price(self.call.to, duration)
         moved = await self._apply(
@@ -463,6 +489,72 @@ class CallRunner:
             await self._settle(200, data)
 
     _recording: RecordingHandle | None = None
+
+    # recordings controlled through the API
+
+    def _sync_recordings_soon(self) -> None:
+        """The call's recordings changed through the API: do what their rows now say, in order."""
+        previous = self._recordings_sync
+
+        async def sync() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                await self._sync_recordings()
+            except Exception:
+                log.exception("call %s: could not follow a change to its recordings", self.call.id)
+
+        self._recordings_sync = asyncio.ensure_future(sync())
+
+    async def _sync_recordings(self) -> None:
+        engine = self.engine
+        async with self._recordings_lock:
+            if self._ended or self.media is None:
+                return
+            rows = await engine.recordings.of_call(self.call.account_id, self.call.id)
+            for row in rows:
+                if row.source not in CALL_RECORDINGS:
+                    continue
+                handle = self._api_recordings.get(row.id)
+                if handle is None and self._recording is not None and self._recording.recording.id == row.id:
+                    handle = self._recording
+                if handle is None:
+                    await self._begin_api_recording(row)
+                elif row.status == "paused":
+                    handle.recorder.pause(row.pause_behavior)
+                elif row.status == "in-progress":
+                    handle.recorder.resume()
+                elif row.status == "stopped":
+                    await self._stop_recording(handle)
+
+    async def _begin_api_recording(self, row: Recording) -> None:
+        engine = self.engine
+        if row.source != "StartCallRecordingAPI" or self.media is None:
+            return
+        if row.status == "stopped":  # stopped before it began: nothing was recorded
+            await engine.recording_event(self.call, self.face, await engine.recordings.abandon(row), "absent")
+        elif row.status in ("in-progress", "paused"):
+            handle = engine.recordings.attach(row, self.media, engine.recordings_dir)
+            self._api_recordings[row.id] = handle
+            await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
+
+    async def _stop_recording(self, handle: RecordingHandle) -> None:
+        """Finish a recording before the call ends (stopped through the API) and report it."""
+        if handle is self._recording:
+            self._recording = None
+        else:
+            del self._api_recordings[handle.recording.id]
+        recording = await self.engine.recordings.finish(handle)
+        await self.engine.recording_event(self.call, self.face, recording, recording.status)
+
+    async def _finish_api_recordings(self) -> None:
+        """The call ends: every recording started through the API ends with it, and is reported."""
+        if self._recordings_sync is not None:
+            await asyncio.gather(self._recordings_sync, return_exceptions=True)
+        async with self._recordings_lock:
+            for handle in list(self._api_recordings.values()):
+                with contextlib.suppress(Exception):
+                    await self._stop_recording(handle)
 
     async def _finish_recording(self) -> dict[str, Any]:
         """End the call's recording (Record=true); what the end's callbacks say about it."""

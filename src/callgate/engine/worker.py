@@ -243,4 +243,5 @@ def _what_changed(before: Call, after: Call) -> CallEvent:
         for name in ("url", "method", "markup", "status_callback", "time_limit_s")
         if getattr(before.options, name) != getattr(after.options, name)
     )
-    return CallUpdated({"changed": changed})
+    # A change that touched none of them was made to the call's recordings (the Recordings API).
+    return CallUpdated({"changed": changed or ["recordings"]})

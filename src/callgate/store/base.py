@@ -113,7 +113,10 @@ class Recording:
     """One recording of a call's audio, and where its WAV file lives.
 
     `source` says what made it (OutboundAPI, RecordVerb, DialVerb, StartCallRecordingAPI), `status`
-    where it stands (in-progress, completed, absent, failed); `duration_s` is known once it is done.
+    where it stands (in-progress, paused, stopped, completed, absent, failed); `duration_s` is known
+    once it is done. A recording started through the API keeps what its request asked for: its
+    RecordingStatusCallback (`status_callback*`), `trim`, and how a pause records (`pause_behavior`:
+    silence or skip).
     """
 
     id: UUID
@@ -133,6 +136,11 @@ class Recording:
     price: str | None = None
     price_unit: str = "USD"
     api_version: str = "2010-04-01"
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_callback_events: tuple[str, ...] = ("completed",)
+    trim: bool = False
+    pause_behavior: str = "silence"
     seq: int | None = None
 
 
@@ -216,6 +224,12 @@ class Store(Protocol):
         self, account_id: UUID, call_id: UUID | None, flt: RecordingFilter, page: Page
     ) -> list[Recording]: ...
     async def delete_recording(self, account_id: UUID, recording_id: UUID) -> bool: ...
+    async def control_recording(
+        self, account_id: UUID, recording_id: UUID, status: str, pause_behavior: str | None, at: datetime
+    ) -> Recording | None:
+        """Move a recording that is still going (in-progress or paused) to `status` (and, when given,
+        its `pause_behavior`); None if there is no such recording or it is no longer going."""
+        ...
 
     # request log: the call's Events and the Notifications resources, paged and filtered
     async def list_requests(self, account_id: UUID, call_id: UUID, page: Page) -> list[RequestRecord]:

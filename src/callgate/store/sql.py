@@ -639,6 +639,29 @@ class SqlStore:
         query = delete(recordings).where(where)
         return await self._tx(lambda conn: bool(conn.execute(query).rowcount))
 
+    async def control_recording(
+        self, account_id: UUID, recording_id: UUID, status: str, pause_behavior: str | None, at: datetime
+    ) -> Recording | None:
+        rec = recordings.c
+        where = and_(
+            rec.id == str(recording_id),
+            rec.account_id == str(account_id),
+            rec.status.in_(("in-progress", "paused")),
+        )
+        values: dict[str, Any] = {"status": status, "updated_at": codec.naive(at)}
+        if pause_behavior is not None:
+            values["pause_behavior"] = pause_behavior
+        change = update(recordings).where(where).values(**values)
+        read = select(recordings).where(rec.id == str(recording_id))
+
+        def control(conn: Connection) -> Recording | None:
+            if conn.execute(change).rowcount != 1:
+                return None
+            row = conn.execute(read).mappings().first()
+            return None if row is None else _recording_from_row(row)
+
+        return await self._tx(control)
+
     # request log: the call's Events and the Notifications resources, paged and filtered
 
     async def list_requests(self, account_id: UUID, call_id: UUID, page: Page) -> list[RequestRecord]:
@@ -721,6 +744,11 @@ def _recording_values(recording: Recording) -> dict[str, Any]:
         "price": recording.price,
         "price_unit": recording.price_unit,
         "api_version": recording.api_version,
+        "status_callback": recording.status_callback,
+        "status_callback_method": recording.status_callback_method,
+        "status_callback_events": " ".join(recording.status_callback_events),
+        "trim": recording.trim,
+        "pause_behavior": recording.pause_behavior,
     }
 
 
@@ -743,6 +771,11 @@ def _recording_from_row(r: Any) -> Recording:
         price=r["price"],
         price_unit=r["price_unit"],
         api_version=r["api_version"],
+        status_callback=r["status_callback"],
+        status_callback_method=r["status_callback_method"],
+        status_callback_events=tuple(r["status_callback_events"].split()),
+        trim=bool(r["trim"]),
+        pause_behavior=r["pause_behavior"],
         seq=r["seq"],
     )
 

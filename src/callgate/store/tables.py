@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -182,5 +184,11 @@ recordings = Table(
     Column("price", String(32)),
     Column("price_unit", String(8), nullable=False),
     Column("api_version", String(16), nullable=False),
+    # what a recording started through the API asked for (0004)
+    Column("status_callback", Text()),
+    Column("status_callback_method", String(8), nullable=False, server_default="POST"),
+    Column("status_callback_events", String(64), nullable=False, server_default="completed"),
+    Column("trim", Boolean(), nullable=False, server_default=false()),
+    Column("pause_behavior", String(8), nullable=False, server_default="silence"),
     Index("ix_recordings_account_seq", "account_id", "seq"),
 )

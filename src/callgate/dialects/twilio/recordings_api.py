@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,15 +20,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from callgate.core.errors import ApiError, InternalError, MethodNotAllowed
+from callgate.core.errors import ApiError, InternalError, InvalidCallState, MethodNotAllowed
+from callgate.core.status import CallStatus
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
-from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response
+from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
-from callgate.dialects.twilio.http import PageRequest, authenticate, query_form, services
+from callgate.dialects.twilio.http import PageRequest, authenticate, query_form, read_form, services
 from callgate.dialects.twilio.render import account_path, rfc2822
-from callgate.dialects.twilio.schemas import PAGING
+from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _method, _url
 from callgate.dialects.twilio.webhook import recording_sid
 from callgate.engine.recordings import CONTENT_TYPES, MediaFormat, RecordingService
 from callgate.store.base import Recording, RecordingFilter
@@ -56,6 +58,49 @@ LIST_RECORDINGS = (
 )
 #: Twilio's RequestedChannels on a media download: 1 mixes a dual-channel recording down to mono.
 MEDIA_QUERY = (Param("RequestedChannels", Kind.INT, code=20001, minimum=1, maximum=2),)
+
+#: Twilio's alias for the recording of a call that is going now (in-progress or paused)
+CURRENT = "Twilio.CURRENT"
+#: the recordings of a call that the API may pause, resume and stop
+CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI")
+#: CreateCallRecording: start recording a call in progress
+START_RECORDING = (
+    Param(
+        "RecordingStatusCallbackEvent",
+        Kind.ENUM,
+        attr="events",
+        code=20001,
+        choices=("in-progress", "completed", "absent"),
+        many=True,
+        split_spaces=True,
+    ),
+    _url("RecordingStatusCallback", attr="callback", code=BAD_URL),
+    _method("RecordingStatusCallbackMethod", attr="callback_method"),
+    Param("Trim", Kind.ENUM, code=20001, choices=("trim-silence", "do-not-trim"), default="do-not-trim"),
+    Param(
+        "RecordingChannels", Kind.ENUM, attr="channels", code=20001, choices=("mono", "dual"), default="mono"
+    ),  # fmt: skip
+    Param(
+        "RecordingTrack",
+        Kind.ENUM,
+        attr="track",
+        code=20001,
+        choices=("inbound", "outbound", "both"),
+        default="both",
+    ),  # fmt: skip
+)
+#: UpdateCallRecording: pause, resume or stop it
+CONTROL_RECORDING = (
+    Param(
+        "Status",
+        Kind.ENUM,
+        code=20001,
+        required_code=20001,
+        choices=("in-progress", "paused", "stopped"),
+        description="paused, in-progress (resume) or stopped.",
+    ),
+    Param("PauseBehavior", Kind.ENUM, code=20001, choices=("skip", "silence"), default="silence"),
+)
 
 
 def parse_recording(flavor: Flavor, value: str) -> UUID | None:
@@ -220,6 +265,84 @@ async def fetch_call_recording(request: Request, flavor: Flavor, account_id: UUI
     return JSONResponse(recording_json(rec, flavor, base_url=_base_url(request), via_call=True))
 
 
+def _recordings_dir(request: Request) -> Path:
+    settings = getattr(request.app.state, "settings", None)
+    return Path(settings.recordings if settings is not None else "./recordings")
+
+
+async def start_call_recording(request: Request, flavor: Flavor, account_id: UUID) -> Response:
+    """Start recording a call in progress (Twilio's CreateCallRecording): 201 with the recording,
+    `in-progress`; the worker running the call starts writing it at once."""
+    parsed = parse_form(await read_form(request), START_RECORDING)
+    _raise_all(parsed)
+    values = {p.target: p.default for p in START_RECORDING if p.default is not None} | parsed.values
+    call_id = _call_id(request, flavor)
+    calls = services(request).calls
+    call = await calls.get(account_id, call_id)
+    if call is None:
+        raise _not_found(request)
+    if call.status is not CallStatus.IN_PROGRESS:
+        raise InvalidCallState("Call is not in-progress. Cannot record.")
+    recordings = recording_service(request)
+    recording = recordings.planned(
+        call,
+        source="StartCallRecordingAPI",
+        channels=values["channels"],
+        track=values["track"],
+        trim=values["trim"],
+        folder=_recordings_dir(request),
+        status_callback=values.get("callback"),
+        status_callback_method=values["callback_method"],
+        status_callback_events=tuple(values.get("events") or ("completed",)),
+    )
+    await recordings.store.insert_recording(recording)
+    try:
+        moved = await calls.recordings_changed(account_id, call_id)
+    except BaseException:
+        await recordings.store.delete_recording(account_id, recording.id)  # the call ended meanwhile
+        raise
+    if moved is None:
+        await recordings.store.delete_recording(account_id, recording.id)
+        raise _not_found(request)
+    body = recording_json(recording, flavor, base_url=_base_url(request), via_call=True)
+    return JSONResponse(body, status_code=201)
+
+
+async def control_call_recording(request: Request, flavor: Flavor, account_id: UUID) -> Response:
+    """Pause, resume or stop a call's recording (Twilio's UpdateCallRecording); `Twilio.CURRENT`
+    names the one going now. The worker running the call follows at once."""
+    parsed = parse_form(await read_form(request), CONTROL_RECORDING)
+    _raise_all(parsed)
+    status = parsed.values["status"]
+    call_id = _call_id(request, flavor)
+    recordings = recording_service(request)
+    if request.path_params["sid"] == CURRENT:
+        going = [
+            r
+            for r in await recordings.of_call(account_id, call_id)
+            if r.status in ("in-progress", "paused") and r.source in CONTROLLABLE
+        ]
+        if not going:
+            raise _not_found(request)
+        rec = going[-1]
+    else:
+        rec = await _find(request, flavor, account_id, call_id)
+    if rec.source not in CONTROLLABLE:
+        raise InvalidCallState(f"A recording made by {rec.source} cannot be paused, resumed or stopped")
+    if rec.status not in ("in-progress", "paused"):
+        raise InvalidCallState(f"The recording is {rec.status}: only a recording in progress can change")
+    calls = services(request).calls
+    call = await calls.get(account_id, call_id)
+    if call is None or call.status is not CallStatus.IN_PROGRESS:
+        raise InvalidCallState("Call is not in-progress. Cannot update the recording.")
+    behavior = parsed.values.get("pause_behavior", "silence") if status == "paused" else None
+    changed = await recordings.control(account_id, rec.id, status, behavior)
+    if changed is None:  # it ended meanwhile
+        raise InvalidCallState("The recording is no longer in progress")
+    await calls.recordings_changed(account_id, call_id, "update the recording")
+    return JSONResponse(recording_json(changed, flavor, base_url=_base_url(request), via_call=True))
+
+
 async def delete_recording(request: Request, flavor: Flavor, account_id: UUID) -> Response:
     call_id = _call_id(request, flavor) if "call" in request.path_params else None
     rec = await _find(request, flavor, account_id, call_id)
@@ -253,7 +376,12 @@ def recording_routes(
     base = f"{prefix}/2010-04-01/Accounts/{{account}}"
     media_public = not media_auth
     fetch_or_delete: dict[str, Handler] = {"GET": fetch_recording, "DELETE": delete_recording}
-    call_fetch_or_delete: dict[str, Handler] = {"GET": fetch_call_recording, "DELETE": delete_recording}
+    call_recording: dict[str, Handler] = {
+        "GET": fetch_call_recording,
+        "POST": control_call_recording,
+        "DELETE": delete_recording,
+    }
+    call_recordings: dict[str, Handler] = {"GET": list_call_recordings, "POST": start_call_recording}
     # Most specific first: `{sid}` alone would swallow `.json`, `.wav` and `.mp3`.
     table: list[tuple[str, dict[str, Handler], bool]] = [
         ("/Recordings.json", {"GET": list_recordings}, False),
@@ -262,10 +390,10 @@ def recording_routes(
         ("/Recordings/{sid}.wav", {"GET": _media("wav")}, media_public),
         ("/Recordings/{sid}.mp3", {"GET": _media("mp3")}, media_public),
         ("/Recordings/{sid}", {"GET": _media("wav")}, media_public),
-        ("/Calls/{call}/Recordings.json", {"GET": list_call_recordings}, False),
-        ("/Calls/{call}/Recordings", {"GET": list_call_recordings}, False),
-        ("/Calls/{call}/Recordings/{sid}.json", call_fetch_or_delete, False),
-        ("/Calls/{call}/Recordings/{sid}", call_fetch_or_delete, False),
+        ("/Calls/{call}/Recordings.json", call_recordings, False),
+        ("/Calls/{call}/Recordings", call_recordings, False),
+        ("/Calls/{call}/Recordings/{sid}.json", call_recording, False),
+        ("/Calls/{call}/Recordings/{sid}", call_recording, False),
     ]
     return [
         Route(base + path, _endpoint(api, handlers, public=public), methods=_ALL_METHODS)
