@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from callgate.config import Settings
 from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
@@ -170,16 +172,45 @@ def create_app(
         flavor = SIGNALWIRE if path.startswith("/api/laml/") else TWILIO
         return flavor.error_response(error, path)
 
+    twilio_api, laml_api = CompatApi("", (TWILIO, SIGNALWIRE)), CompatApi("/api/laml", (SIGNALWIRE,))
     routes = [
         # Most traffic first: Starlette tries routes in order.
-        *CompatApi("", (TWILIO, SIGNALWIRE)).routes(),
-        *CompatApi("/api/laml", (SIGNALWIRE,)).routes(),
+        *twilio_api.routes(),
+        *laml_api.routes(),
         *recording_routes("", (TWILIO, SIGNALWIRE), media_auth=settings.recording_media_auth),
         *recording_routes("/api/laml", (SIGNALWIRE,), media_auth=settings.recording_media_auth),
         *event_routes("", (TWILIO, SIGNALWIRE)),
         Route("/openapi.json", openapi),
         Route("/healthz", health),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    app = CallgateApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    app.shortcuts = [twilio_api.calls_shortcut(), laml_api.calls_shortcut()]
     app.state.settings = settings
     return app
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class CallgateApp(Starlette):
+    """Starlette, with the busiest resource (a Calls list: create call) served straight from here.
+
+    Its requests skip the middleware stack and the router, which cost as much as a quarter of a
+    create-call's time on the event loop; nothing there concerns them: the endpoint turns every
+    exception into the vendor's error body itself, and no route before it could match its path.
+    """
+
+    shortcuts: list[tuple[re.Pattern[str], Endpoint]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            for pattern, endpoint in self.shortcuts:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    scope["app"] = self
+                    scope["path_params"] = match.groupdict()
+                    response = await endpoint(Request(scope, receive, send))
+                    await response(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
