@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from callgate.core.call import Account
 from callgate.core.errors import AuthenticationFailed, InvalidParameter
@@ -49,20 +49,31 @@ def _json_pairs(body: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
+def _too_big() -> InvalidParameter:
+    return InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
+
+
 async def _body(request: Request) -> bytes:
-    """The request body, refused (400) past MAX_BODY_BYTES before more of it is read."""
-    too_big = InvalidParameter(f"The request body is larger than {MAX_BODY_BYTES} bytes", code=20001)
+    """The request body, refused (400) past MAX_BODY_BYTES before more of it is read.
+
+    Read from the ASGI messages themselves (Starlette's `stream()` costs an async generator per
+    request); a handler reads the body once, through here."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_big
+        raise _too_big()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise too_big
+            raise _too_big()
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_form(request: Request) -> Form:
