@@ -299,3 +299,18 @@ def test_a_recording_started_and_stopped_through_the_api(client, app, engine):
     assert client.calls(call.sid).recordings(started.sid).fetch().status == "completed"
     client.calls(call.sid).update(status="completed")
     assert app.wait_final("/status", call.sid).params["CallStatus"] == "completed"
+
+
+def test_machine_detection_tells_a_person_from_a_machine(client, app, engine):
+    app.route("/voice", laml("hangup"))
+    person = client.calls.create(to="+14155550100", from_=FROM, url=app.url("/voice"),
+                                 machine_detection="Enable", status_callback=app.url("/status"))  # fmt: skip
+    machine = client.calls.create(to="+14155550111", from_=FROM, url=app.url("/voice"),
+                                  machine_detection="Enable", status_callback=app.url("/status"))  # fmt: skip
+    for call, answered_by in ((person, "human"), (machine, "machine_start")):
+        (fetched,) = app.wait_call("/voice", call.sid)
+        assert fetched.params["AnsweredBy"] == answered_by
+        assert_signed(fetched, engine)
+        assert_standard(fetched, engine, call.sid, call.to)
+        assert app.wait_final("/status", call.sid).params["AnsweredBy"] == answered_by
+        assert client.calls(call.sid).fetch().answered_by == answered_by

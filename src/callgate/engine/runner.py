@@ -48,6 +48,8 @@ from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import Speaker
+from callgate.telephony.media.amd import AmdSettings, MachineDetector
+from callgate.telephony.media.audio import Samples
 from callgate.telephony.routing import Unroutable
 from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
 from callgate.webhooks.outbox import request_record
@@ -201,6 +203,7 @@ class CallRunner:
         self._api_recordings: dict[UUID, RecordingHandle] = {}
         self._recordings_lock = asyncio.Lock()
         self._recordings_sync: asyncio.Task[None] | None = None
+        self._amd_task: asyncio.Future[None] | None = None
 
     # the API's changes to a running call (through CallService listeners)
 
@@ -467,6 +470,8 @@ class CallRunner:
         if self._ended:
             return
         self._ended = True
+        if self._amd_task is not None:
+            self._amd_task.cancel()  # the call ends before anyone could tell who answered it
         leg = self.leg
         assert leg is not None
         end = at or self._now()  # the call ends now, not when the far end answers our BYE
@@ -567,10 +572,64 @@ class CallRunner:
         ref = RecordingRef.of(recording)
         return {"recording": ref.to_json(), "recording_status": "completed"}
 
+    def _amd_settings(self) -> AmdSettings | None:
+        """MachineDetection's settings, or None without it (SendDigits turns it off, as on Twilio)."""
+        options = self.call.options
+        if options.machine_detection not in ("Enable", "DetectMessageEnd") or options.send_digits:
+            return None
+        return AmdSettings(
+            detect_message_end=options.machine_detection == "DetectMessageEnd",
+            timeout_ms=options.machine_detection_timeout_s * 1000,
+            speech_threshold_ms=options.machine_detection_speech_threshold_ms,
+            speech_end_threshold_ms=options.machine_detection_speech_end_threshold_ms,
+            silence_timeout_ms=options.machine_detection_silence_timeout_ms,
+        )
+
+    async def _detect_machine(self, settings: AmdSettings) -> None:
+        """Listen to the far end until it is known who answered (or it hangs up), write AnsweredBy on
+        the call and, with AsyncAmd, send the AsyncAmdStatusCallback."""
+        assert self.media is not None and self.leg is not None
+        detector = MachineDetector(settings)
+        known: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def listen(inbound: Samples, _outbound: Samples) -> None:
+            if not known.done() and detector.feed(inbound) is not None:
+                known.set_result(str(detector.result))
+
+        self.media.listeners.append(listen)
+        hangup: asyncio.Future[Any] = asyncio.ensure_future(self.leg.remote_hangup.wait())
+        waits: set[asyncio.Future[Any]] = {known, hangup}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+            if listen in self.media.listeners:
+                self.media.listeners.remove(listen)
+        answered_by = known.result() if known.done() else detector.hung_up()
+        took_ms = detector.elapsed_ms
+        event = CallUpdated({"changed": ["answered_by"], "answered_by": answered_by, "detection_ms": took_ms})
+        call = await self._apply(event, answered_by=answered_by)
+        options = self.call.options
+        if call is None or not options.async_amd or not options.async_amd_status_callback:
+            return
+        engine = self.engine
+        params = self.face.amd_params(call, answered_by=answered_by, detection_duration_ms=took_ms)
+        item = outgoing(call, kind="amd", url=options.async_amd_status_callback,
+                        method=options.async_amd_status_callback_method, params=params, at=engine.clock(),
+                        item_id=engine.ids())  # fmt: skip
+        await engine.store.add_webhooks([item])
+        engine.wake_outbox()
+
     async def _converse(self, session: Session) -> None:
         options = self.call.options
         if options.send_digits:
             await session.press(options.send_digits)
+        amd = self._amd_settings()
+        if amd is not None:
+            if options.async_amd:  # the document runs at once; the result comes on its own
+                self._amd_task = asyncio.ensure_future(self._detect_machine(amd))
+            else:  # the document waits for the result, and its request says who answered
+                await self._detect_machine(amd)
         if options.markup:
             await session.run(Inline(options.markup))
             return

@@ -73,6 +73,11 @@ class CompatFace:
             call, self.flavor, recording=self._info(call, recording), status=status, source=recording.source
         )
 
+    def amd_params(self, call: Call, *, answered_by: str, detection_duration_ms: int) -> Params:
+        return webhook.amd_params(
+            call, self.flavor, answered_by=answered_by, detection_duration_ms=detection_duration_ms
+        )
+
     def gather_params(self, call: Call, *, digits: str, finished_on_key: str | None) -> Params:
         return webhook.gather_params(call, self.flavor, digits=digits, finished_on_key=finished_on_key)
 
