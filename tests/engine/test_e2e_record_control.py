@@ -18,7 +18,7 @@ import pytest
 from starlette.responses import Response
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Recording, Stop, VoiceResponse
 
 from tests.audio_checks import best_alignment
 from tests.engine.server import Serve
@@ -199,3 +199,36 @@ def test_bad_requests_get_twilio_errors(setup):
     assert recordings(started.sid).fetch().status == "in-progress", "the refused changes changed nothing"
     client.calls(sid).update(status="completed")
     wait_completed(app, "/status-bad", sid)
+
+
+def test_a_document_starts_and_stops_a_recording_of_the_call(setup):
+    client, app, folder = setup
+    doc = VoiceResponse()
+    doc.start().recording(
+        recording_status_callback="/rec-twiml", track="outbound", channels="mono",
+        recording_status_callback_event="in-progress completed", name="greeting",
+    )  # fmt: skip
+    doc.play(app.url("/tone.wav"))
+    stop = Stop()  # the SDK has no <Stop><Recording> helper; its generic nesting writes it
+    stop.nest(Recording(name="greeting"))
+    doc.append(stop)
+    doc.pause(length=1)
+    doc.say("Not recorded")
+    call = client.calls.create(to=SILENT_PHONE, from_=FROM, url=app.route("/voice-twiml", str(doc)),
+                               status_callback=app.url("/status-twiml"))  # fmt: skip
+    (began,) = recording_hits(app, "/rec-twiml", call.sid, "in-progress")
+    assert began.signature_ok and began.params["RecordingSource"] == "StartCallRecordingTwiML"
+    (done,) = recording_hits(app, "/rec-twiml", call.sid, "completed")
+    assert done.params["RecordingSid"] == began.params["RecordingSid"]
+    # Stopped by the document while the call went on: the tone (1 s, trimmed), and not the speech.
+    assert int(done.params["RecordingDuration"]) == 1
+    final = wait_completed(app, "/status-twiml", call.sid)
+    assert final.params["CallStatus"] == "completed" and int(final.params["CallDuration"]) >= 2
+    recording = client.recordings(done.params["RecordingSid"]).fetch()
+    assert (recording.status, recording.source, recording.channels) == (
+        "completed",
+        "StartCallRecordingTwiML",
+        1,
+    )
+    audio = pcm(httpx.get(done.params["RecordingUrl"] + ".wav", timeout=10).content)
+    assert best_alignment(audio, pcm(tone_wav(seconds=1.0, freq=700.0))[:4000]) > 0.8

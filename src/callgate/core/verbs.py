@@ -145,7 +145,41 @@ class Echo:
     timeout_s: int | None = None
 
 
-Verb = Say | Play | Pause | Gather | Record | Dial | Hangup | Redirect | Reject | Echo
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """<Start><Recording>: record the call from here on, while the document goes on (Twilio's
+    defaults: both tracks, dual channels, trimmed). `name` lets <Stop><Recording> end it."""
+
+    recording_status_callback: str | None = None
+    recording_status_callback_method: str = "POST"
+    recording_status_callback_events: tuple[str, ...] = ("completed",)
+    trim: str = "trim-silence"
+    track: str = "both"
+    channels: str = "dual"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    """<Stop><Recording>: end the recording <Start><Recording> began under `name` (None: all of them)."""
+
+    name: str | None = None
+
+
+Verb = (
+    Say
+    | Play
+    | Pause
+    | Gather
+    | Record
+    | Dial
+    | Hangup
+    | Redirect
+    | Reject
+    | Echo
+    | StartRecording
+    | StopRecording
+)
 
 
 @dataclass(frozen=True, slots=True)

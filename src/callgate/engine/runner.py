@@ -34,6 +34,7 @@ from callgate.core.events import (
     CallUpdated,
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
+from callgate.core.verbs import StartRecording
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.callbacks import outgoing
 from callgate.engine.calls import CallService
@@ -61,7 +62,7 @@ UNROUTABLE = 13224  # the number or address cannot be called
 REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
 INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
 #: the recordings of a whole call, which the Recordings API may pause, resume and stop
-CALL_RECORDINGS = ("OutboundAPI", "StartCallRecordingAPI")
+CALL_RECORDINGS = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,8 @@ class CallRunner:
         self._recordings_lock = asyncio.Lock()
         self._recordings_sync: asyncio.Task[None] | None = None
         self._amd_task: asyncio.Future[None] | None = None
+        #: the recordings documents started, with the names they gave them
+        self._named_recordings: list[tuple[str | None, UUID]] = []
 
     # the API's changes to a running call (through CallService listeners)
 
@@ -388,6 +391,7 @@ class CallRunner:
         session = self.session = Session(
             self.engine, self.call, self.account, self.face, self.media, leg.remote_hangup
         )
+        session.call_recordings = self
         if options.record:
             self._recording = await self.engine.recordings.start(
                 self.call,
@@ -551,6 +555,34 @@ class CallRunner:
             del self._api_recordings[handle.recording.id]
         recording = await self.engine.recordings.finish(handle)
         await self.engine.recording_event(self.call, self.face, recording, recording.status)
+
+    async def start_twiml_recording(self, verb: StartRecording, callback_url: str | None) -> None:
+        """<Start><Recording>: record the call from now on, as the API would have started it."""
+        engine = self.engine
+        recording = engine.recordings.planned(
+            self.call, source="StartCallRecordingTwiML", channels=verb.channels, track=verb.track,
+            trim=verb.trim, folder=engine.recordings_dir, status_callback=callback_url,
+            status_callback_method=verb.recording_status_callback_method,
+            status_callback_events=verb.recording_status_callback_events,
+        )  # fmt: skip
+        async with self._recordings_lock:
+            if self._ended or self.media is None:
+                return
+            await engine.store.insert_recording(recording)
+            handle = engine.recordings.attach(recording, self.media, engine.recordings_dir)
+            self._api_recordings[recording.id] = handle
+            self._named_recordings.append((verb.name, recording.id))
+        await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
+
+    async def stop_twiml_recording(self, name: str | None) -> None:
+        """<Stop><Recording>: end the recording started under `name` (None: every one a document began)."""
+        async with self._recordings_lock:
+            chosen = [rid for given, rid in self._named_recordings if name is None or given == name]
+            self._named_recordings = [(g, rid) for g, rid in self._named_recordings if rid not in chosen]
+            for recording_id in chosen:
+                handle = self._api_recordings.get(recording_id)
+                if handle is not None:  # not already stopped through the API
+                    await self._stop_recording(handle)
 
     async def _finish_api_recordings(self) -> None:
         """The call ends: every recording started through the API ends with it, and is reported."""

@@ -15,13 +15,13 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urljoin
 
 import numpy as np
 
 from callgate.core.call import Account, Call
-from callgate.core.verbs import Document, DocumentError, Play, Say
+from callgate.core.verbs import Document, DocumentError, Play, Say, StartRecording
 from callgate.engine.callbacks import outgoing
 from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.verbs import Goto, Stop, runner_for
@@ -50,6 +50,13 @@ class Inline:
 Target = Goto | Inline
 
 
+class CallRecordings(Protocol):
+    """What runs the call offers a document for <Start><Recording> and <Stop><Recording>."""
+
+    async def start_twiml_recording(self, verb: StartRecording, callback_url: str | None) -> None: ...
+    async def stop_twiml_recording(self, name: str | None) -> None: ...
+
+
 class Session:
     def __init__(
         self,
@@ -68,6 +75,8 @@ class Session:
         self.face = face
         self.media = media
         self.document_url: str | None = None
+        #: the call's own recordings (set by the call's runner; None: a document cannot start one)
+        self.call_recordings: CallRecordings | None = None
         self._interrupt: Target | None = None
         self._inner: asyncio.Task[Target | None] | None = None
 
@@ -136,6 +145,17 @@ class Session:
         method: str | None = None,
     ) -> None:
         await self.engine.notify(self.call, code, message, level=level, url=url, method=method)
+
+    async def start_recording(self, verb: StartRecording) -> None:
+        if self.call_recordings is None:
+            await self.notify(13750, "<Start><Recording> cannot record this call", level="warning")
+            return
+        url = verb.recording_status_callback
+        await self.call_recordings.start_twiml_recording(verb, None if url is None else self.absolute(url))
+
+    async def stop_recording(self, name: str | None) -> None:
+        if self.call_recordings is not None:
+            await self.call_recordings.stop_twiml_recording(name)
 
     async def recording_callback(
         self, url: str | None, method: str, events: Sequence[str], recording: RecordingRef

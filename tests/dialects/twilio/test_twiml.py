@@ -17,6 +17,8 @@ from callgate.core.verbs import (
     Redirect,
     Reject,
     Say,
+    StartRecording,
+    StopRecording,
 )
 from callgate.dialects.twilio.twiml import parse_document
 
@@ -722,3 +724,50 @@ def test_bytes_follow_their_encoding_declaration():
 def test_an_unknown_dialect_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown dialect 'bandwidth'"):
         parse_document("<Response/>", dialect="bandwidth")
+
+
+# ---- Start and Stop: a recording of the call ---------------------------------------------------------
+
+
+def test_start_recording_with_twilios_defaults_and_every_attribute():
+    r = VoiceResponse()
+    r.start().recording()
+    r.start().recording(
+        recording_status_callback="/rec", recording_status_callback_method="GET",
+        recording_status_callback_event="in-progress completed", trim="do-not-trim", track="inbound",
+        channels="mono", name="first",
+    )  # fmt: skip
+    r.say("recorded")
+    doc = parse(r)
+    assert doc.verbs == (
+        StartRecording(),
+        StartRecording(
+            recording_status_callback="/rec", recording_status_callback_method="GET",
+            recording_status_callback_events=("in-progress", "completed"), trim="do-not-trim",
+            track="inbound", channels="mono", name="first",
+        ),
+        Say(text="recorded"),
+    )  # fmt: skip
+    assert doc.notices == ()
+
+
+def test_stop_recording_by_name_and_bad_values_fall_back_with_12200():
+    doc = parse_document(
+        '<Response><Start><Recording track="sideways" channels="3"/></Start>'
+        '<Stop><Recording name="first"/></Stop><Stop><Recording/></Stop></Response>'
+    )
+    assert doc.verbs == (StartRecording(), StopRecording(name="first"), StopRecording())
+    assert codes(doc) == [12200, 12200]
+
+
+def test_start_with_another_noun_is_13750_and_an_empty_start_is_skipped():
+    r = VoiceResponse()
+    r.start().stream(url="wss://example.com/audio")
+    error = refused(str(r))
+    assert (error.code, error.message) == (13750, "<Start><Stream> is not supported by Callgate")
+    doc = parse_document("<Response><Start/><Say>hi</Say></Response>")
+    assert doc.verbs == (Say(text="hi"),)
+    assert codes(doc) == [12200]
+    # LaML has no <Start><Recording>: the verb is not run there.
+    laml = refused("<Response><Start><Recording/></Start></Response>", dialect="signalwire")
+    assert laml.code == 13750

@@ -62,7 +62,7 @@ MEDIA_QUERY = (Param("RequestedChannels", Kind.INT, code=20001, minimum=1, maxim
 #: Twilio's alias for the recording of a call that is going now (in-progress or paused)
 CURRENT = "Twilio.CURRENT"
 #: the recordings of a call that the API may pause, resume and stop
-CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI")
+CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
 #: CreateCallRecording: start recording a call in progress
 START_RECORDING = (
     Param(

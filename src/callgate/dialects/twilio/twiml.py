@@ -60,6 +60,8 @@ from callgate.core.verbs import (
     Redirect,
     Reject,
     Say,
+    StartRecording,
+    StopRecording,
     Verb,
 )
 
@@ -73,12 +75,12 @@ VERB_NOT_SUPPORTED = 13750  # Twilio: "Twiml verb not supported by this API vers
 
 # Twilio's TwiML verbs and <Dial> nouns that Callgate does not run (13750), and the nouns that only
 # belong inside a verb (12200 elsewhere)
-UNSUPPORTED_VERBS = frozenset({"Connect", "Enqueue", "Leave", "Pay", "Refer", "Sms", "Start", "Stop"})
+UNSUPPORTED_VERBS = frozenset({"Connect", "Enqueue", "Leave", "Pay", "Refer", "Sms"})
 UNSUPPORTED_NOUNS = {
     "twilio": frozenset({"Application", "Client", "Conference", "Queue", "Sim", "WhatsApp"}),
     "signalwire": frozenset({"Conference", "Queue", "Verto"}),
 }
-NOUNS = frozenset({"Number", "Sip", "Prompt", "Parameter", "Stream", "Siprec", "Transcription"})
+NOUNS = frozenset({"Number", "Sip", "Prompt", "Parameter", "Stream", "Siprec", "Transcription", "Recording"})
 
 SSML_TAGS = frozenset({"break", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as", "sub", "w"})
 DIGITS_RE = re.compile(r"[0-9]{1,9}")  # longer: out of every range (and int() refuses 4300+)
@@ -134,6 +136,8 @@ IGNORED_ATTRIBUTES = {
     ),
 }
 IGNORED_ATTRIBUTES["Sip"] = IGNORED_ATTRIBUTES["Number"] - {"byoc"}
+IGNORED_ATTRIBUTES["Start"] = frozenset({"action", "method"})
+IGNORED_ATTRIBUTES["Recording"] = frozenset({"recordingConfigurationId"})
 
 
 def parse_document(text: str | bytes, *, dialect: str = "twilio", max_bytes: int = 64 * 1024) -> Document:
@@ -659,6 +663,70 @@ def _echo(r: _Reader, el: Element) -> Echo:
     return Echo()
 
 
+# ---- Start and Stop: a call's recording (their other nouns are not supported) ---------------------
+
+RECORDING_TRACKS = frozenset({"inbound", "outbound", "both"})
+
+
+def _only_recording(r: _Reader, el: Element) -> Element | None:
+    """The one <Recording> inside <Start> or <Stop>; 13750 for the nouns Callgate does not run."""
+    if r.dialect != "twilio":
+        raise DocumentError(VERB_NOT_SUPPORTED, f"<{el.tag}> is not supported by Callgate")
+    r.attrs(el, ())
+    r.check_text(el.text, el.tag)
+    found: Element | None = None
+    for child in el:
+        r.check_text(child.tail, el.tag)
+        if child.tag != "Recording":
+            raise DocumentError(VERB_NOT_SUPPORTED, f"<{el.tag}><{child.tag}> is not supported by Callgate")
+        if found is not None:
+            r.warn(SCHEMA_WARNING, f"<{el.tag}> takes one <Recording>; the others are ignored")
+            continue
+        found = child
+    if found is None:
+        r.warn(SCHEMA_WARNING, f"<{el.tag}> without a <Recording> does nothing; skipped")
+    return found
+
+
+def _start(r: _Reader, el: Element) -> StartRecording | None:
+    child = _only_recording(r, el)
+    if child is None:
+        return None
+    a = r.attrs(
+        child,
+        (
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "trim",
+            "track",
+            "channels",
+            "name",
+        ),
+    )
+    r.check_empty(child)
+    return StartRecording(
+        recording_status_callback=a.url("recordingStatusCallback"),
+        recording_status_callback_method=a.method("recordingStatusCallbackMethod", SCHEMA_WARNING),
+        recording_status_callback_events=a.events(
+            "recordingStatusCallbackEvent", SCHEMA_WARNING, RECORDING_EVENTS, ("completed",)
+        ),
+        trim=a.choice("trim", SCHEMA_WARNING, frozenset({"trim-silence", "do-not-trim"}), "trim-silence"),
+        track=a.choice("track", SCHEMA_WARNING, RECORDING_TRACKS, "both"),
+        channels=a.choice("channels", SCHEMA_WARNING, frozenset({"mono", "dual"}), "dual"),
+        name=a.text("name"),
+    )
+
+
+def _stop(r: _Reader, el: Element) -> StopRecording | None:
+    child = _only_recording(r, el)
+    if child is None:
+        return None
+    a = r.attrs(child, ("name",))
+    r.check_empty(child)
+    return StopRecording(name=a.text("name"))
+
+
 VERBS: dict[str, Callable[[_Reader, Element], Verb | None]] = {
     "Say": _say,
     "Play": _play,
@@ -670,4 +738,6 @@ VERBS: dict[str, Callable[[_Reader, Element], Verb | None]] = {
     "Redirect": _redirect,
     "Reject": _reject,
     "Echo": _echo,
+    "Start": _start,
+    "Stop": _stop,
 }

@@ -34,7 +34,19 @@ Runner = Callable[["Session", Any], Awaitable[Step]]
 
 
 def runner_for(verb: v.Verb) -> Runner:
-    from callgate.engine.verbs import dial, echo, gather, hangup, pause, play, record, redirect, reject, say
+    from callgate.engine.verbs import (
+        dial,
+        echo,
+        gather,
+        hangup,
+        pause,
+        play,
+        record,
+        redirect,
+        reject,
+        say,
+        start,
+    )
 
     table: dict[type, Runner] = {
         v.Say: say.run,
@@ -47,5 +59,7 @@ def runner_for(verb: v.Verb) -> Runner:
         v.Redirect: redirect.run,
         v.Reject: reject.run,
         v.Echo: echo.run,
+        v.StartRecording: start.run,
+        v.StopRecording: start.run,
     }
     return table[type(verb)]
