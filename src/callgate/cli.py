@@ -132,7 +132,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             created = await create_account(store, "default")
             accounts = [created]
         host, port = settings.http_host_port
-        sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
+        sandbox = await _start_sandbox(settings, phones)
         app = create_app(
             settings,
             store=store,
@@ -158,8 +158,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
         try:
             await server.serve()
         finally:
-            if sandbox is not None:
-                sandbox.close()
+            await _close_sandbox(sandbox)
     finally:
         await store.close()
 
@@ -173,7 +172,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
 
     store = SqlStore(settings.db)
     await store.open()
-    sandbox = await _start_sandbox(settings.sandbox_sip, phones, settings.sandbox_recordings)
+    sandbox = await _start_sandbox(settings, phones)
     try:
         faces = faces_for(settings)
         services = Services.over(store, faces, RateTable(settings.rates))
@@ -191,18 +190,25 @@ async def _worker(settings: Settings, phones: Any) -> None:
         finally:
             await running.stop()
     finally:
-        if sandbox is not None:
-            sandbox.close()
+        await _close_sandbox(sandbox)
         await store.close()
 
 
-async def _start_sandbox(address: str, phones: Any, recordings: str | None = None) -> Any:
-    """The sandbox on `address` (None if turned off, or if the address is taken: a warning, not a
-    failure, so a second `callgate serve` on one machine still serves its API)."""
+async def _start_sandbox(settings: Settings, phones: Any) -> Any:
+    """The sandbox on `settings.sandbox_sip`, in a process of its own unless `sandbox_process` is off
+    (None if turned off, or if the address is taken: a warning, not a failure, so a second `callgate
+    serve` on one machine still serves its API)."""
+    address = settings.sandbox_sip
     if not address:
         return None
+    if settings.sandbox_process:
+        from callgate.sandbox.process import SandboxProcess
+
+        return await SandboxProcess.start(address)
     from callgate.config import split_host_port
     from callgate.sandbox.uas import Sandbox
+
+    recordings = settings.sandbox_recordings
 
     host, port = split_host_port(address, 5080)
     try:
@@ -210,6 +216,14 @@ async def _start_sandbox(address: str, phones: Any, recordings: str | None = Non
     except OSError as exc:
         logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
         return None
+
+
+async def _close_sandbox(sandbox: Any) -> None:
+    if sandbox is None:
+        return
+    sandbox.close()
+    if hasattr(sandbox, "wait_closed"):
+        await sandbox.wait_closed()
 
 
 def _recordings_dir(path: str | None) -> Path | None:
@@ -221,8 +235,13 @@ def _recordings_dir(path: str | None) -> Path | None:
     return folder
 
 
-async def _sandbox(address: str, phones: Any, recordings: str | None = None) -> None:
+async def _sandbox(
+    address: str, phones: Any, recordings: str | None = None, with_parent: bool = False
+) -> None:
+    """`callgate sandbox`; `with_parent`: started by another callgate process, it also stops when
+    that one goes (its standard input closes)."""
     from callgate.config import split_host_port
+    from callgate.sandbox.process import wait_for_parent
     from callgate.sandbox.uas import Sandbox
 
     host, port = split_host_port(address, 5080)
@@ -233,9 +252,14 @@ async def _sandbox(address: str, phones: Any, recordings: str | None = None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+    if with_parent:
+        waits.add(asyncio.ensure_future(wait_for_parent()))
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for waiting in waits:
+            waiting.cancel()
         sandbox.close()
 
 
@@ -289,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         help="folder where each call's audio heard by the sandbox is kept as <Call-ID>.wav "
         "(env CALLGATE_SANDBOX_RECORDINGS)",
     )
+    # started by `callgate serve`/`worker`: also stop when its standard input closes
+    sandbox.add_argument("--with-parent", action="store_true", help=argparse.SUPPRESS)
 
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
@@ -327,7 +353,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         recordings = getattr(args, "recordings", None) or settings.sandbox_recordings
         _event_loop_runner()(
-            _sandbox(args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones, recordings)
+            _sandbox(
+                args.sip or settings.sandbox_sip or "127.0.0.1:5080", phones, recordings, args.with_parent
+            )
         )
         return 0
     if args.command == "worker":

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     sandbox_sip: str = Field(
         "127.0.0.1:5080", description="HOST:PORT of the built-in sandbox phone network; empty to turn it off"
     )
+    sandbox_process: bool = Field(
+        True,
+        description="run the sandbox in a process of its own (a core of its own, as a real far end); "
+        "false: inside the process that places the calls",
+    )
     sandbox_phones: str | None = Field(
         None, description="a TOML phone book of scripted sandbox phones ([[phones]], docs/SANDBOX.md)"
     )

@@ -198,6 +198,45 @@ async def test_a_rate_limited_backlog_does_not_poll_the_store_every_10_ms(fresh_
         await store.close()
 
 
+@pytest.mark.anyio
+async def test_calls_created_in_this_process_start_without_a_query(fresh_db_url, tmp_path):
+    from callgate.store import SqlStore
+
+    store = SqlStore(fresh_db_url)
+    await store.open()
+    services = Services.over(store, faces_for(Settings()))
+    account = await create_account(store, "fresh")
+    worker = _ClaimOnly(_engine(store, services, None, tmp_path), cps=2, owner="fresh")
+    scans = 0
+    scan = store.queued_calls
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal scans
+        scans += 1
+        return await scan(*args, **kwargs)
+
+    store.queued_calls = counted  # type: ignore[method-assign]
+    try:
+        first = await _queued_call(services, account.id, "+14155550100")
+        await worker.claim()  # the first pass also looks at the store once
+        assert scans == 1
+        second = await _queued_call(services, account.id, "+14155550100")
+        await worker.claim()
+        assert scans == 1, "a call made here was started without looking for it"
+        for call in (first, second):
+            assert not await store.claim_call(call.id, "other", worker.engine.clock(), worker._lease())
+        # The account is at its rate now (2 a second): its next call is left for the scan, which
+        # comes when a token is due, and finds it then.
+        third = await _queued_call(services, account.id, "+14155550100")
+        delay = await worker.claim()
+        assert 0.0 < delay <= 1.0
+        assert (await store.get_call(account.id, third.id)).status is CallStatus.QUEUED
+        assert await store.claim_call(third.id, "other", worker.engine.clock(), worker._lease())
+    finally:
+        await asyncio.gather(*worker._tasks)
+        await store.close()
+
+
 # End to end: `callgate serve` with the sandbox phones and a web app.
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,11 +57,15 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        #: calls this process just created: started without a query to find them
+        self._fresh: deque[Call] = deque(maxlen=10_000)
+        self._next_scan = 0.0  # when the store is next looked at for queued calls
         engine.owner, engine.lease_s = self.owner, lease_s
         engine.calls.created.append(self._on_created)
         engine.calls.listeners.append(self._on_changed)
 
     def _on_created(self, call: Call) -> None:
+        self._fresh.append(call)
         # A call of an account at its rate waits for the token the claim loop is already timed for:
         # waking it for each such create would rescan that account's backlog once per request.
         if self.limiter.wait_s(call.account_id, self._monotonic()) == 0.0:
@@ -125,6 +130,25 @@ class Worker:
         Accounts at their rate are left out of the query, so one account's backlog never hides the
         calls of the others; an account that runs out of tokens during a pass is left out of the next
         query of the same pass."""
+        delay = self.poll_s
+        now = self._monotonic()
+        # The calls this process created: no query needed to find them. One whose account is at its
+        # rate is left to the scan, which looks again when the account has a token.
+        while self._fresh and not self._stopping:
+            call = self._fresh.popleft()
+            if self.limiter.take(call.account_id, now):
+                await self._start(call)
+            else:
+                self._next_scan = min(self._next_scan, now + self.limiter.wait_s(call.account_id, now))
+        if now < self._next_scan:
+            return max(0.005, min(delay, self._next_scan - now))
+        delay = await self._scan()
+        self._next_scan = self._monotonic() + delay
+        return max(0.005, delay)
+
+    async def _scan(self) -> float:
+        """Start the queued calls the store holds (made by other processes, or before a restart), as
+        the rate allows; the seconds until it is worth looking again."""
         store = self.engine.store
         delay = self.poll_s
         for _ in range(4):
@@ -146,7 +170,7 @@ class Worker:
             if not blocked:
                 delay = 0.0  # a full batch, all started: more may be waiting behind it
                 break
-        return max(0.005, delay)
+        return delay
 
     async def _start(self, call: Call) -> None:
         store = self.engine.store
