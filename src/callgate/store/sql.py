@@ -105,17 +105,6 @@ _LEASE_WEBHOOKS = (
     .where(_w.seq.in_(bindparam("seqs", expanding=True)))
     .values(lease_until=bindparam("until"))
 )
-_SETTLE_WEBHOOK = (
-    update(webhooks)
-    .where(_w.id == bindparam("item_id"))
-    .values(
-        state=bindparam("state"),
-        attempts=bindparam("attempts"),
-        due_at=bindparam("due_at"),
-        last_status=bindparam("last_status"),
-        lease_until=None,
-    )
-)
 _CALL_STATUS = select(calls.c.status).where(calls.c.id == bindparam("call_id"))
 _RUN_OWNER = select(call_runs.c.owner).where(call_runs.c.call_id == bindparam("call_id"))
 _NEW_RUN = insert(call_runs)
@@ -162,6 +151,11 @@ class SqlStore:
         self._insert_request_sql = codec.insert_sql(paramstyle, requests_log)
         mark = codec.placeholders(paramstyle, 1)[0]
         self._count_status_sql = f"SELECT count(*) FROM webhooks WHERE call_id = {mark} AND kind = 'status'"
+        m = codec.placeholders(paramstyle, 5)
+        self._settle_webhook_sql = (
+            f"UPDATE webhooks SET state = {m[0]}, attempts = {m[1]}, due_at = {m[2]}, last_status = {m[3]}, "
+            f"lease_until = NULL WHERE id = {m[4]}"
+        )
         # PostgreSQL: rows another node's worker or dispatcher holds are skipped, not waited for.
         locking = not self.is_sqlite
         self._call_status = _CALL_STATUS.with_for_update(skip_locked=True) if locking else _CALL_STATUS
@@ -533,18 +527,12 @@ class SqlStore:
     ) -> None:
         """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
         logged = [_request_row(_request_values(r), self._bind_time) for r in log]
-        outcome = {
-            "item_id": str(item_id),
-            "state": state,
-            "attempts": attempts,
-            "due_at": codec.naive(due_at),
-            "last_status": last_status,
-        }
+        outcome = (state, attempts, self._bind_time(due_at), last_status, str(item_id))
 
         def settle(conn: Connection) -> None:
             if logged:
                 conn.exec_driver_sql(self._insert_request_sql, logged)
-            conn.execute(_SETTLE_WEBHOOK, outcome)
+            conn.exec_driver_sql(self._settle_webhook_sql, outcome)
 
         await self._tx(settle)
 
