@@ -37,8 +37,9 @@ References in the same run, at the same rate (--reference):
   built on) with the same callback bodies, 4 x rate requests a second, open-loop: latency from the
   scheduled send to the arrival. The ceiling of the callback path without the engine and its store.
 - `sip`: SIPp's built-in UAC calling the same sandbox phone at the same rate (INVITE, 180, 200, ACK,
-  BYE): calls/s and the CPU the `callgate serve` process spends on it, i.e. the share of the callee,
-  which shares the process with the engine in every run here.
+  BYE): calls/s and the CPU the `callgate serve` process spends on it. The sandbox runs in its own
+  child process by default (`sandbox_process`), so this is near zero; with CALLGATE_SANDBOX_PROCESS=false
+  it is the callee's share of the engine's process.
 
 Everything is on 127.0.0.1 and bounded: rate x seconds calls per rate, --drain seconds at most to
 finish. Exit status 1 if a create failed, a call ended other than `completed` or a callback had no
@@ -524,7 +525,7 @@ class Bench:
         }
 
     def ref_sip(self, rate: float, seconds: float) -> dict[str, float]:
-        """SIPp's UAC -> the same sandbox phone, same rate: the callee's cost inside `callgate serve`."""
+        """SIPp's UAC -> the same sandbox phone, same rate: what the callee costs `callgate serve`."""
         n = round(rate * seconds)
         stats = self.workdir / f"sipp-{rate:g}.csv"
         host, port = self.sandbox
@@ -649,7 +650,7 @@ def print_results(results: list[RateResult], args: argparse.Namespace) -> None:
                 )
     if any(r.ref_sip for r in results):
         print()
-        print("reference: SIPp uac -> the same sandbox phone inside `callgate serve`, same rate")
+        print("reference: SIPp uac -> the same sandbox phone of `callgate serve`, same rate")
         print(
             f"{'rate':>8}{'calls':>7}{'failed':>7}{'SIPp cps':>9}{'CPU':>6}{'ms/call':>8}"
             f"{'engine done/s':>14}{'ratio':>7}"
