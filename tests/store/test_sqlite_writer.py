@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
-import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +18,7 @@ from callgate.core.events import CallQueued
 from callgate.core.status import CallStatus
 from callgate.store import SqlStore, codec
 from callgate.store.batch import InsertBatcher
-from callgate.store.sqlite_writer import Checkpointer, SqliteWriter, is_row_error, sqlite_pragmas
+from callgate.store.sqlite_writer import SqliteWriter, is_row_error, sqlite_pragmas
 
 pytestmark = pytest.mark.anyio
 
@@ -359,28 +357,3 @@ async def test_jobs_of_a_group_commit_or_fail_alone(db_path):
         assert not_in_transaction(w)
     finally:
         await w.close()
-
-
-def test_the_checkpointer_copies_the_wal_into_the_database_beside_the_writer(tmp_path):
-    path = str(tmp_path / "wal.db")
-    writer = sqlite3.connect(path, isolation_level=None)
-    sqlite_pragmas(writer)
-    writer.execute("PRAGMA wal_autocheckpoint=0")  # as SqliteWriter sets it: no commit checkpoints
-    writer.execute("CREATE TABLE t (n INTEGER, pad TEXT)")
-    for n in range(500):
-        writer.execute("INSERT INTO t VALUES (?, ?)", (n, "x" * 200))
-    before = os.path.getsize(path)
-    assert os.path.getsize(path + "-wal") > before, "the rows are in the WAL, not yet in the file"
-    checkpointer = Checkpointer(path, interval_s=0.01)
-    try:
-        deadline = time.monotonic() + 10
-        while os.path.getsize(path) <= before:  # the database file grows when the WAL is copied in
-            assert time.monotonic() < deadline, "no checkpoint"
-            time.sleep(0.01)
-    finally:
-        checkpointer.stop()
-    assert not checkpointer._thread.is_alive()
-    busy, frames, copied = Checkpointer.checkpoint(writer)
-    assert (busy, frames) == (0, copied), "everything in the WAL is in the database"
-    assert writer.execute("SELECT count(*) FROM t").fetchone() == (500,)
-    writer.close()

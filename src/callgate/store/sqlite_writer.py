@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -29,7 +28,6 @@ from callgate.store.codec import insert_sql
 from callgate.store.tables import call_events, calls
 
 R = TypeVar("R")
-log = logging.getLogger(__name__)
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
@@ -137,49 +135,6 @@ class SqliteReader(_SqliteThread):
 _MAX_GROUP = 256
 
 
-class Checkpointer:
-    """Copies the WAL back into the database file every `interval_s`, on a thread and a connection
-    of its own, so that no commit waits for it.
-
-    SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1000 pages, and
-    that commit takes 6-13 ms instead of under one (measured on the create path); every write queued
-    behind it waits as long. The writer turns it off (`wal_autocheckpoint=0`) and this does the work
-    beside it: a PASSIVE checkpoint copies what no reader still needs, without the write lock.
-    """
-
-    def __init__(self, path: str, interval_s: float = 1.0) -> None:
-        self._path = path
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="callgate-sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            while not self._stop.wait(self._interval_s):
-                self.checkpoint(conn)
-            self.checkpoint(conn)
-        finally:
-            conn.close()
-
-    @staticmethod
-    def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
-        """(busy, WAL frames, frames copied) of one PASSIVE checkpoint; None if it failed."""
-        try:
-            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as exc:
-            log.warning("WAL checkpoint failed: %s", exc)
-            return None
-        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
-
-    def stop(self) -> None:
-        """A last checkpoint, then the thread ends."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
 class SqliteWriter(_SqliteThread):
     """Writes to the SQLite file at `path`: batches of (call row, event row), and transactions.
 
@@ -191,27 +146,11 @@ class SqliteWriter(_SqliteThread):
 
     def __init__(self, path: str) -> None:
         super().__init__(path, "callgate-sqlite-writer")
-        self._checkpointer: Checkpointer | None = None
         self._call_sql = insert_sql("qmark", calls)
         self._event_sql = insert_sql("qmark", call_events)
         self._jobs: list[_Job] = []
         self._jobs_lock = threading.Lock()
         self._draining = False
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = super()._connection()
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job, off the commit path
-            if self._checkpointer is None:
-                self._checkpointer = Checkpointer(self._path)
-            return conn
-        return self._conn
-
-    async def close(self) -> None:
-        await super().close()
-        if self._checkpointer is not None:
-            checkpointer, self._checkpointer = self._checkpointer, None
-            await asyncio.to_thread(checkpointer.stop)
 
     async def transaction(self, fn: Callable[[Connection], R]) -> R:
         """`fn(connection)` in a write transaction on the writer thread: committed if it returns,
