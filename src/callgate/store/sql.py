@@ -301,7 +301,7 @@ class SqlStore:
             seq = conn.exec_driver_sql(self._update_call_sql, params).scalar()
             if seq is None:
                 return None
-            stored = replace(moved, seq=seq)
+            stored = moved if moved.seq == seq else replace(moved, seq=seq)  # a row's seq never changes
             conn.exec_driver_sql(self._insert_event_sql, event_row)
             if callbacks is not None:
                 sent = 0

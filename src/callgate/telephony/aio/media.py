@@ -15,9 +15,11 @@ a lost one) is decoded and handed to the listeners: recorders, echo, detectors.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import random
+import socket
 import struct
 import time
 from collections import deque
@@ -186,6 +188,24 @@ class RtpStream(asyncio.DatagramProtocol):
     async def open(cls, host: str = "127.0.0.1", clock: MediaClock | None = None) -> RtpStream:
         """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`."""
         loop = asyncio.get_running_loop()
+        family = _ip_family(host)
+        if family is not None:
+            # Sockets bound here and handed over: the loop then resolves no address (half the cost).
+            rtp_sock, rtcp_sock = _bound_pair(family, host)
+            try:
+                _, stream = await loop.create_datagram_endpoint(lambda: cls(clock), sock=rtp_sock)
+            except BaseException:
+                rtp_sock.close()
+                rtcp_sock.close()
+                raise
+            try:
+                _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
+            except BaseException:
+                stream.close()
+                rtcp_sock.close()
+                raise
+            stream.rtcp = rtcp
+            return stream
         for _ in range(100):
             port = random.randrange(16384, 32767) & ~1
             try:
@@ -441,6 +461,38 @@ class RtpStream(asyncio.DatagramProtocol):
                         rtt = round_trip_time(block, arrival)
                         if rtt is not None:
                             self.quality.add_rtt(rtt)
+
+
+def _ip_family(host: str) -> socket.AddressFamily | None:
+    """AF_INET or AF_INET6 for an IP address literal; None for a name."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _bound_pair(family: socket.AddressFamily, host: str) -> tuple[socket.socket, socket.socket]:
+    """Two non-blocking UDP sockets on `host`, on an even port and the next one."""
+    for _ in range(100):
+        port = random.randrange(16384, 32767) & ~1
+        rtp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            rtp.bind((host, port))
+        except OSError:
+            rtp.close()
+            continue
+        rtcp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            rtcp.bind((host, port + 1))
+        except OSError:
+            rtp.close()
+            rtcp.close()
+            continue
+        rtp.setblocking(False)
+        rtcp.setblocking(False)
+        return rtp, rtcp
+    raise OSError(f"no free pair of RTP/RTCP ports on {host}")
 
 
 class _RtcpPort(asyncio.DatagramProtocol):
