@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from callgate.telephony.sip.errors import LocalProtocolError, RemoteProtocolError
-from callgate.telephony.sip.headers import CSeq, Via
+from callgate.telephony.sip.headers import CSeq, Via, split_list
 from callgate.telephony.sip.message import Request, Response, StreamParser, parse_datagram
 from callgate.telephony.sip.uri import SipUri, TelUri
 
@@ -259,3 +259,26 @@ def test_stream_returns_the_good_messages_before_reporting_a_broken_one():
     assert message.call_id == "bad-1"
     with pytest.raises(RemoteProtocolError):
         parser.feed(b"")
+
+
+@pytest.mark.parametrize(
+    ("value", "items"),
+    [
+        ("<sip:a@example.com>", ["<sip:a@example.com>"]),
+        ("  ", []),
+        ("<sip:a@example.com;lr>, <sip:b@example.com>", ["<sip:a@example.com;lr>", "<sip:b@example.com>"]),
+        ("<sip:a@example.com;x=1,2>", ["<sip:a@example.com;x=1,2>"]),
+        (
+            '"Smith, Al" <sip:al@example.com>, <sip:b@example.com>',
+            ['"Smith, Al" <sip:al@example.com>', "<sip:b@example.com>"],
+        ),
+        ("SIP/2.0/UDP a;branch=z9hG4bK1 , SIP/2.0/UDP b", ["SIP/2.0/UDP a;branch=z9hG4bK1", "SIP/2.0/UDP b"]),
+    ],
+)
+def test_list_headers_split_on_commas_outside_quotes_and_brackets(value, items):
+    assert split_list(value) == items
+
+
+def test_an_unterminated_quote_in_a_list_header_is_a_protocol_error():
+    with pytest.raises(RemoteProtocolError):
+        split_list('"Smith <sip:al@example.com>')

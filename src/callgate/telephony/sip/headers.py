@@ -76,8 +76,12 @@ def canonical(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a list header on the commas outside quotes and angle brackets."""
-    if '"' not in value and "<" not in value:
-        return [item for item in (part.strip() for part in value.split(",")) if item]  # the common case
+    if '"' not in value:
+        if "," not in value:  # one value, as most Contact and Route lines hold
+            item = value.strip()
+            return [item] if item else []
+        if "<" not in value:
+            return [item for item in (part.strip() for part in value.split(",")) if item]
     items: list[str] = []
     depth_angle = 0
     quoted = False
