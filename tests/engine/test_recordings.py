@@ -18,7 +18,7 @@ import soundfile
 from callgate.engine.recordings import CallRecorder, RecordingService
 from callgate.store.base import Page, RecordingFilter
 from callgate.telephony.aio.media import MediaClock, RtpStream
-from callgate.telephony.media.audio import frames, read_audio
+from callgate.telephony.media.audio import WavWriter, frames, read_audio
 from callgate.telephony.media.tones import tone
 from tests.audio_checks import best_alignment
 from tests.store.test_sql import T0, make_call, new_account_id
@@ -215,3 +215,26 @@ async def test_start_refuses_an_unknown_track(store, streams, tmp_path):
             make_call(uuid.uuid4()), b, source="OutboundAPI", track="left", folder=tmp_path
         )
     assert b.listeners == [] and list(tmp_path.iterdir()) == []
+
+
+async def test_a_lost_workers_recording_keeps_what_its_file_holds(store, tmp_path):
+    account_id = await new_account_id(store)
+    call = make_call(account_id)
+    service = RecordingService(store, clock=lambda: T0 + timedelta(seconds=5))
+    written = service.planned(call, source="StartCallRecordingAPI", folder=tmp_path)
+    lost = service.planned(call, source="OutboundAPI", folder=tmp_path / "gone")
+    for recording in (written, lost):
+        await store.insert_recording(recording)
+    # The worker died mid-recording: 1.2 s of audio with the header rewritten, the file never closed.
+    out = open(str(written.path), "w+b")  # noqa: SIM115 - left open, as a killed process leaves it
+    writer = WavWriter(out)
+    writer.write(tone((440.0,), 1.2))
+    writer.flush()
+    kept = await service.salvage(written)
+    assert (kept.status, kept.duration_s, kept.path) == ("completed", 1, written.path)
+    assert (await service.media(kept, "wav")) is not None
+    gone = await service.salvage(lost)  # its file is not here
+    assert (gone.status, gone.path) == ("absent", None)
+    stored = {r.id: r.status for r in await service.of_call(account_id, call.id)}
+    assert stored == {written.id: "completed", lost.id: "absent"}
+    out.close()

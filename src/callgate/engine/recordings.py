@@ -246,6 +246,17 @@ class RecordingService:
         done = replace(recording, status="absent", duration_s=0, path=None, updated_at=self.clock())
         return await self.store.update_recording(done) or done
 
+    async def salvage(self, recording: Recording) -> Recording:
+        """A recording still going when its worker was lost: what its file holds up to the header's
+        last update (the WAV is written incrementally, its header rewritten every second) is kept as
+        `completed`; a file that is missing, unreadable here or empty leaves it `absent`."""
+        seconds = await asyncio.to_thread(_wav_seconds, recording.path)
+        if not seconds:
+            return await self.abandon(recording)
+        done = replace(recording, status="completed", duration_s=max(1, int(round(seconds))),
+                       updated_at=self.clock())  # fmt: skip
+        return await self.store.update_recording(done) or done
+
     async def get(self, account_id: UUID, recording_id: UUID) -> Recording | None:
         return await self.store.get_recording(account_id, recording_id)
 
@@ -271,6 +282,19 @@ class RecordingService:
             return None
         downmix = mono and recording.channels > 1
         return await asyncio.to_thread(_read_media, Path(recording.path), fmt, downmix)
+
+
+def _wav_seconds(path: str | None) -> float:
+    """The seconds of audio a WAV file's header counts; 0.0 if there is no readable file."""
+    if path is None:
+        return 0.0
+    try:
+        with wave.open(path) as wav:
+            frames: int = wav.getnframes()
+            rate: int = wav.getframerate() or RATE
+            return frames / rate
+    except (OSError, EOFError, wave.Error):
+        return 0.0
 
 
 def _remove_files(path: str | None) -> None:

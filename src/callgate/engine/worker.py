@@ -256,6 +256,11 @@ class Worker:
         log.warning("call %s: its worker is gone; finalising it as %s", call.id, event.name)
         with contextlib.suppress(InvalidTransition):
             await self.engine.calls.apply(account_id=call.account_id, call_id=call.id, event=event, **changes)
+        # Its recordings were being written by the lost worker: keep what their files hold.
+        recordings = self.engine.recordings
+        for recording in await recordings.of_call(call.account_id, call.id):
+            if recording.status in ("in-progress", "paused", "stopped"):
+                await recordings.salvage(recording)
 
 
 def _what_changed(before: Call, after: Call) -> CallEvent:
