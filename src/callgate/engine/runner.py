@@ -631,8 +631,11 @@ class CallRunner:
         self.media.listeners.append(listen)
         hangup: asyncio.Future[Any] = asyncio.ensure_future(self.leg.remote_hangup.wait())
         waits: set[asyncio.Future[Any]] = {known, hangup}
+        # The detector counts time in the audio; the clock is only a bound for a stream that carries
+        # none (no media negotiated): then nobody could be told, and the answer is what is known.
+        bound_s = settings.timeout_ms / 1000 + 2
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=bound_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             hangup.cancel()
             if listen in self.media.listeners:
