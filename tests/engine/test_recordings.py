@@ -117,15 +117,11 @@ async def test_service_records_a_call_then_serves_and_deletes_it(store, streams,
     call = make_call(account_id)
     clock = iter([T0, T0 + timedelta(seconds=1)])
     service = RecordingService(store, clock=lambda: next(clock))
-    handle = await service.start(
-        call,
-        b,
-        source="OutboundAPI",
-        channels="mono",
-        track="inbound",
-        trim="do-not-trim",
+    recording = service.planned(
+        call, source="OutboundAPI", channels="mono", track="inbound", trim="do-not-trim",
         folder=tmp_path / "r",
-    )
+    )  # fmt: skip
+    handle = await service.start(recording, b)
     started = await store.get_recording(account_id, handle.recording.id)
     assert started is not None and (started.status, started.call_id, started.duration_s) == (
         "in-progress",
@@ -164,7 +160,9 @@ async def test_dual_channels_keep_each_side_apart_and_mix_down_on_request(store,
     a, b = streams
     call = make_call(await new_account_id(store))
     service = RecordingService(store)
-    handle = await service.start(call, b, source="DialVerb", channels="dual", track="both", folder=tmp_path)
+    handle = await service.start(
+        service.planned(call, source="DialVerb", channels="dual", track="both", folder=tmp_path), b
+    )
     await converse(a, b, b_says=True)
     done = await service.finish(handle)
     assert (done.channels, done.status) == (2, "completed")
@@ -187,7 +185,7 @@ async def test_silence_trimmed_to_nothing_is_absent(store, streams, tmp_path):
     call = make_call(await new_account_id(store))
     service = RecordingService(store)
     handle = await service.start(
-        call, b, source="RecordVerb", track="inbound", trim="trim-silence", folder=tmp_path
+        service.planned(call, source="RecordVerb", track="inbound", trim="trim-silence", folder=tmp_path), b
     )
     await asyncio.wait_for(after_ticks(b, 10), timeout=5)  # the far end says nothing
     done = await service.finish(handle)
@@ -201,7 +199,7 @@ async def test_a_recording_deleted_while_recording_takes_its_file_along(store, s
     _, b = streams
     call = make_call(await new_account_id(store))
     service = RecordingService(store)
-    handle = await service.start(call, b, source="OutboundAPI", folder=tmp_path)
+    handle = await service.start(service.planned(call, source="OutboundAPI", folder=tmp_path), b)
     await asyncio.wait_for(after_ticks(b, 10), timeout=5)
     assert await store.delete_recording(call.account_id, handle.recording.id)
     done = await service.finish(handle)
@@ -210,9 +208,10 @@ async def test_a_recording_deleted_while_recording_takes_its_file_along(store, s
 
 async def test_start_refuses_an_unknown_track(store, streams, tmp_path):
     _, b = streams
+    service = RecordingService(store)
     with pytest.raises(ValueError, match="track must be one of"):
-        await RecordingService(store).start(
-            make_call(uuid.uuid4()), b, source="OutboundAPI", track="left", folder=tmp_path
+        await service.start(
+            service.planned(make_call(uuid.uuid4()), source="OutboundAPI", track="left", folder=tmp_path), b
         )
     assert b.listeners == [] and list(tmp_path.iterdir()) == []
 

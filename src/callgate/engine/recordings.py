@@ -110,30 +110,8 @@ class RecordingService:
         self.clock = clock
         self.ids = ids
 
-    async def start(
-        self,
-        call: Call,
-        stream: RtpStream,
-        *,
-        source: str,
-        channels: int | str = 1,
-        track: str = "both",
-        trim: bool | str = False,
-        folder: Path,
-        status_callback: str | None = None,
-        status_callback_method: str = "POST",
-        status_callback_events: tuple[str, ...] = ("completed",),
-    ) -> RecordingHandle:
-        """Start recording `call`'s audio on `stream` into `folder`, stored `in-progress`.
-
-        `channels` is 1/2 or Twilio's mono/dual, `trim` a bool or trim-silence/do-not-trim. Dual
-        channels need both tracks (one a channel); with one track the file is mono.
-        """
-        recording = self.planned(
-            call, source=source, channels=channels, track=track, trim=trim, folder=folder,
-            status_callback=status_callback, status_callback_method=status_callback_method,
-            status_callback_events=status_callback_events,
-        )  # fmt: skip
+    async def start(self, recording: Recording, stream: RtpStream) -> RecordingHandle:
+        """Store `recording` (made by `planned`) `in-progress` and start writing it from `stream`."""
         recorder = self._recorder(recording, stream)
         try:
             await self.store.insert_recording(recording)
@@ -157,7 +135,11 @@ class RecordingService:
         status_callback_method: str = "POST",
         status_callback_events: tuple[str, ...] = ("completed",),
     ) -> Recording:
-        """The row of a recording of `call` about to start (`in-progress`), its file in `folder`."""
+        """The row of a recording of `call` about to start (`in-progress`), its file in `folder`.
+
+        `channels` is 1/2 or Twilio's mono/dual, `trim` a bool or trim-silence/do-not-trim. Dual
+        channels need both tracks (one a channel); with one track the file is mono.
+        """
         if track not in TRACKS:
             raise ValueError(f"track must be one of {TRACKS}: {track}")
         dual = channels in (2, "2", "dual")

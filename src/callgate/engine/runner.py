@@ -393,9 +393,8 @@ class CallRunner:
         )
         session.call_recordings = self
         if options.record:
-            self._recording = await self.engine.recordings.start(
+            recording = self.engine.recordings.planned(
                 self.call,
-                self.media,
                 source="OutboundAPI",
                 channels=options.recording_channels,
                 track=options.recording_track,
@@ -405,6 +404,7 @@ class CallRunner:
                 status_callback_method=options.recording_status_callback_method,
                 status_callback_events=options.recording_status_callback_events or ("completed",),
             )
+            self._recording = await self.engine.recordings.start(recording, self.media)
             await self.engine.recording_event(self.call, self.face, self._recording.recording, "in-progress")
         work = asyncio.ensure_future(self._converse(session))
         stops: dict[asyncio.Future[Any], str | None] = {
@@ -568,8 +568,7 @@ class CallRunner:
         async with self._recordings_lock:
             if self._ended or self.media is None:
                 return
-            await engine.store.insert_recording(recording)
-            handle = engine.recordings.attach(recording, self.media, engine.recordings_dir)
+            handle = await engine.recordings.start(recording, self.media)
             self._api_recordings[recording.id] = handle
             self._named_recordings.append((verb.name, recording.id))
         await engine.recording_event(self.call, self.face, handle.recording, "in-progress")

@@ -216,15 +216,15 @@ async def _start_recording(session: Session, verb: Dial) -> RecordingHandle | No
     if verb.record == "do-not-record":
         return None
     engine = session.engine
-    return await engine.recordings.start(
+    recording = engine.recordings.planned(
         session.call,
-        session.media,
         source="DialVerb",
         channels="dual" if verb.record.endswith("-dual") else "mono",
         track="both",
         trim=False,
         folder=engine.recordings_dir,
     )
+    return await engine.recordings.start(recording, session.media)
 
 
 async def _finish_recording(

@@ -38,15 +38,15 @@ async def run(session: Session, verb: Record) -> Step:
     if verb.play_beep:
         await session.play(beep())
     engine = session.engine
-    handle = await engine.recordings.start(
+    recording = engine.recordings.planned(
         session.call,
-        session.media,
         source="RecordVerb",
         channels="mono",
         track="inbound",
         trim=verb.trim,
         folder=engine.recordings_dir,
     )
+    handle = await engine.recordings.start(recording, session.media)
     finished_by: list[str] = []
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
