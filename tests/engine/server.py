@@ -7,12 +7,16 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
+from twilio.rest import Client
 
 from tests.conftest import free_port
+from tests.engine.webapp import WebApp
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -95,3 +99,20 @@ class Serve:
         if proc is not None:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=20)
+
+
+@contextmanager
+def twilio_user(server: Serve) -> Iterator[tuple[Client, WebApp, dict[str, Any]]]:
+    """A user of `server`: an account made on it, the user's web app checking that account's
+    signatures, and the twilio SDK pointed at the server, which is started here; all stopped after."""
+    account = server.create_account()
+    app = WebApp().start()
+    app.tokens.add(account["twilio"]["auth_token"])
+    try:
+        server.start()
+        client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
+        client.api.base_url = server.base_url
+        yield client, app, account
+    finally:
+        server.stop()
+        app.stop()

@@ -12,7 +12,7 @@ import pytest
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.test_e2e_twilio import wait_completed
 from tests.engine.webapp import Hit, WebApp
 
@@ -29,13 +29,12 @@ def number(last4: str) -> str:
 @pytest.fixture(scope="module")
 def placed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, WebApp, dict[str, str]]]:
     workdir = tmp_path_factory.mktemp("amd")
-    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir)
-    account = server.create_account()
-    app = WebApp().start()
-    app.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
+    with twilio_user(Serve(f"sqlite:///{workdir}/callgate.db", workdir)) as (client, app, _account):
+        yield client, app, place_calls(client, app)
+
+
+def place_calls(client: Client, app: WebApp) -> dict[str, str]:
+    """Every call of the module, placed at once; their sids by name."""
     app.route("/hangup", HANG_UP)
     wait = VoiceResponse()
     wait.pause(length=20)
@@ -55,9 +54,7 @@ def placed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, W
     place("async", number("0110"), url="/wait", machine_detection="Enable", async_amd="true",
           async_amd_status_callback=app.url("/amd"))  # fmt: skip
     place("digits", number("0100"), machine_detection="Enable", send_digits="1")
-    yield client, app, calls
-    server.stop()
-    app.stop()
+    return calls
 
 
 def voice_request(app: WebApp, path: str, sid: str) -> Hit:

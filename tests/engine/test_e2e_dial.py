@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callgate.telephony.aio.tts import Speaker
 from tests.audio_checks import best_alignment
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.webapp import WebApp
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow]
@@ -38,15 +38,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Cli
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_SANDBOX_RECORDINGS=str(heard),
                    CALLGATE_RECORDINGS=str(workdir / "recordings"),
                    CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"))  # fmt: skip
-    account = server.create_account()
-    app = WebApp().start()
-    app.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
-    yield server, client, app, heard
-    server.stop()
-    app.stop()
+    with twilio_user(server) as (client, app, _account):
+        yield server, client, app, heard
 
 
 def samples(path) -> np.ndarray:

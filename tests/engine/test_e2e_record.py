@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callgate.telephony.aio.tts import Speaker
 from tests.audio_checks import best_alignment
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.test_e2e_twilio import tone_wav, wait_completed
 from tests.engine.webapp import WebApp
 
@@ -39,15 +39,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Cli
     (workdir / "phones.toml").write_text(PHONES)
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_RECORDINGS=str(workdir / "rec"),
                    CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"))  # fmt: skip
-    account = server.create_account()
-    app = WebApp().start()
-    app.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
-    yield server, client, app, account
-    server.stop()
-    app.stop()
+    with twilio_user(server) as (client, app, account):
+        yield server, client, app, account
 
 
 def pcm(wav_bytes: bytes) -> np.ndarray:

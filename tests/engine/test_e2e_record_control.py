@@ -21,7 +21,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Recording, Stop, VoiceResponse
 
 from tests.audio_checks import best_alignment
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.test_e2e_record import pcm
 from tests.engine.test_e2e_twilio import tone_wav, wait_completed
 from tests.engine.webapp import WebApp
@@ -38,17 +38,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, We
     workdir = tmp_path_factory.mktemp("record-control")
     folder = workdir / "rec"
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_RECORDINGS=str(folder))
-    account = server.create_account()
-    app = WebApp().start()
-    app.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
-    tone = tone_wav(seconds=1.0, freq=700.0)
-    app.route("/tone.wav", lambda hit: Response(tone, media_type="audio/wav"))
-    yield client, app, folder
-    server.stop()
-    app.stop()
+    with twilio_user(server) as (client, app, _account):
+        tone = tone_wav(seconds=1.0, freq=700.0)
+        app.route("/tone.wav", lambda hit: Response(tone, media_type="audio/wav"))
+        yield client, app, folder
 
 
 def live_call(client: Client, app: WebApp, name: str) -> str:

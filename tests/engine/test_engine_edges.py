@@ -28,7 +28,7 @@ from callgate.engine.services import Services
 from callgate.engine.verbs.dial import _first_to_answer
 from callgate.engine.worker import Worker
 from callgate.telephony.aio.leg import DialResult, Outcome
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.webapp import Hit, WebApp
 
 FROM = "+14155550199"
@@ -250,15 +250,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Cl
         CALLGATE_WEBHOOK_RETRY_S="[1.0]",
         CALLGATE_WEBHOOK_DELIVERIES="3",
     )
-    account = server.create_account()
-    app = WebApp().start()
-    app.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
-    yield server, client, app
-    server.stop()
-    app.stop()
+    with twilio_user(server) as (client, app, _account):
+        yield server, client, app
 
 
 def _status(app: WebApp, path: str, status: str, *, parent: str | None = None, timeout: float = 30) -> Hit:
