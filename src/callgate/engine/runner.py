@@ -200,8 +200,8 @@ class CallRunner:
         self._stopping = asyncio.Event()  # the worker is shutting down
         self._limit_changed = asyncio.Event()  # TimeLimit changed through the API
         self._dial: asyncio.Task[DialResult] | None = None
-        #: the call's recordings started through the API, being written
-        self._api_recordings: dict[UUID, RecordingHandle] = {}
+        #: the call's recordings started while it runs (the Recordings API, <Start><Recording>), being written
+        self._started_recordings: dict[UUID, RecordingHandle] = {}
         self._recordings_lock = asyncio.Lock()
         self._recordings_sync: asyncio.Task[None] | None = None
         self._amd_task: asyncio.Future[None] | None = None
@@ -488,7 +488,7 @@ class CallRunner:
         start = self.call.start_time
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
-        await self._finish_api_recordings()
+        await self._finish_started_recordings()
         data.update(await self._finish_recording())
         price = self.engine.calls.rates.price(self.call.to, duration)
         moved = await self._apply(
@@ -524,7 +524,7 @@ class CallRunner:
             for row in rows:
                 if row.source not in CALL_RECORDINGS:
                     continue
-                handle = self._api_recordings.get(row.id)
+                handle = self._started_recordings.get(row.id)
                 if handle is None and self._recording is not None and self._recording.recording.id == row.id:
                     handle = self._recording
                 if handle is None:
@@ -544,7 +544,7 @@ class CallRunner:
             await engine.recording_event(self.call, self.face, await engine.recordings.abandon(row), "absent")
         elif row.status in ("in-progress", "paused"):
             handle = engine.recordings.attach(row, self.media, engine.recordings_dir)
-            self._api_recordings[row.id] = handle
+            self._started_recordings[row.id] = handle
             await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
 
     async def _stop_recording(self, handle: RecordingHandle) -> None:
@@ -552,7 +552,7 @@ class CallRunner:
         if handle is self._recording:
             self._recording = None
         else:
-            del self._api_recordings[handle.recording.id]
+            del self._started_recordings[handle.recording.id]
         recording = await self.engine.recordings.finish(handle)
         await self.engine.recording_event(self.call, self.face, recording, recording.status)
 
@@ -569,7 +569,7 @@ class CallRunner:
             if self._ended or self.media is None:
                 return
             handle = await engine.recordings.start(recording, self.media)
-            self._api_recordings[recording.id] = handle
+            self._started_recordings[recording.id] = handle
             self._named_recordings.append((verb.name, recording.id))
         await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
 
@@ -579,16 +579,17 @@ class CallRunner:
             chosen = [rid for given, rid in self._named_recordings if name is None or given == name]
             self._named_recordings = [(g, rid) for g, rid in self._named_recordings if rid not in chosen]
             for recording_id in chosen:
-                handle = self._api_recordings.get(recording_id)
+                handle = self._started_recordings.get(recording_id)
                 if handle is not None:  # not already stopped through the API
                     await self._stop_recording(handle)
 
-    async def _finish_api_recordings(self) -> None:
-        """The call ends: every recording started through the API ends with it, and is reported."""
+    async def _finish_started_recordings(self) -> None:
+        """The call ends: every recording started while it ran (API, document) ends with it, and is
+        reported."""
         if self._recordings_sync is not None:
             await asyncio.gather(self._recordings_sync, return_exceptions=True)
         async with self._recordings_lock:
-            for handle in list(self._api_recordings.values()):
+            for handle in list(self._started_recordings.values()):
                 with contextlib.suppress(Exception):
                     await self._stop_recording(handle)
 
