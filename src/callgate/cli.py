@@ -208,22 +208,21 @@ async def _start_sandbox(settings: Settings, phones: Any) -> Any:
     from callgate.config import split_host_port
     from callgate.sandbox.uas import Sandbox
 
-    recordings = settings.sandbox_recordings
-
     host, port = split_host_port(address, 5080)
+    recordings = _recordings_dir(settings.sandbox_recordings)
     try:
-        return await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
+        return await Sandbox.start(host, port, phones=phones, recordings=recordings)
     except OSError as exc:
         logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
         return None
 
 
 async def _close_sandbox(sandbox: Any) -> None:
-    if sandbox is None:
-        return
-    sandbox.close()
+    """Stop the sandbox: in this process at once; a child process is waited for (5 s at most)."""
     if hasattr(sandbox, "wait_closed"):
         await sandbox.wait_closed()
+    elif sandbox is not None:
+        sandbox.close()
 
 
 def _recordings_dir(path: str | None) -> Path | None:
