@@ -169,6 +169,59 @@ def test_serve_starts_the_sandbox_phones(tmp_path):
         assert server.stop() == 0
 
 
+def sandbox_children(pid: int) -> list[int]:
+    """The `callgate sandbox` processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"sandbox" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+def wait_gone(pid: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} outlived its parent"
+        time.sleep(0.05)  # polling the process table under a deadline
+
+
+def test_the_sandbox_runs_in_a_child_that_goes_with_its_parent(tmp_path):
+    server = ServeProcess("--http", f"127.0.0.1:{free_port()}", "--db", f"sqlite:///{tmp_path}/kid.db")
+    server.wait_ready()
+    (child,) = sandbox_children(server.proc.pid)
+    assert alive(child)
+    server.proc.kill()  # SIGKILL: the parent cleans nothing up; the child sees its stdin close
+    server.proc.wait(timeout=30)
+    wait_gone(child)
+
+
+def test_the_sandbox_can_run_inside_the_serve_process(tmp_path):
+    server = ServeProcess("--http", f"127.0.0.1:{free_port()}", "--db", f"sqlite:///{tmp_path}/in.db",
+                          env={"CALLGATE_SANDBOX_PROCESS": "false"})  # fmt: skip
+    try:
+        banner = server.wait_ready()
+        assert re.search(r"Sandbox phones +sip:\+14155550100@127\.0\.0\.1:\d+", banner)
+        assert sandbox_children(server.proc.pid) == []
+    finally:
+        assert server.stop() == 0
+
+
 def test_callgate_sandbox_answers_sipp(tmp_path):
     import shutil
     import socket
