@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,10 @@ class Sipp:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+
+    async def finished(self) -> int:
+        """`wait` with the event loop running meanwhile (what we still have to send, leaves)."""
+        return await asyncio.to_thread(self.wait)
 
 
 class Kamailio:

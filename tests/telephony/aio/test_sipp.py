@@ -114,7 +114,7 @@ async def test_an_answer_that_crosses_our_cancel_is_hung_up(endpoint, tmp_path):
     result = await call.dial(timeout_s=0.5)
     assert (result.outcome, result.status) == (Outcome.NO_ANSWER, 487)
     assert call.dialog is None  # nothing for the engine to hang up
-    assert sipp.wait() == 0  # SIPp got the ACK of its 2xx, then our BYE
+    assert await sipp.finished() == 0  # SIPp got the ACK of its 2xx, then our BYE
 
 
 async def test_caller_names_and_ids_are_escaped_on_the_wire(tmp_path):
