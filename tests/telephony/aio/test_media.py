@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import wave
 
 import numpy as np
@@ -164,3 +165,30 @@ async def test_keys_in_the_audio_are_heard_when_no_events_were_negotiated():
         a.close()
         b.close()
     assert "".join(keys) == "147"
+
+
+async def test_a_clock_that_is_behind_still_lets_the_loop_read_its_sockets():
+    """Overloaded (every tick takes longer than the slot), the clock still yields a turn of the
+    event loop between slots, where the sockets are read: a callback waiting in the loop runs after
+    the next tick, not once the clock gives up on the ticks it missed."""
+    clock = MediaClock(period=0.002, slots=1)
+    loop = asyncio.get_running_loop()
+    ticks: list[int] = []
+    ran_after: list[int] = []
+    done = loop.create_future()
+
+    class Busy:
+        def tick(self) -> None:
+            ticks.append(len(ticks))
+            if len(ticks) == 1:
+                loop.call_soon(lambda: ran_after.append(len(ticks)))
+            end = time.monotonic() + 0.003  # longer than the 2 ms slot: always behind
+            while time.monotonic() < end:
+                pass
+            if len(ticks) >= 40 and not done.done():
+                clock.remove(self)  # type: ignore[arg-type]
+                done.set_result(None)
+
+    clock.add(Busy())  # type: ignore[arg-type]
+    await asyncio.wait_for(done, 10)
+    assert ran_after == [1]

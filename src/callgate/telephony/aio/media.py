@@ -103,9 +103,9 @@ class MediaClock:
         start, n = loop.time(), 0
         while self._where:
             target = start + n * step
-            delay = target - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Behind time too, a turn of the loop between slots: the sockets are read there, and a
+            # clock that never yielded while late would leave the packets received meanwhile unread.
+            await asyncio.sleep(max(0.0, target - loop.time()))
             now = loop.time()
             streams = self._slots[n % self.slots]
             if streams:
