@@ -37,6 +37,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # the deadline `_timer` is armed for
         self._queues: dict[int, asyncio.Queue[Event]] = {}
         # Requests and stray responses of a known Call-ID go to that call's handlers; the rest (new
         # INVITEs, say) to `on_request` / `on_stray_response`.
@@ -142,12 +143,15 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self._send(data, destination)
         while (event := self.layer.next_event()) is not None:
             self._dispatch(event)
+        deadline = self.layer.get_timer()
         if self._timer is not None:
+            if deadline == self._timer_at:
+                return  # armed for this deadline already (the usual case; a timer per pump costs)
             self._timer.cancel()
             self._timer = None
-        deadline = self.layer.get_timer()
         if deadline is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _on_timer(self) -> None:
         self._timer = None
