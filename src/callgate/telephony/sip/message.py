@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from callgate.telephony.sip.errors import LocalProtocolError, RemoteProtocolError
@@ -21,6 +22,12 @@ from callgate.telephony.sip.uri import NameAddress, Uri, parse_uri
 _DIGITS = re.compile(r"[0-9]+")
 
 T = TypeVar("T")
+
+# Via, From and To values repeat across the messages of a transaction and a dialog (the 180 and
+# the 200 carry our INVITE's Via; every message of a call the same From): parsed once per text.
+# The parsed values are frozen and never changed, as for `parse_uri`; a bad value raises each time.
+_parse_via = lru_cache(maxsize=1024)(Via.parse)
+_parse_name_address = lru_cache(maxsize=1024)(NameAddress.parse)
 
 SIP_VERSION = "SIP/2.0"
 MAX_HEADER_BYTES = 64 * 1024
@@ -65,17 +72,17 @@ class Message:
         hit = self._views.get("Via")
         if hit is not None and hit[0] == values:
             return list(hit[1])
-        parsed = [Via.parse(value) for value in values]
+        parsed = [_parse_via(value) for value in values]
         self._views["Via"] = (values, tuple(parsed))
         return parsed
 
     @property
     def from_(self) -> NameAddress:
-        return self._view("From", NameAddress.parse)
+        return self._view("From", _parse_name_address)
 
     @property
     def to(self) -> NameAddress:
-        return self._view("To", NameAddress.parse)
+        return self._view("To", _parse_name_address)
 
     def _required(self, name: str) -> str:
         value = self.headers.get(name)
