@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from callgate.telephony.sip.layer import (
     ParseFailed,
     RequestReceived,
@@ -220,3 +223,28 @@ def test_the_ack_of_a_2xx_reaches_the_user_even_when_it_matches_the_invite():
     layer.receive_datagram(old_style("ACK").serialize(), PEER, now=0.2)  # same Request-URI: matches
     (ack,) = drain(layer)
     assert isinstance(ack, RequestReceived) and ack.request.method == "ACK" and ack.transaction is None
+
+
+def test_an_ended_transaction_is_freed_though_its_deadlines_are_still_in_the_heap():
+    # An answered INVITE ends long before its Timer B (32 s): nothing may keep it, and the parsed
+    # messages it holds, alive until then (full garbage collections would walk them all).
+    layer = TransactionLayer(SipTimers())
+    invite = request("INVITE")
+    tx = layer.send_request(invite, PEER, now=0.0)
+    options = layer.send_request(request("OPTIONS", branch="z9hG4bKl2"), PEER, now=0.0)
+    layer.datagrams_to_send()
+    layer.receive_datagram(reply(invite, 200), PEER, now=0.1)
+    drain(layer)
+    gone = weakref.ref(tx)
+    was_disabled = not gc.isenabled()
+    gc.disable()  # only reference counting may free it
+    try:
+        del tx
+        assert gone() is None
+    finally:
+        if not was_disabled:
+            gc.enable()
+    assert layer.get_timer() == options.get_timer()  # the other transaction's timers still run
+    layer.handle_timer(0.5)  # Timer E of the OPTIONS; the INVITE's Timer A entry is skipped
+    ((data, _),) = layer.datagrams_to_send()
+    assert data.startswith(b"OPTIONS ")

@@ -192,3 +192,56 @@ def test_non_invite_server_answers_retransmissions_with_the_last_response():
 @pytest.mark.parametrize("table", [INVITE_CLIENT, NON_INVITE_CLIENT, INVITE_SERVER, NON_INVITE_SERVER])
 def test_terminated_accepts_nothing(table):
     assert not [key for key in table if key[0] is State.TERMINATED]
+
+
+def test_a_completed_client_transaction_keeps_only_the_bytes_it_may_send_again():
+    # Timers D and K keep a transaction for up to 32 s: it must not hold its messages meanwhile.
+    req = request()
+    tx = InviteClientTransaction(req, reliable=False, timers=TIMERS, now=0.0)
+    (invite_bytes,) = tx.datagrams_to_send()
+    assert invite_bytes == req.serialize() and tx.request is req
+    busy = response(req, 486)
+    tx.receive(busy, now=1.0)
+    (first_ack,) = tx.datagrams_to_send()
+    assert tx.state is State.COMPLETED and tx.request is None and tx.last_response is None
+    tx.receive(response(req, 486), now=2.0)  # a retransmission: the very same ACK again
+    assert tx.datagrams_to_send() == [first_ack]
+    assert [type(e) for e in events(tx)] == [ResponseReceived]
+
+    bye = request("BYE")
+    tx = NonInviteClientTransaction(bye, reliable=False, timers=TIMERS, now=0.0)
+    tx.datagrams_to_send()
+    tx.receive(response(bye, 200), now=0.1)
+    assert tx.state is State.COMPLETED and tx.request is None and tx.method == "BYE"
+    tx.receive(response(bye, 200), now=0.2)  # absorbed
+    assert tx.datagrams_to_send() == [] and [type(e) for e in events(tx)] == [ResponseReceived]
+
+
+def test_a_client_transaction_retransmits_the_bytes_it_first_sent():
+    req = request("OPTIONS")
+    tx = NonInviteClientTransaction(req, reliable=False, timers=TIMERS, now=0.0)
+    (first,) = tx.datagrams_to_send()
+    req.headers.set("Max-Forwards", "69")  # a later change to the object is not a retransmission
+    tx.handle_timer(0.5)  # Timer E
+    assert tx.datagrams_to_send() == [first]
+
+
+def test_a_waiting_server_transaction_lets_go_of_its_messages_and_still_answers():
+    req = request()
+    tx = InviteServerTransaction(req, reliable=False, timers=TIMERS, now=0.0)
+    assert not tx.answered
+    ok = response(req, 200)
+    tx.respond(ok, now=0.0)
+    (sent,) = tx.datagrams_to_send()
+    assert tx.state is State.ACCEPTED and tx.answered
+    assert tx.request is None and tx.last_response is None
+    tx.respond(ok, now=0.5)  # the user's own 2xx retransmission goes through (RFC 6026)
+    assert tx.datagrams_to_send() == [sent]
+
+    options = request("OPTIONS")
+    tx = NonInviteServerTransaction(options, reliable=False, timers=TIMERS, now=0.0)
+    tx.respond(response(options, 200), now=0.0)
+    (sent,) = tx.datagrams_to_send()
+    assert tx.state is State.COMPLETED and tx.request is None
+    tx.receive_request(options, now=0.3)  # a retransmitted request: the same bytes answer it
+    assert tx.datagrams_to_send() == [sent]

@@ -46,6 +46,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._calls: dict[str, tuple[Callable[[RequestReceived], None], Callable[[StrayResponse], None]]] = {}
         # Datagrams leave together once per turn of the event loop (see `_send`).
         self._outgoing: list[tuple[bytes, Address]] = []
+        self._address: Address = ("", 0)  # the bound socket's, read once (a system call each time)
 
     @classmethod
     async def open(cls, host: str, port: int, timers: SipTimers | None = None) -> SipEndpoint:
@@ -58,8 +59,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
     @property
     def local_address(self) -> Address:
         assert self.transport is not None
-        host, port = self.transport.get_extra_info("sockname")[:2]
-        return host, port
+        return self._address
 
     def close(self) -> None:
         """Stop; every transaction still awaited ends with a timeout, so no waiter hangs."""
@@ -78,6 +78,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a datagram transport for a datagram endpoint
+        host, port = transport.get_extra_info("sockname")[:2]
+        self._address = (host, port)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.layer.receive_datagram(data, (addr[0], addr[1]), self._loop.time())
@@ -160,11 +162,14 @@ class SipEndpoint(asyncio.DatagramProtocol):
 
     def _dispatch(self, event: LayerEvent) -> None:
         if isinstance(event, TransactionEvent):
-            queue = self._queues.get(id(event.transaction))
+            tx = event.transaction
+            queue = self._queues.get(id(tx))
             if queue is not None:
                 queue.put_nowait(event.event)
-                if isinstance(event.event, Terminated):
-                    del self._queues[id(event.transaction)]
+                # Its user has had the final response: what follows (Terminated, after Timer D or
+                # K) is for nobody, so the queue goes now rather than seconds later.
+                if isinstance(event.event, Terminated) or tx.state in tx.waiting:
+                    del self._queues[id(tx)]
         elif isinstance(event, RequestReceived):
             handlers = self._calls.get(event.request.headers.get("Call-ID") or "")
             self._guarded(handlers[0] if handlers else self.on_request, event)
@@ -180,7 +185,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         except Exception:
             log.exception("SIP handler failed for %s", type(event).__name__)
             if isinstance(event, RequestReceived) and event.transaction is not None:
-                if event.transaction.last_response is None:
+                if not event.transaction.answered:
                     self.respond(event.transaction, response_for(event.request, 500, "Server Internal Error"))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from callgate.telephony.sip.errors import RemoteProtocolError
-from callgate.telephony.sip.uri import parse_host
+from callgate.telephony.sip.uri import parse_host_cached
 
 # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
 _DIGITS = re.compile(r"[0-9]+")
@@ -110,17 +110,38 @@ def split_list(value: str) -> list[str]:
     return [item for item in items if item]
 
 
-@dataclass(slots=True)
+# The canonical name of every valid name already seen (bounded below): a message makes a Header per
+# line, and a dict lookup is cheaper than a call through `canonical`'s cache.
+_KEYS: dict[str, str] = {}
+
+
 class Header:
-    """One header line: the name as written, the value (unfolded), and the raw line if it came in."""
+    """One header line: the name as written, the value (unfolded), and the raw line if it came in.
+    `key` is the canonical name, for lookups. (A plain class: a message makes one per line, and a
+    dataclass's generated `__init__` plus `__post_init__` cost twice as much.)"""
 
-    name: str
-    value: str
-    raw: str | None = None
-    key: str = field(init=False, repr=False, compare=False)  # the canonical name, for lookups
+    __slots__ = ("name", "value", "raw", "key")
 
-    def __post_init__(self) -> None:
-        self.key = canonical(self.name)
+    def __init__(self, name: str, value: str, raw: str | None = None) -> None:
+        self.name = name
+        self.value = value
+        self.raw = raw
+        key = _KEYS.get(name)
+        if key is None:
+            key = canonical(name)
+            if len(_KEYS) < 1024 and _TOKEN.fullmatch(name):  # `add` takes a name in here as valid
+                _KEYS[name] = key
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Header):
+            return NotImplemented
+        return (self.name, self.value, self.raw) == (other.name, other.value, other.raw)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Header(name={self.name!r}, value={self.value!r}, raw={self.raw!r})"
 
     def serialize(self) -> str:
         return self.raw if self.raw is not None else f"{self.name}: {self.value}"
@@ -156,7 +177,7 @@ class Headers:
         return out
 
     def add(self, name: str, value: str) -> None:
-        if not _TOKEN.fullmatch(name) or "\r" in value or "\n" in value:
+        if (name not in _KEYS and not _TOKEN.fullmatch(name)) or "\r" in value or "\n" in value:
             from callgate.telephony.sip.errors import LocalProtocolError
 
             raise LocalProtocolError(f"invalid header {name!r}: {value!r}")
@@ -218,7 +239,7 @@ class Via:
         sent_by, _, param_text = rest.strip().partition(";")
         if not sent_by.strip():
             raise RemoteProtocolError(f"Via has no sent-by host: {text!r}")
-        host, port = parse_host(sent_by.strip(), "Via")
+        host, port = parse_host_cached(sent_by.strip(), "Via")
         return cls(
             transport=parts[2].upper(),
             host=host,

@@ -81,8 +81,12 @@ class TransactionLayer:
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque[LayerEvent] = deque()
         # Deadlines in a heap, checked lazily: an entry is live while its transaction still wants
-        # that very deadline. Thousands of transactions cost O(log n) per event, not O(n).
-        self._heap: list[tuple[float, int, Transaction]] = []
+        # that very deadline. Thousands of transactions cost O(log n) per event, not O(n). An entry
+        # names its transaction by id, not by reference: a transaction that ended with a deadline
+        # still in the heap (Timer B of an answered INVITE, 32 s on) is freed at once with all it
+        # holds, instead of living on, and being traversed by every full garbage collection, until
+        # the stale entry comes up.
+        self._heap: list[tuple[float, int, int]] = []
         self._tiebreak = itertools.count()
         self._where: dict[int, tuple[dict[Any, Any], tuple[str, str]]] = {}
         self._pushed: dict[int, float] = {}
@@ -143,21 +147,27 @@ class TransactionLayer:
 
     def get_timer(self) -> float | None:
         while self._heap:
-            deadline, _, tx = self._heap[0]
-            if id(tx) in self._where and tx.get_timer() == deadline:
-                return deadline
+            deadline, _, tx_id = self._heap[0]
+            where = self._where.get(tx_id)
+            if where is not None:
+                table, key = where
+                if table[key][0].get_timer() == deadline:
+                    return deadline
             heapq.heappop(self._heap)  # stale: the transaction moved on or ended
         return None
 
     def handle_timer(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
-            deadline, _, tx = heapq.heappop(self._heap)
-            where = self._where.get(id(tx))
-            if where is None or tx.get_timer() != deadline:
+            deadline, _, tx_id = heapq.heappop(self._heap)
+            where = self._where.get(tx_id)
+            if where is None:
                 continue
             table, key = where
+            tx, destination = table[key]
+            if tx.get_timer() != deadline:
+                continue
             tx.handle_timer(now)
-            self._flush(tx, table[key][1])
+            self._flush(tx, destination)
 
     # matching
 
@@ -224,7 +234,7 @@ class TransactionLayer:
         deadline = tx.get_timer()
         if deadline is not None and id(tx) in self._where and self._pushed.get(id(tx)) != deadline:
             self._pushed[id(tx)] = deadline  # one heap entry per deadline, however often we flush
-            heapq.heappush(self._heap, (deadline, next(self._tiebreak), tx))
+            heapq.heappush(self._heap, (deadline, next(self._tiebreak), id(tx)))
 
     def _forget(self, tx: Transaction) -> None:
         self._pushed.pop(id(tx), None)

@@ -139,16 +139,23 @@ class Transaction:
     initial: State
 
     def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
-        self.request = request
+        #: the request; None once the transaction only waits for its last timer (see `_release`)
+        self.request: Request | None = request
+        self.method = request.method
         self.reliable = reliable
         self.timers = timers
         self.state = self.initial
         self.branch = request.vias[0].branch if request.headers.get("Via") else None
+        self._durations = _durations(timers, reliable)
         self._deadlines: dict[str, float] = {}
         self._intervals: dict[str, float] = {}
         self._outbox: list[bytes] = []
         self._events: deque[Event] = deque()
+        #: a server transaction's last response (None once released, see `_release`)
         self.last_response: Response | None = None
+        #: whether a server transaction's user has responded
+        self.answered = False
+        self._last_wire: bytes | None = None  # what a retransmission sends again
 
     # the driving API (aioquic style)
 
@@ -184,6 +191,19 @@ class Transaction:
         if self.state is State.TERMINATED:
             self._deadlines.clear()
             self._events.append(Terminated())
+        elif self.state in self.waiting and self.request is not None:
+            self._release()
+
+    #: the states in which the transaction only absorbs retransmissions until a timer ends it
+    waiting: frozenset[State] = frozenset()
+
+    def _release(self) -> None:
+        """Let go of the messages: from here on the transaction sends, at most, the bytes it sent
+        last. A busy endpoint has thousands of transactions waiting out Timers D, J, K or L (up to
+        32 s each); holding their parsed messages kept a few dozen objects each alive, and every
+        full garbage collection walked them all."""
+        self.request = None
+        self.last_response = None
 
     def _act(self, action: str, now: float, message: Response | None) -> None:
         verb, _, timer = action.partition(" ")
@@ -207,17 +227,11 @@ class Transaction:
         return min(doubled, self.timers.t2) if timer in {"E", "G"} else doubled
 
     def _start(self, timer: str, now: float) -> None:
-        t = self.timers
-        durations = {
-            "A": t.t1, "B": t.timeout, "E": t.t1, "F": t.timeout, "G": t.t1, "H": t.timeout,
-            "D": 0.0 if self.reliable else max(32.0, t.timeout), "K": 0.0 if self.reliable else t.t4,
-            "I": 0.0 if self.reliable else t.t4, "J": 0.0 if self.reliable else t.timeout,
-            "Y": 0.2, "L": t.timeout, "W": t.timeout,
-        }  # fmt: skip
-        if self.reliable and timer in {"A", "E", "G"}:
+        duration = self._durations.get(timer)
+        if duration is None:
             return  # 17.1.1.2, 17.1.2.2, 17.2.1: no retransmissions over a reliable transport
-        self._intervals[timer] = durations[timer]
-        self._deadlines[timer] = now + durations[timer]
+        self._intervals[timer] = duration
+        self._deadlines[timer] = now + duration
 
     def _act_on_message(self, action: str, message: Response | None) -> None:
         raise NotImplementedError(action)
@@ -228,10 +242,12 @@ class Transaction:
 
 class _ClientTransaction(Transaction):
     first_timers: tuple[str, ...] = ()
+    waiting = frozenset({State.COMPLETED})
 
     def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
         super().__init__(request, reliable=reliable, timers=timers, now=now)
-        self._outbox.append(request.serialize())
+        self._wire = request.serialize()  # retransmissions send these very bytes
+        self._outbox.append(self._wire)
         for timer in self.first_timers:
             self._start(timer, now)
 
@@ -249,15 +265,16 @@ class _ClientTransaction(Transaction):
 
     def _act_on_message(self, action: str, message: Response | None) -> None:
         if action == "send":
-            self._outbox.append(self.request.serialize())
+            self._outbox.append(self._wire)
         elif action == "pass":
             assert message is not None
-            if message.status >= 200:
-                self.last_response = message
             self._events.append(ResponseReceived(message))
         elif action == "ack":
-            assert message is not None
-            self._outbox.append(ack_for(self.request, message).serialize())
+            # The ACK of a retransmitted final response is the ACK sent for the first (17.1.1.3).
+            if self._last_wire is None:
+                assert message is not None and self.request is not None
+                self._last_wire = ack_for(self.request, message).serialize()
+            self._outbox.append(self._last_wire)
         else:  # pragma: no cover - the tables name only these
             raise AssertionError(action)
 
@@ -285,6 +302,8 @@ class NonInviteClientTransaction(_ClientTransaction):
 
 
 class _ServerTransaction(Transaction):
+    waiting = frozenset({State.COMPLETED, State.CONFIRMED, State.ACCEPTED})
+
     def receive_request(self, request: Request, now: float) -> None:
         """A retransmission of the request, or the ACK of an INVITE's non-2xx final response."""
         self._input("ack" if request.method == "ACK" else "request", now)
@@ -297,13 +316,17 @@ class _ServerTransaction(Transaction):
         if action == "send response":
             assert message is not None
             self.last_response = message
-            self._outbox.append(message.serialize())
+            self.answered = True
+            self._last_wire = message.serialize()
+            self._outbox.append(self._last_wire)
         elif action == "resend response":
-            if self.last_response is not None:
-                self._outbox.append(self.last_response.serialize())
+            if self._last_wire is not None:
+                self._outbox.append(self._last_wire)
         elif action == "send trying":
+            assert self.request is not None
             self.last_response = response_for(self.request, 100, "Trying")
-            self._outbox.append(self.last_response.serialize())
+            self._last_wire = self.last_response.serialize()
+            self._outbox.append(self._last_wire)
         else:  # pragma: no cover
             raise AssertionError(action)
 
@@ -335,6 +358,29 @@ class NonInviteServerTransaction(_ServerTransaction):
 
     def _timeout_name(self) -> str:  # pragma: no cover - has no timeout row
         return "J"
+
+
+_DURATIONS: dict[tuple[SipTimers, bool], dict[str, float]] = {}
+
+
+def _durations(timers: SipTimers, reliable: bool) -> dict[str, float]:
+    """Each timer's first interval (RFC 3261 table 4); over a reliable transport A, E and G are
+    missing: they never start (17.1.1.2, 17.1.2.2, 17.2.1). Computed once per timer set."""
+    durations = _DURATIONS.get((timers, reliable))
+    if durations is None:
+        t = timers
+        durations = {
+            "A": t.t1, "B": t.timeout, "E": t.t1, "F": t.timeout, "G": t.t1, "H": t.timeout,
+            "D": 0.0 if reliable else max(32.0, t.timeout), "K": 0.0 if reliable else t.t4,
+            "I": 0.0 if reliable else t.t4, "J": 0.0 if reliable else t.timeout,
+            "Y": 0.2, "L": t.timeout, "W": t.timeout,
+        }  # fmt: skip
+        if reliable:
+            for timer in ("A", "E", "G"):
+                del durations[timer]
+        if len(_DURATIONS) < 64:
+            _DURATIONS[(timers, reliable)] = durations
+    return durations
 
 
 def ack_for(invite: Request, response: Response) -> Request:

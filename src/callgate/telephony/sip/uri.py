@@ -51,6 +51,10 @@ def parse_host(text: str, what: str) -> tuple[str, int | None]:
     return host, int(rest[1:])
 
 
+# sent-by and host:port texts repeat (our own address in every Via, the far end's in every Contact).
+parse_host_cached = lru_cache(maxsize=1024)(parse_host)
+
+
 def _parse_params(text: str, what: str, chars: re.Pattern[str]) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     if not text:
@@ -98,7 +102,7 @@ class SipUri:
         hostport, _, param_text = rest.partition(";")
         if not hostport:
             raise RemoteProtocolError(f"URI has no host: {text!r}")
-        host, port = parse_host(hostport, "URI")
+        host, port = parse_host_cached(hostport, "URI")
         if headers and not _HEADERCHARS.fullmatch(headers.replace("&", "").replace("=", "")):
             raise RemoteProtocolError(f"URI has invalid headers: {headers!r}")
         return cls(
