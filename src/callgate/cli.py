@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -155,12 +156,20 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             host, port = sandbox.address
             sys.stdout.write(f"  Sandbox phones       sip:+14155550100@{host}:{port} (docs/SANDBOX.md)\n")
             sys.stdout.flush()
+        _settle_heap()
         try:
             await server.serve()
         finally:
             await _close_sandbox(sandbox)
     finally:
         await store.close()
+
+
+def _settle_heap() -> None:
+    """Once started, move everything made so far (modules, the app, the settings) out of the garbage
+    collector's view: it lives as long as the process, and every full collection would walk it again."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _worker(settings: Settings, phones: Any) -> None:
@@ -181,6 +190,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
             f"Callgate {__version__} worker {running.worker.owner} running calls from {_redact(settings.db)}",
             flush=True,
         )
+        _settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -247,6 +257,7 @@ async def _sandbox(
     sandbox = await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
     bound_host, bound_port = sandbox.address
     print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
+    _settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
