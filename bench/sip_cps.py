@@ -6,9 +6,11 @@ UAS, in the same run, on loopback.
 
 Each call: INVITE, 180, 200, ACK, then at once BYE and its 200 (SIPp's built-in `uac`/`uas`
 scenarios). SIPp's UAC is started with a rate far above what the pair can do (`-r 5000`) and the same
-concurrency limit (`-l`), so it runs as fast as it can; Callgate runs `--concurrency` call legs at once
-over one UDP endpoint. Each side gets its own fresh SIPp UAS. Prints calls per second, failed calls
-and the ratio Callgate / SIPp. Needs `sipp` (Debian package sip-tester).
+concurrency limit (`-l`), so it runs as fast as it can; Callgate runs `--concurrency` callers over
+one UDP endpoint, each placing its next call as soon as the last one ends, in a process whose
+garbage collector is set as `callgate worker` sets it (`callgate.runtime.tune_gc`). Each side gets
+its own fresh SIPp UAS. Prints calls per second, failed calls and the ratio Callgate / SIPp. Needs
+`sipp` (Debian package sip-tester).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from callgate.runtime import tune_gc
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg, Outcome
 
@@ -78,12 +81,14 @@ def _sipp_failed(stats: Path) -> int:
 async def callgate(workdir: Path, calls: int, concurrency: int) -> tuple[float, int]:
     uas, port = start_uas(workdir, calls)
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
-    gate = asyncio.Semaphore(concurrency)
+    left = calls
     failed = 0
 
-    async def one() -> None:
-        nonlocal failed
-        async with gate:
+    async def caller() -> None:
+        """One of `concurrency` callers, each placing calls one after the other while any are left."""
+        nonlocal left, failed
+        while left > 0:
+            left -= 1
             leg = CallLeg(endpoint, target=f"sip:service@127.0.0.1:{port}", destination=("127.0.0.1", port),
                           from_user="+14155550199")  # fmt: skip
             result = await leg.dial(timeout_s=30)
@@ -91,7 +96,7 @@ async def callgate(workdir: Path, calls: int, concurrency: int) -> tuple[float, 
                 failed += 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(calls)))
+    await asyncio.gather(*(caller() for _ in range(min(concurrency, calls))))
     elapsed = time.perf_counter() - started
     endpoint.close()
     stop(uas)
@@ -106,6 +111,7 @@ def main() -> int:
     if shutil.which("sipp") is None:
         print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
         return 2
+    tune_gc()  # the collector as a `callgate worker` process runs it
     try:
         import uvloop
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -21,6 +20,7 @@ from callgate.config import Settings
 from callgate.core.call import Account
 from callgate.dialects.twilio.face import TWILIO
 from callgate.engine.accounts import create_account
+from callgate.runtime import settle_heap, tune_gc
 from callgate.store import SqlStore
 
 
@@ -156,20 +156,13 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             host, port = sandbox.address
             sys.stdout.write(f"  Sandbox phones       sip:+14155550100@{host}:{port} (docs/SANDBOX.md)\n")
             sys.stdout.flush()
-        _settle_heap()
+        settle_heap()
         try:
             await server.serve()
         finally:
             await _close_sandbox(sandbox)
     finally:
         await store.close()
-
-
-def _settle_heap() -> None:
-    """Once started, move everything made so far (modules, the app, the settings) out of the garbage
-    collector's view: it lives as long as the process, and every full collection would walk it again."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _worker(settings: Settings, phones: Any) -> None:
@@ -190,7 +183,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
             f"Callgate {__version__} worker {running.worker.owner} running calls from {_redact(settings.db)}",
             flush=True,
         )
-        _settle_heap()
+        settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -257,7 +250,7 @@ async def _sandbox(
     sandbox = await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
     bound_host, bound_port = sandbox.address
     print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
-    _settle_heap()
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -355,6 +348,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     if args.command in ("sandbox", "serve", "worker"):
+        tune_gc()
         from callgate.sandbox.plan import load_phone_book
 
         # A bad phone book stops the start with one line naming the file and the step (a ValueError).
