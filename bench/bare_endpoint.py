@@ -7,9 +7,10 @@ variable CALLGATE_BENCH_BODY). No authentication, no validation, no store: what 
 Starlette routing, reading the body and serialising the JSON, i.e. the ceiling for Callgate's handler.
 
 It is served exactly as `callgate serve` serves Callgate (see `_serve` in src/callgate/cli.py): one
-process, `uvicorn.Config(app, host=..., port=..., log_level="info", access_log=False,
-server_header=False)` with uvicorn's default http implementation (httptools), awaited on uvloop
-(`uvloop.run(server.serve())`) as `callgate serve` does.
+process, `uvicorn.Config(app, host=..., port=..., http=JoinedWritesProtocol, log_level="info",
+access_log=False, server_header=False)`, Callgate's HTTP protocol (uvicorn's httptools protocol
+writing each response's head and body together), awaited on uvloop (`uvloop.run(server.serve())`)
+as `callgate serve` does. `--stock-http` serves it with uvicorn's own httptools protocol instead.
 
     python bench/bare_endpoint.py --http 127.0.0.1:9000 --body-file call.json
 """
@@ -27,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from callgate.http_protocol import JoinedWritesProtocol
 
 CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 
@@ -50,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("CALLGATE_BENCH_BODY"),
         help="JSON file with the call to answer (default: env CALLGATE_BENCH_BODY)",
     )
+    parser.add_argument(
+        "--stock-http", action="store_true", help="uvicorn's own httptools protocol, not Callgate's"
+    )
     args = parser.parse_args(argv)
     if not args.body_file:
         parser.error("--body-file (or CALLGATE_BENCH_BODY) is required")
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         create_app(call),
         host=host or "127.0.0.1",
         port=int(port),
+        http="httptools" if args.stock_http else JoinedWritesProtocol,
         log_level="info",
         access_log=False,
         server_header=False,

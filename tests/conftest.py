@@ -24,6 +24,7 @@ from callgate.app import create_app
 from callgate.config import Settings
 from callgate.core.call import Account
 from callgate.engine.services import Services
+from callgate.http_protocol import JoinedWritesProtocol
 
 T = TypeVar("T")
 
@@ -90,7 +91,12 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(Settings(db=db, http=f"127.0.0.1:{self.port}"))
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            http=JoinedWritesProtocol,  # as `callgate serve` serves it
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

@@ -123,6 +123,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
     import uvicorn
 
     from callgate.app import create_app
+    from callgate.http_protocol import JoinedWritesProtocol
 
     store = SqlStore(settings.db)
     await store.open()
@@ -144,6 +145,7 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
             app,
             host=host,
             port=port,
+            http=JoinedWritesProtocol,
             log_level=settings.log_level,
             access_log=False,
             server_header=False,
