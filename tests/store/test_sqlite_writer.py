@@ -18,7 +18,7 @@ from callgate.core.events import CallQueued
 from callgate.core.status import CallStatus
 from callgate.store import SqlStore, codec
 from callgate.store.batch import InsertBatcher
-from callgate.store.sqlite_writer import SqliteWriter, is_row_error, sqlite_pragmas
+from callgate.store.sqlite_writer import MultiRowInsert, SqliteWriter, is_row_error, sqlite_pragmas
 
 pytestmark = pytest.mark.anyio
 
@@ -104,6 +104,9 @@ class FlakyConnection:
     def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
         self.threads.add(threading.current_thread().name)
         return self.conn.executemany(sql, rows)
+
+    def getlimit(self, category: int) -> int:
+        return self.conn.getlimit(category)
 
     def close(self) -> None:
         self.closed = True
@@ -357,3 +360,29 @@ async def test_jobs_of_a_group_commit_or_fail_alone(db_path):
         assert not_in_transaction(w)
     finally:
         await w.close()
+
+
+async def test_a_batch_longer_than_a_statement_is_written_in_several_and_commits_whole(writer, db_path):
+    # SQLite caps the parameters of one statement: a batch goes as several multi-row INSERTs.
+    conn = writer._connection()
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)  # two call rows a statement at most
+    calls = [make_call(n) for n in range(5)]
+    await asyncio.wait_for(writer.write_call_batch([rows_of(c) for c in calls]), HANG_TIMEOUT)
+    assert stored(db_path, calls) == (5, 5)
+    duplicate = make_call(9, id=calls[0].id)  # in the last statement of its batch: none of it stays
+    fresh = [make_call(n) for n in range(10, 14)]
+    with pytest.raises(sqlite3.IntegrityError):
+        await writer.write_call_batch([rows_of(c) for c in [*fresh, duplicate]])
+    assert stored(db_path, fresh) == (0, 0)
+    assert not_in_transaction(writer)
+
+
+def test_a_multi_row_insert_binds_every_row_in_order():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a, b)")
+    insert = MultiRowInsert("INSERT INTO t (a, b) VALUES (?, ?)")
+    insert.run(conn, [(n, f"row {n}") for n in range(70)])  # 32 + 32 + 6
+    insert.run(conn, [])
+    assert conn.execute("SELECT a, b FROM t ORDER BY rowid").fetchall() == [
+        (n, f"row {n}") for n in range(70)
+    ]
