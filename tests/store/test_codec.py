@@ -1,0 +1,25 @@
+"""The store's codec: what a call's row holds."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from callgate.core.call import CallOptions
+from callgate.store.codec import options_json
+
+
+def test_the_stored_options_text_is_the_json_of_to_json():
+    # The store writes the dataclass through orjson directly; it must be the text of `to_json()`.
+    options = CallOptions(
+        url="https://example.com/a",
+        application_id=uuid.uuid4(),
+        status_callback_events=("initiated", "ringing", "completed"),
+        recording_status_callback_events=("in-progress", "completed"),
+        sip_auth_password="s3cret",
+        machine_detection="DetectMessageEnd",
+        dialect="signalwire",
+    )
+    for each in (options, CallOptions()):
+        assert options_json(each) == json.dumps(each.to_json(), separators=(",", ":"))
+        assert CallOptions.from_json(json.loads(options_json(each))) == each
