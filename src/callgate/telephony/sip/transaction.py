@@ -141,7 +141,6 @@ class Transaction:
     def __init__(self, request: Request, *, reliable: bool, timers: SipTimers, now: float) -> None:
         #: the request; None once the transaction only waits for its last timer (see `_release`)
         self.request: Request | None = request
-        self.method = request.method
         self.reliable = reliable
         self.timers = timers
         self.state = self.initial
@@ -151,8 +150,6 @@ class Transaction:
         self._intervals: dict[str, float] = {}
         self._outbox: list[bytes] = []
         self._events: deque[Event] = deque()
-        #: a server transaction's last response (None once released, see `_release`)
-        self.last_response: Response | None = None
         #: whether a server transaction's user has responded
         self.answered = False
         self._last_wire: bytes | None = None  # what a retransmission sends again
@@ -203,7 +200,6 @@ class Transaction:
         32 s each); holding their parsed messages kept a few dozen objects each alive, and every
         full garbage collection walked them all."""
         self.request = None
-        self.last_response = None
 
     def _act(self, action: str, now: float, message: Response | None) -> None:
         verb, _, timer = action.partition(" ")
@@ -315,7 +311,6 @@ class _ServerTransaction(Transaction):
     def _act_on_message(self, action: str, message: Response | None) -> None:
         if action == "send response":
             assert message is not None
-            self.last_response = message
             self.answered = True
             self._last_wire = message.serialize()
             self._outbox.append(self._last_wire)
@@ -324,8 +319,7 @@ class _ServerTransaction(Transaction):
                 self._outbox.append(self._last_wire)
         elif action == "send trying":
             assert self.request is not None
-            self.last_response = response_for(self.request, 100, "Trying")
-            self._last_wire = self.last_response.serialize()
+            self._last_wire = response_for(self.request, 100, "Trying").serialize()
             self._outbox.append(self._last_wire)
         else:  # pragma: no cover
             raise AssertionError(action)
