@@ -88,15 +88,30 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def run(n: int, seconds: float, workdir: Path) -> dict[str, float]:
+def start_far_end(far_end: str, n: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str, int]:
+    """The echo every call goes to: the process, the SIP URI to call, its SIP port."""
+    sip_port = free_udp_port()
+    if far_end == "sandbox":
+        uas = subprocess.Popen(
+            [sys.executable, "-m", "callgate", "sandbox", "--sip", f"127.0.0.1:{sip_port}"],
+            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert uas.stdout is not None
+        uas.stdout.readline()  # its first line: the address it listens on
+        return uas, f"sip:+14155550180@127.0.0.1:{sip_port}", sip_port
     (workdir / "echo.xml").write_text(SCENARIO)
-    sip_port, media_port = free_udp_port(), free_udp_port()
+    media_port = free_udp_port()
     uas = subprocess.Popen(
         ["sipp", "-sf", "echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-mi", "127.0.0.1",
          "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100)],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    await asyncio.sleep(0.5)  # let SIPp bind (INVITEs would be retransmitted anyway)
+    time.sleep(0.5)  # let SIPp bind (INVITEs would be retransmitted anyway)
+    return uas, f"sip:echo@127.0.0.1:{sip_port}", sip_port
+
+
+async def run(n: int, seconds: float, workdir: Path, far_end: str) -> dict[str, float]:
+    uas, target, sip_port = start_far_end(far_end, n, workdir)
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
     frame = tone((440.0,), 0.02)
     legs: list[CallLeg] = []
@@ -105,7 +120,7 @@ async def run(n: int, seconds: float, workdir: Path) -> dict[str, float]:
     async def place() -> None:
         async with gate:
             media = await RtpStream.open()
-            target, destination = f"sip:echo@127.0.0.1:{sip_port}", ("127.0.0.1", sip_port)
+            destination = ("127.0.0.1", sip_port)
             leg = CallLeg(endpoint, target=target, destination=destination, from_user="+14155550199",
                           media=media)  # fmt: skip
             result = await leg.dial(timeout_s=30)
@@ -133,6 +148,8 @@ async def run(n: int, seconds: float, workdir: Path) -> dict[str, float]:
     received = sum(leg.media.stats.packets_received for leg in legs if leg.media) - received0
     await asyncio.gather(*(leg.hangup() for leg in legs))
     endpoint.close()
+    if far_end == "sandbox":
+        uas.terminate()
     try:
         uas.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -154,8 +171,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="*", default=[100, 500, 1000, 2000])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--far-end", choices=("sipp", "sandbox"), default="sipp",
+                        help="who echoes: SIPp's -rtp_echo, or the sandbox's echo phone (0180) in a "
+                             "`callgate sandbox` process")  # fmt: skip
     args = parser.parse_args()
-    if shutil.which("sipp") is None:
+    if args.far_end == "sipp" and shutil.which("sipp") is None:
         print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
         return 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -166,13 +186,14 @@ def main() -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    print(f"Two-way G.711 calls against a SIPp echo, one Callgate process, {args.seconds:.0f} s windows; "
+    echo = "a SIPp echo" if args.far_end == "sipp" else "the sandbox's echo phone"
+    print(f"Two-way G.711 calls against {echo}, one Callgate process, {args.seconds:.0f} s windows; "
           f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
     print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
           f"{'loss':>8}{'CPU core':>10}{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
-            r = runner(run(n, args.seconds, Path(tmp)))
+            r = runner(run(n, args.seconds, Path(tmp), args.far_end))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
               f"{r['cpu_core']:>10.2f}{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip

@@ -20,7 +20,7 @@ from callgate.config import Settings
 from callgate.core.call import Account
 from callgate.dialects.twilio.face import TWILIO
 from callgate.engine.accounts import create_account
-from callgate.runtime import settle_heap, tune_gc
+from callgate.runtime import raise_open_files_limit, settle_heap, tune_gc
 from callgate.store import SqlStore
 
 
@@ -351,6 +351,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command in ("sandbox", "serve", "worker"):
         tune_gc()
+        raise_open_files_limit()  # two sockets a call
         from callgate.sandbox.plan import load_phone_book
 
         # A bad phone book stops the start with one line naming the file and the step (a ValueError).

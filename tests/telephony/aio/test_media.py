@@ -55,8 +55,8 @@ async def test_audio_and_digits_cross_and_are_recorded(tmp_path, codec, pt):
 async def test_garbage_and_rtcp_on_the_port_are_counted_not_raised():
     clock, a, b = await pair()
     try:
-        a.transport.sendto(b"\x00\x01garbage", b.local_address)
-        a.transport.sendto(bytes.fromhex("80c8000600000001") + bytes(20), b.local_address)  # an RTCP SR
+        a.sock.sendto(b"\x00\x01garbage", b.local_address)
+        a.sock.sendto(bytes.fromhex("80c8000600000001") + bytes(20), b.local_address)  # an RTCP SR
         await asyncio.sleep(0.1)
         assert b.stats.bad_packets == 1
     finally:

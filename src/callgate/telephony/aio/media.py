@@ -4,6 +4,13 @@
 stream send its frame (measured on this machine: a task per stream falls apart near 1,000 streams,
 one task with a short tick holds them). It keeps how late each tick was, for the benchmark.
 
+The clock also reads the streams' RTP sockets: they are not given to the event loop. Each slot
+(every 2 ms) asks the clock's own poller which sockets hold a datagram and reads one from each.
+Through the loop, every datagram woke the process and cost two reads (the second to learn the
+socket was empty); here a thousand streams' packets cost a few hundred polls a second, and a packet
+waits at most one slot (2 ms) before it reaches its jitter buffer. RTCP (a packet every few
+seconds) stays with the loop.
+
 `RtpStream` is one call's audio. Outgoing, on each tick it sends the next queued frame (speech,
 a file, a tone, an echo) or silence, G.711-encoded, or, while digits are being pressed, RFC 4733
 event packets instead; sequence and timestamp advance every tick, so the far end's clock never
@@ -19,6 +26,7 @@ import ipaddress
 import logging
 import os
 import random
+import select
 import socket
 import struct
 import time
@@ -73,14 +81,38 @@ class MediaClock:
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self.lateness: deque[float] = deque(maxlen=200_000)  # seconds each slot's tick was late
+        self._poller = _poller()
+        self._readers: dict[int, RtpStream] = {}  # socket fd -> the stream reading it
 
-    def add(self, stream: RtpStream) -> None:
+    def _running(self) -> None:
+        """Start the clock's task if it is not running on this loop."""
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            # streams of a loop that is gone are gone too
-            self._slots = [{} for _ in range(self.slots)]
-            self._where.clear()
+            if self._task is not None and self._task.get_loop() is not loop:
+                # streams of a loop that is gone are gone too (their sockets with them)
+                self._slots = [{} for _ in range(self.slots)]
+                self._where.clear()
+                self._count = 0
+                close = getattr(self._poller, "close", None)  # an epoll holds a descriptor
+                if close is not None:
+                    close()
+                self._poller = _poller()
+                self._readers.clear()
             self._task = loop.create_task(self._run())
+
+    def read(self, stream: RtpStream, sock: socket.socket) -> None:
+        """Read `sock` for `stream` from now on, until `unread`."""
+        self._running()
+        self._poller.register(sock.fileno(), select.POLLIN)
+        self._readers[sock.fileno()] = stream
+
+    def unread(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if self._readers.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+
+    def add(self, stream: RtpStream) -> None:
+        self._running()
         if id(stream) in self._where:
             return
         slot = min(range(self.slots), key=lambda i: len(self._slots[i]))  # the least busy slot
@@ -101,7 +133,8 @@ class MediaClock:
         loop = asyncio.get_running_loop()
         step = self.period / self.slots
         start, n = loop.time(), 0
-        while self._where:
+        poll, readers = self._poller.poll, self._readers
+        while self._where or self._readers:
             target = start + n * step
             # Behind time too, a turn of the loop between slots: the sockets are read there, and a
             # clock that never yielded while late would leave the packets received meanwhile unread.
@@ -113,6 +146,11 @@ class MediaClock:
             if now - target > 5 * self.period:  # the process stalled: skip the missed ticks
                 start, n = now - (n % self.slots) * step, n % self.slots
             n += 1
+            if readers:
+                for fd, _ in poll(0):
+                    reader = readers.get(fd)
+                    if reader is not None:
+                        reader.readable()
             for stream in list(streams.values()):
                 try:
                     stream.tick()
@@ -122,6 +160,11 @@ class MediaClock:
 
 
 _CLOCK: MediaClock | None = None
+
+
+def _poller() -> select.epoll | select.poll:
+    """epoll where there is one (it answers with the ready sockets only), else poll."""
+    return select.epoll() if hasattr(select, "epoll") else select.poll()
 
 
 def media_clock() -> MediaClock:
@@ -144,15 +187,16 @@ class StreamStats:
     octets_sent: int = 0
     packets_received: int = 0
     bad_packets: int = 0
+    send_errors: int = 0
     digits_received: list[str] = field(default_factory=list)
 
 
-class RtpStream(asyncio.DatagramProtocol):
+class RtpStream:
     """One call's RTP: open it, tell it the far end (`connect`), then play, press, listen."""
 
-    def __init__(self, clock: MediaClock | None = None) -> None:
+    def __init__(self, sock: socket.socket, clock: MediaClock | None = None) -> None:
         self.clock = clock if clock is not None else media_clock()
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock = sock  # non-blocking, bound; read by the clock, written on its ticks
         self.remote: tuple[str, int] | None = None
         self.codec = "PCMU"
         self.payload_type = 0
@@ -189,44 +233,26 @@ class RtpStream(asyncio.DatagramProtocol):
         """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`."""
         loop = asyncio.get_running_loop()
         family = _ip_family(host)
-        if family is not None:
-            # Sockets bound here and handed over: the loop then resolves no address (half the cost).
-            rtp_sock, rtcp_sock = _bound_pair(family, host)
-            try:
-                _, stream = await loop.create_datagram_endpoint(lambda: cls(clock), sock=rtp_sock)
-            except BaseException:
-                rtp_sock.close()
-                rtcp_sock.close()
-                raise
-            try:
-                _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
-            except BaseException:
-                stream.close()
-                rtcp_sock.close()
-                raise
-            stream.rtcp = rtcp
-            return stream
-        for _ in range(100):
-            port = random.randrange(16384, 32767) & ~1
-            try:
-                _, stream = await loop.create_datagram_endpoint(lambda: cls(clock), local_addr=(host, port))
-            except OSError:
-                continue
-            try:
-                _, rtcp = await loop.create_datagram_endpoint(
-                    partial(_RtcpPort, stream), local_addr=(host, port + 1)
-                )
-            except OSError:
-                stream.close()
-                continue
-            stream.rtcp = rtcp
-            return stream
-        raise OSError(f"no free pair of RTP/RTCP ports on {host}")
+        if family is None:  # a name: bound on the first address it resolves to
+            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+            if not infos:
+                raise OSError(f"{host} resolves to no address")
+            family, host = infos[0][0], str(infos[0][4][0])
+        rtp_sock, rtcp_sock = _bound_pair(family, host)
+        stream = cls(rtp_sock, clock)
+        try:
+            _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
+        except BaseException:
+            rtp_sock.close()
+            rtcp_sock.close()
+            raise
+        stream.rtcp = rtcp
+        stream.clock.read(stream, rtp_sock)
+        return stream
 
     @property
     def local_address(self) -> tuple[str, int]:
-        assert self.transport is not None
-        host, port = self.transport.get_extra_info("sockname")[:2]
+        host, port = self.sock.getsockname()[:2]
         return host, port
 
     def connect(
@@ -274,8 +300,8 @@ class RtpStream(asyncio.DatagramProtocol):
                 done.set_result(None)
         self._plays.clear()
         self._digits.clear()
-        if self.transport is not None:
-            self.transport.close()
+        self.clock.unread(self.sock)
+        self.sock.close()
 
     # what the call does
 
@@ -364,19 +390,34 @@ class RtpStream(asyncio.DatagramProtocol):
         return samples
 
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
-        if self.transport is None or self.remote is None or self.transport.is_closing():
+        if self.remote is None or self._closed:
             return
         self._seq = (self._seq + 1) & 0xFFFF
-        self.transport.sendto(
-            header(payload_type, self._seq, timestamp, self.ssrc, marker) + payload, self.remote
-        )
+        try:
+            self.sock.sendto(
+                header(payload_type, self._seq, timestamp, self.ssrc, marker) + payload, self.remote
+            )
+        except OSError as exc:
+            # A full send buffer (BlockingIOError) or an unreachable peer: this packet is lost, as
+            # it would be on the wire; a packet sent late would be of no use to the far end.
+            self.stats.send_errors += 1
+            log.debug("RTP send failed: %s", exc)
+            return
         self.stats.packets_sent += 1
         self.stats.octets_sent += len(payload)
 
     # the socket's calls
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def readable(self) -> None:
+        """The clock saw a datagram on the socket: read one (a later slot reads any other)."""
+        try:
+            data, addr = self.sock.recvfrom(2048)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # e.g. an ICMP error queued on the socket
+            log.debug("RTP socket error: %s", exc)
+            return
+        self.datagram_received(data, addr)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) >= 2 and 200 <= data[1] <= 204:
@@ -411,9 +452,6 @@ class RtpStream(asyncio.DatagramProtocol):
         self.stats.digits_received.append(digit)
         for listener in list(self.digit_listeners):
             listener(digit)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("RTP socket error: %s", exc)
 
     # RTCP (RFC 3550 6): our reports out, theirs in, the call's quality from both.
 
