@@ -3,15 +3,21 @@ packets are lost, what a call costs in CPU, at several call counts.
 
     .venv/bin/python bench/media_concurrency.py                       # N = 100, 500, 1000, 2000
     .venv/bin/python bench/media_concurrency.py --calls 1000 --seconds 20
+    .venv/bin/python bench/media_concurrency.py --far-end sandbox     # the sandbox's echo phone
 
-Callgate places N calls (SIP over loopback) to a SIPp UAS that answers with PCMU and echoes every
-RTP packet back (`-rtp_echo`), so each call carries 50 packets a second each way. Each call leg
-sends a tone from its own RTP socket, driven by the one media clock of the process, and receives the
-echo through its jitter buffer. After the calls are up and a warm-up, the benchmark measures a
-window: the lateness of every clock tick against the 20 ms grid (p50, p99, max), packets sent and
-echoed back (loss = 1 - received / sent, counting only the window), and the process's CPU time per
-call per second. The reference in the same run is the ideal: 50 packets a second each way per call
-and 0 ms lateness; the ratio printed is received / sent. Needs `sipp` (Debian package sip-tester).
+Callgate places N calls (SIP over loopback) to an echo: by default a SIPp UAS that answers with
+PCMU and echoes every RTP packet back (`-rtp_echo`); with `--far-end sandbox`, the echo phone
+(0180) of a `callgate sandbox` process, which sends its own stream and plays back what it hears.
+Each call carries 50 packets a second each way. Each call leg sends a tone from its own RTP socket,
+driven by the one media clock of the process (which also reads the sockets), and receives through
+its jitter buffer. The process is set up as `callgate worker` sets itself up (the collector, the
+open-files limit). After the calls are up and a warm-up, the benchmark measures a window: the
+lateness of every clock tick against the 20 ms grid (p50, p99, max), packets sent and received
+(loss = 1 - received / sent, counting only the window; against the sandbox, which sends on its own
+clock rather than echoing packet for packet, it is only a rough figure), and the process's CPU time
+per call per second, split into user and system time. The reference in the same run is the ideal:
+50 packets a second each way per call and 0 ms lateness; the ratio printed is sent / ideal. Needs
+`sipp` (Debian package sip-tester) for the default far end.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import platform
-import resource
 import shutil
 import socket
 import subprocess
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from callgate.runtime import raise_open_files_limit, settle_heap, tune_gc
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg, Outcome
 from callgate.telephony.aio.media import RtpStream, media_clock
@@ -136,9 +143,10 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str) -> dict[str, 
     clock.lateness.clear()
     sent0 = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
     received0 = sum(leg.media.stats.packets_received for leg in legs if leg.media)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0, times0 = time.process_time(), time.perf_counter(), os.times()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    times = os.times()
     lateness = np.array(clock.lateness) * 1000
     sent = sum(leg.media.stats.packets_sent for leg in legs if leg.media) - sent0
     for leg in legs:  # stop sending, and give the echoes in flight time to come back before counting
@@ -164,6 +172,8 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str) -> dict[str, 
         "loss": 1 - received / sent if sent else 1.0,
         "cpu_core": cpu / wall,
         "cpu_per_call_ms": 1000 * cpu / wall / max(1, len(legs)),
+        "user_core": (times.user - times0.user) / wall,
+        "system_core": (times.system - times0.system) / wall,
     }
 
 
@@ -178,8 +188,9 @@ def main() -> int:
     if args.far_end == "sipp" and shutil.which("sipp") is None:
         print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
         return 2
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # a socket per call
+    raise_open_files_limit()  # two sockets a call, as `callgate worker` does
+    tune_gc()  # the collector as a `callgate worker` process runs it
+    settle_heap()
     try:
         import uvloop
 
@@ -190,13 +201,14 @@ def main() -> int:
     print(f"Two-way G.711 calls against {echo}, one Callgate process, {args.seconds:.0f} s windows; "
           f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
     print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
-          f"{'loss':>8}{'CPU core':>10}{'CPU/call':>10}")  # fmt: skip
+          f"{'loss':>8}{'CPU core':>10}{'user':>6}{'system':>8}{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
             r = runner(run(n, args.seconds, Path(tmp), args.far_end))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
-              f"{r['cpu_core']:>10.2f}{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
+              f"{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
+              f"{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
     return 0
 
 

@@ -192,3 +192,55 @@ async def test_a_clock_that_is_behind_still_lets_the_loop_read_its_sockets():
     clock.add(Busy())  # type: ignore[arg-type]
     await asyncio.wait_for(done, 10)
     assert ran_after == [1]
+
+
+async def test_the_clock_reads_the_rtp_sockets_not_the_event_loop():
+    """The loop has no reader on a stream's RTP socket (it would wake the process for every
+    datagram); the clock's slots read it, a burst included, in order, and before `connect` too."""
+    from callgate.telephony.rtp.packet import RtpPacket
+
+    clock = MediaClock()
+    a, b = await RtpStream.open(clock=clock), await RtpStream.open(clock=clock)
+    try:
+        assert asyncio.get_running_loop().remove_reader(b.sock.fileno()) is False
+        # b is not connected (it sends nothing); the clock runs for its socket alone
+        a.connect(b.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+        a.sending = False
+        burst = [RtpPacket(0, seq, seq * 160, 0x1234, bytes([seq]) * 160).serialize() for seq in range(8)]
+        for packet in burst:  # more than one slot reads at a time
+            a.sock.sendto(packet, b.local_address)
+        for _ in range(100):
+            if b.stats.packets_received == len(burst):
+                break
+            await asyncio.sleep(0.005)
+        assert b.stats.packets_received == len(burst) and b.stats.bad_packets == 0
+        played = []
+        b.connect(a.local_address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+        b.listeners.append(lambda inbound, outbound: played.append(inbound))
+        for _ in range(100):
+            if len(played) >= len(burst):
+                break
+            await asyncio.sleep(0.01)
+        from callgate.telephony.media import g711
+
+        expected = [g711.decode(bytes([seq]) * 160, "PCMU") for seq in range(len(burst))]
+        assert all(np.array_equal(got, want) for got, want in zip(played, expected, strict=False))
+        assert len(played) >= len(burst)
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_the_clock_stops_once_its_last_stream_closes():
+    clock = MediaClock()
+    stream = await RtpStream.open(clock=clock)
+    task = clock._task
+    assert task is not None and not task.done()  # an open socket is read, connected or not
+    stream.close()
+    await asyncio.wait_for(task, 1)
+    assert stream.sock.fileno() == -1
+    reopened = await RtpStream.open(clock=clock)  # and starts again for the next one
+    try:
+        assert clock._task is not None and not clock._task.done()
+    finally:
+        reopened.close()

@@ -43,7 +43,7 @@ from callgate.telephony.media.tones import DtmfDetector
 from callgate.telephony.rtp.dtmf import DtmfReceiver, DtmfSender
 from callgate.telephony.rtp.errors import PacketError
 from callgate.telephony.rtp.jitter import JitterBuffer
-from callgate.telephony.rtp.packet import RtpPacket, header
+from callgate.telephony.rtp.packet import RtpPacket
 from callgate.telephony.rtp.rtcp import (
     Goodbye,
     ReceiverReport,
@@ -392,10 +392,11 @@ class RtpStream:
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
         if self.remote is None or self._closed:
             return
-        self._seq = (self._seq + 1) & 0xFFFF
+        seq = self._seq = (self._seq + 1) & 0xFFFF
+        second = payload_type | 0x80 if marker else payload_type
         try:
             self.sock.sendto(
-                header(payload_type, self._seq, timestamp, self.ssrc, marker) + payload, self.remote
+                _FIXED.pack(0x80, second, seq, timestamp & 0xFFFFFFFF, self.ssrc) + payload, self.remote
             )
         except OSError as exc:
             # A full send buffer (BlockingIOError) or an unreachable peer: this packet is lost, as
@@ -403,23 +404,31 @@ class RtpStream:
             self.stats.send_errors += 1
             log.debug("RTP send failed: %s", exc)
             return
-        self.stats.packets_sent += 1
-        self.stats.octets_sent += len(payload)
+        stats = self.stats
+        stats.packets_sent += 1
+        stats.octets_sent += len(payload)
 
     # the socket's calls
 
     def readable(self) -> None:
         """The clock saw a datagram on the socket: read one (a later slot reads any other)."""
         try:
-            data, addr = self.sock.recvfrom(2048)
+            data = self.sock.recv(2048)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # e.g. an ICMP error queued on the socket
             log.debug("RTP socket error: %s", exc)
             return
-        self.datagram_received(data, addr)
+        if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
+            # datagram_received's common case, here without the call: a plain audio packet.
+            self.stats.packets_received += 1
+            _, _, seq, timestamp, self._remote_ssrc = _FIXED.unpack_from(data)
+            self._jitter.push(seq, data[12:])
+            self._receiver.on_packet(seq, timestamp, _monotonic())
+            return
+        self.datagram_received(data, None)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int] | None) -> None:
         if len(data) >= 2 and 200 <= data[1] <= 204:
             return  # RTCP on the RTP port (RFC 5761): not read here
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
@@ -543,7 +552,7 @@ class _RtcpPort(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int] | None) -> None:
         self.stream.rtcp_received(data)
 
 

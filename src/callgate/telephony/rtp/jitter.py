@@ -11,8 +11,6 @@ sender restarted its sequence) resynchronises on the new numbers.
 
 from __future__ import annotations
 
-from callgate.telephony.rtp.packet import seq_distance
-
 
 class JitterBuffer:
     def __init__(self, *, depth: int = 3, max_frames: int = 50) -> None:
@@ -26,8 +24,9 @@ class JitterBuffer:
         self.duplicates = 0
 
     def push(self, sequence: int, payload: bytes) -> None:
-        if self._next is not None:
-            ahead = seq_distance(self._next, sequence)
+        after = self._next
+        if after is not None:
+            ahead = ((sequence - after + 0x8000) & 0xFFFF) - 0x8000  # seq_distance(after, sequence)
             if ahead < 0:
                 if ahead >= -self.max_frames:
                     self.late += 1
@@ -35,12 +34,13 @@ class JitterBuffer:
                 self._resync()  # far behind: a new sequence, not a late frame
             elif ahead >= self.max_frames:
                 self._resync()
-        if sequence in self._frames:
+        frames = self._frames
+        if sequence in frames:
             self.duplicates += 1
             return
-        self._frames[sequence] = payload
-        if self._next is None or seq_distance(self._next, sequence) < 0:
-            self._next = sequence  # before playout: start from the earliest frame seen
+        frames[sequence] = payload
+        if self._next is None:
+            self._next = sequence  # the first frame (or the first after a resync) starts playout
 
     def pop(self) -> bytes | None:
         """The next frame, or None (a gap to conceal, or still buffering)."""
