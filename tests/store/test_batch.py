@@ -328,3 +328,79 @@ async def test_cancelling_the_writer_during_the_row_by_row_retry_leaves_no_calle
     batcher._writer.cancel()
     results = await settle(tasks)  # a TimeoutError here means a caller hung
     assert all(isinstance(r, asyncio.CancelledError | Exception) for r in results)
+
+
+class FakeStarter:
+    """A `start_many`: records each batch the moment it is started and returns a future the test
+    settles (or that `fail` settles at once with an error)."""
+
+    def __init__(self, fail: Callable[[Sequence[Any]], BaseException | None] | None = None) -> None:
+        self.started: list[list[Any]] = []
+        self.writes: list[asyncio.Future[None]] = []
+        self.fail = fail
+
+    def __call__(self, batch: Sequence[Any]) -> asyncio.Future[None]:
+        self.started.append(list(batch))
+        write: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        exc = self.fail(batch) if self.fail is not None else None
+        if exc is not None:
+            write.set_exception(exc)
+        self.writes.append(write)
+        return write
+
+    def commit_all(self) -> None:
+        for write in self.writes:
+            if not write.done():
+                write.set_result(None)
+
+
+async def test_started_batches_leave_as_they_fill_within_one_loop_turn():
+    """With `start_many`, the eighth row starts a batch inside its own submit, before the loop's turn
+    ends (so the loop goes on with the other requests while it is written); the rest leaves at the
+    end of the turn; nobody is answered before their batch commits."""
+    starter = FakeStarter()
+    batcher = InsertBatcher(FakeWriter(), start_many=starter, eager_rows=8)
+    tasks = [asyncio.ensure_future(batcher.submit(row(n))) for n in range(20)]
+    await asyncio.sleep(0)  # one turn: the 20 submits run
+    assert [len(b) for b in starter.started] == [8, 8]  # started inside the 8th and 16th submits
+    await asyncio.sleep(0)  # the end of that turn
+    assert [len(b) for b in starter.started] == [8, 8, 4]
+    assert starter.started[0] == [row(n) for n in range(8)]
+    assert not any(t.done() for t in tasks)
+    starter.commit_all()
+    await asyncio.wait_for(asyncio.gather(*tasks), HANG_TIMEOUT)
+    await batcher.close()
+
+
+async def test_started_batches_retry_a_row_error_row_by_row():
+    def fail(batch: Sequence[Any]) -> BaseException | None:
+        return RowError("bad row") if row(2) in batch else None
+
+    starter = FakeStarter(fail)
+    writer = FakeWriter(fail)
+    batcher = InsertBatcher(
+        writer, start_many=starter, eager_rows=8, is_row_error=lambda e: isinstance(e, RowError)
+    )
+    results = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(row(n)) for n in range(4)), return_exceptions=True), HANG_TIMEOUT
+    )
+    assert [type(r) for r in results] == [type(None), type(None), RowError, type(None)]
+    assert writer.sizes == [1, 1, 1, 1]  # the retry, one row at a time
+    assert sorted(writer.committed) == [row(0), row(1), row(3)]
+    await batcher.close()
+
+
+async def test_close_waits_for_every_started_batch_and_writes_what_is_pending():
+    starter = FakeStarter()
+    batcher = InsertBatcher(FakeWriter(), start_many=starter, eager_rows=2)
+    submits = [asyncio.ensure_future(batcher.submit(row(n))) for n in range(3)]
+    await asyncio.sleep(0)  # rows 0 and 1 started; row 2 waits for the end of the turn
+    closing = asyncio.ensure_future(batcher.close())
+    await asyncio.sleep(0)
+    assert [len(b) for b in starter.started] == [2, 1]
+    assert not closing.done()
+    starter.commit_all()
+    await asyncio.wait_for(closing, HANG_TIMEOUT)
+    await asyncio.wait_for(asyncio.gather(*submits), HANG_TIMEOUT)
+    with pytest.raises(BatcherClosed):
+        await batcher.submit(row(9))

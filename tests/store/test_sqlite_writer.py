@@ -1,4 +1,5 @@
-"""SqliteWriter: one transaction per batch on its own thread, and never a transaction left open."""
+"""SqliteWriter: one transaction per batch (in the insert process, or on the writer's thread), and
+never a transaction left open."""
 
 from __future__ import annotations
 
@@ -37,9 +38,18 @@ async def db_path(tmp_path) -> str:
     return path
 
 
+@pytest.fixture(params=["process", "thread"])
+async def writer(request, db_path):
+    """The writer both ways: new calls written by its child process (the default) or on its thread."""
+    w = SqliteWriter(db_path, insert_process=request.param == "process")
+    yield w
+    await w.close()
+
+
 @pytest.fixture
-async def writer(db_path):
-    w = SqliteWriter(db_path)
+async def thread_writer(db_path):
+    """A writer that writes new calls on its own thread (its connection can be swapped for a flaky one)."""
+    w = SqliteWriter(db_path, insert_process=False)
     yield w
     await w.close()
 
@@ -172,7 +182,8 @@ async def test_a_bad_event_row_rolls_back_the_call_rows_of_its_batch(writer, db_
     assert not_in_transaction(writer)
 
 
-async def test_a_failed_commit_surfaces_and_leaves_no_transaction_and_no_rows(writer, db_path):
+async def test_a_failed_commit_surfaces_and_leaves_no_transaction_and_no_rows(thread_writer, db_path):
+    writer = thread_writer
     flaky = FlakyConnection(writer._connection(), commit_failures=1)
     writer._conn = flaky
     calls = [make_call(n) for n in range(2)]
@@ -193,7 +204,8 @@ async def test_a_failed_commit_surfaces_and_leaves_no_transaction_and_no_rows(wr
     assert not_in_transaction(writer)
 
 
-async def test_a_failed_commit_and_rollback_reset_the_connection(writer, db_path):
+async def test_a_failed_commit_and_rollback_reset_the_connection(thread_writer, db_path):
+    writer = thread_writer
     flaky = FlakyConnection(writer._connection(), commit_failures=1, rollback_failures=1)
     writer._conn = flaky
     call = make_call()
@@ -270,17 +282,25 @@ def test_sqlite_pragmas_refuse_a_database_that_stays_out_of_wal():
         sqlite_pragmas(Connection())
 
 
-async def test_the_writers_connection_is_in_wal_mode(writer):
+async def test_the_writers_connection_is_in_wal_mode(writer, db_path):
     await writer.write_call_batch([rows_of(make_call())])
+    await writer.transaction(lambda conn: None)
     assert writer._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with sqlite3.connect(db_path) as outside:  # the mode is the file's
+        assert outside.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    outside.close()
 
 
-async def test_close_drops_the_connection(db_path):
+async def test_close_drops_the_connection_and_ends_the_insert_process(db_path):
     w = SqliteWriter(db_path)
+    await w.start_insert_process()
     await w.write_call_batch([rows_of(make_call())])
-    assert w._conn is not None
+    await w.transaction(lambda conn: None)  # the thread's own connection, too
+    inserter = w._inserter
+    assert w._conn is not None and inserter is not None
     await w.close()
-    assert w._conn is None
+    assert w._conn is None and w._inserter is None
+    assert inserter.returncode is not None  # the child exited, and was reaped
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ _GATHER_ROUNDS = 16
 
 Rows = tuple[tuple[Any, ...], tuple[Any, ...]]  # a call row and its first event row
 WriteMany = Callable[[Sequence[Rows]], Awaitable[None]]
+StartMany = Callable[[Sequence[Rows]], "asyncio.Future[None]"]
 
 
 class BatcherClosed(RuntimeError):
@@ -33,6 +34,13 @@ class InsertBatcher:
     When a batch fails with an error that `is_row_error` blames on the rows (a constraint, a value
     the column refuses), its rows are retried one by one so that only the bad ones fail. Any other
     error (a lost connection, a lock timeout) fails the whole batch at once.
+
+    With `start_many` (a function that starts a write at once and returns its future: the SQLite
+    store's insert process), batches are not written one after the other but started as they fill:
+    a batch leaves as soon as `eager_rows` rows wait, and the rest at the end of the loop's turn.
+    Under load the event loop then goes on parsing the next requests while the first rows are
+    being written elsewhere, instead of parsing a whole wave of requests and then waiting for its
+    one commit; several batches may be in flight.
     """
 
     def __init__(
@@ -42,13 +50,19 @@ class InsertBatcher:
         is_row_error: Callable[[BaseException], bool] = lambda exc: False,
         max_batch: int = 256,
         linger_s: float = 0.0003,
+        start_many: StartMany | None = None,
+        eager_rows: int = 8,
     ) -> None:
         self._write_many = write_many
         self._is_row_error = is_row_error
         self._max_batch = max_batch
         self._linger_s = linger_s
+        self._start_many = start_many
+        self._eager_rows = eager_rows
         self._pending: list[tuple[Rows, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._flush_due = False
+        self._in_flight: set[asyncio.Future[None]] = set()
         self._closed = False
 
     async def submit(self, rows: Rows) -> None:
@@ -57,10 +71,47 @@ class InsertBatcher:
             raise BatcherClosed("the store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((rows, future))
-        if self._writer is None or self._writer.done():
+        if self._start_many is not None:
+            if len(self._pending) >= self._eager_rows:
+                self._start()
+            elif not self._flush_due:
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
+        elif self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         # If the caller goes away, the rows are still written; `_settle` skips its cancelled future.
         await future
+
+    # started as they fill (start_many)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        while self._pending:
+            self._start()
+
+    def _start(self) -> None:
+        assert self._start_many is not None
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        try:
+            write = self._start_many([rows for rows, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                _settle(future, exc)
+            return
+        self._in_flight.add(write)
+        write.add_done_callback(lambda done: self._written(batch, done))
+
+    def _written(self, batch: list[tuple[Rows, asyncio.Future[None]]], write: asyncio.Future[None]) -> None:
+        self._in_flight.discard(write)
+        exc = write.exception() if not write.cancelled() else asyncio.CancelledError()
+        if exc is not None and len(batch) > 1 and self._is_row_error(exc):
+            retry = asyncio.ensure_future(self._write_one_by_one(batch))
+            self._in_flight.add(retry)
+            retry.add_done_callback(self._in_flight.discard)
+            return
+        for _, future in batch:
+            _settle(future, exc)
 
     async def _gather(self) -> None:
         """Let the requests already read from their sockets join the batch before it is written.
@@ -114,6 +165,10 @@ class InsertBatcher:
     async def close(self) -> None:
         """Take no more rows; wait for the rows already taken to be written."""
         self._closed = True
+        if self._start_many is not None:
+            self._flush()
+            while self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
 

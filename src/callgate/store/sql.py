@@ -140,6 +140,7 @@ class SqlStore:
         self._inserts = InsertBatcher(
             self._sqlite_writer.write_call_batch if self._sqlite_writer else self._write_call_batch,
             is_row_error=_row_error,
+            start_many=self._sqlite_writer.start_call_batch if self._sqlite_writer else None,
         )
         paramstyle = self.engine.dialect.paramstyle
         self._insert_call_sql = codec.insert_sql(paramstyle, calls)

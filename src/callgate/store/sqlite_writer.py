@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -25,25 +26,20 @@ from sqlalchemy.pool import StaticPool
 
 from callgate.store.batch import Rows
 from callgate.store.codec import insert_sql
+from callgate.store.sqlite_process import (
+    InserterGone,
+    InsertProcess,
+    LoopInserter,
+    MultiRowInsert,
+    sqlite_pragmas,
+)
 from callgate.store.tables import call_events, calls
 
+__all__ = ["MultiRowInsert", "SqliteReader", "SqliteWriter", "is_row_error", "sqlite_pragmas"]
+
+log = logging.getLogger(__name__)
+
 R = TypeVar("R")
-
-
-def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
-    """WAL lets readers run beside the one writer. synchronous=NORMAL: a commit survives a crash
-    of the process (what `make serve` and a restart need); the last commits before a power failure
-    may not. PostgreSQL is the store for stronger durability."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    mode = cursor.fetchone()
-    if mode is not None and str(mode[0]).lower() not in {"wal", "memory"}:
-        cursor.close()
-        raise sqlite3.OperationalError(f"SQLite could not switch to WAL mode (it reports {mode[0]!r})")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def is_row_error(exc: BaseException) -> bool:
@@ -144,10 +140,17 @@ class SqliteWriter(_SqliteThread):
     to the thread, and one back, carry the whole group.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, insert_process: bool = True) -> None:
         super().__init__(path, "callgate-sqlite-writer")
-        self._call_insert = MultiRowInsert(insert_sql("qmark", calls))
-        self._event_insert = MultiRowInsert(insert_sql("qmark", call_events))
+        self._call_sql, self._event_sql = insert_sql("qmark", calls), insert_sql("qmark", call_events)
+        self._call_insert = MultiRowInsert(self._call_sql)
+        self._event_insert = MultiRowInsert(self._event_sql)
+        # New calls' rows go to a child process (see callgate.store.sqlite_process) once
+        # `start_insert_process` has started it; if it cannot start or dies, and until then, they are
+        # written here, on the thread.
+        self._insert_process = insert_process
+        self._inserter: LoopInserter | None = None
+        self._starting: asyncio.Future[None] | None = None
         self._jobs: list[_Job] = []
         self._jobs_lock = threading.Lock()
         self._draining = False
@@ -190,6 +193,76 @@ class SqliteWriter(_SqliteThread):
                     self._draining = False
                 return
 
+    async def start_insert_process(self) -> None:
+        """Start the child that writes new calls (see callgate.store.sqlite_process) and drive it
+        from the running loop. Started on the writer thread, which waits until the child has opened
+        the file. If it cannot start, new calls are written on the thread."""
+        if not self._insert_process or self._inserter is not None:
+            return
+        try:
+            process = await self._call(InsertProcess.start, self._path, self._call_sql, self._event_sql)
+        except Exception as exc:
+            log.warning("new calls are written by the writer thread: %s", exc)
+            self._insert_process = False
+            return
+        self._inserter = process.on_loop(asyncio.get_running_loop())
+
+    def start_call_batch(self, batch: Sequence[Rows]) -> asyncio.Future[None]:
+        """Start writing `batch` now (sent to the child before this returns, when there is one); the
+        future completes once it is committed, or raises what undid it."""
+        inserter = self._inserter
+        if inserter is None or not inserter.alive:
+            if self._insert_process and self._starting is None:
+                # Started with the first new call (a store that never makes one starts no process);
+                # until it is up, the thread writes.
+                self._starting = asyncio.ensure_future(self.start_insert_process())
+            return asyncio.ensure_future(self._submit(_CallBatch(self, batch), True))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(sent: asyncio.Future[None]) -> None:
+            error = sent.exception()
+            if isinstance(error, InserterGone):
+                # The child died: the batch may or may not be in the file; the thread finds out.
+                asyncio.ensure_future(self._recover(batch, done, error))
+            elif not done.done():
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+        inserter.insert(batch).add_done_callback(settle)
+        return done
+
+    async def _recover(self, batch: Sequence[Rows], done: asyncio.Future[None], gone: InserterGone) -> None:
+        if self._inserter is not None:
+            log.warning("new calls are written by the writer thread from now on: %s", gone)
+            inserter, self._inserter, self._insert_process = self._inserter, None, False
+            inserter.close()
+            await self._call(inserter.reap)
+        try:
+            await self._submit(_CallBatch(self, batch, recovering=True), True)
+        except BaseException as exc:
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(None)
+
+    def _committed(self, conn: sqlite3.Connection, batch: Sequence[Rows]) -> bool:
+        """Whether the calls of `batch` (written all or none, in one transaction) are in the file."""
+        first_id = batch[0][0][0]
+        return conn.execute("SELECT 1 FROM calls WHERE id = ?", (first_id,)).fetchone() is not None
+
+    async def close(self) -> None:
+        self._insert_process = False
+        if self._starting is not None:
+            await asyncio.gather(self._starting, return_exceptions=True)
+        inserter, self._inserter = self._inserter, None
+        if inserter is not None:
+            inserter.close()
+            await self._call(inserter.reap)
+        await super().close()
+
     def _group(self, jobs: list[_Job]) -> list[_Outcome]:
         raw = self._connection()
         outcomes: list[_Outcome] = []
@@ -224,44 +297,22 @@ class SqliteWriter(_SqliteThread):
         self._event_insert.run(conn, [event_row for _, event_row in batch])
 
     async def write_call_batch(self, batch: Sequence[Rows]) -> None:
-        await self._submit(lambda conn: self._write(conn, batch), True)
+        await self.start_call_batch(batch)
 
 
-class MultiRowInsert:
-    """An `INSERT ... VALUES (?, ...)` run for many rows as few statements of many rows each
-    (`VALUES (...), (...), ...`), not as executemany's one statement run per row.
+class _CallBatch:
+    """A job that writes a batch of new calls on the writer thread (`recovering`: a batch the child
+    took before it died, written only if it did not commit it)."""
 
-    Why: the stdlib driver lets go of the interpreter lock around each run of a statement, and takes
-    it back after. Beside an event loop that is busy, taking it back waits for the loop's thread to
-    let go: up to the switch interval (5 ms). Measured here with a thread inserting call rows by
-    executemany beside a thread running Python: 160-192 rows a second, against some 30,000 alone.
-    A batch of 32 calls made 64 such waits; as one statement per table it makes two.
-    """
+    __slots__ = ("writer", "batch", "recovering")
 
-    #: rows per statement at most (each distinct row count is one more statement SQLite keeps prepared)
-    MAX_ROWS = 32
+    def __init__(self, writer: SqliteWriter, batch: Sequence[Rows], *, recovering: bool = False) -> None:
+        self.writer, self.batch, self.recovering = writer, batch, recovering
 
-    def __init__(self, sql: str) -> None:
-        head, _, values = sql.partition(" VALUES ")
-        self._head = head + " VALUES "
-        self._values = values
-        self._columns = values.count("?")
-        self._sql: dict[int, str] = {}
-
-    def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        if self.recovering and self.writer._committed(conn, self.batch):
             return
-        # SQLite refuses more bound parameters than its limit (999 before 3.32, 32,766 after).
-        per = max(1, min(self.MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self._columns))
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            conn.execute(self._statement(len(chunk)), [value for row in chunk for value in row])
-
-    def _statement(self, count: int) -> str:
-        sql = self._sql.get(count)
-        if sql is None:
-            sql = self._sql[count] = self._head + ", ".join([self._values] * count)
-        return sql
+        self.writer._write(conn, self.batch)
 
 
 # A job: the work, whether it takes the raw stdlib connection (else SQLAlchemy's), and its waiter.
