@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -310,3 +311,55 @@ def test_a_bad_phone_book_stops_the_start_with_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"callgate: {book}: phones[0].steps[0]: answer the call first"
     assert not (tmp_path / "x.db").exists()  # nothing started, nothing written
+
+
+def children_running(pid: int, marker: bytes) -> list[int]:
+    """The processes whose parent is `pid` and whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and marker in cmdline and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_an_api_node_on_sqlite_writes_new_calls_from_a_helper_process_that_goes_with_it(tmp_path):
+    """`callgate serve` with CALLGATE_WORKER=false: a burst of creates is written by the SQLite
+    insert process (started by the first burst), every call is stored and listed, and the helper
+    exits with its parent, even a parent killed with SIGKILL."""
+    port = free_port()
+    db = f"sqlite:///{tmp_path}/api.db"
+    server = ServeProcess("--http", f"127.0.0.1:{port}", "--db", db, env={"CALLGATE_WORKER": "false"})
+    try:
+        banner = server.wait_ready()
+        sid = re.search(r"AccountSid (AC[0-9a-f]{32})", banner).group(1)
+        token = re.search(r"AuthToken ([0-9a-f]{32})", banner).group(1)
+        client = Client(sid, token)
+        client.api.base_url = f"http://127.0.0.1:{port}"
+        with ThreadPoolExecutor(max_workers=24) as pool:  # bursts of concurrent creates
+            sids = list(
+                pool.map(
+                    lambda n: (
+                        client.calls.create(
+                            to=f"+1415555{n:04d}", from_="+14155550199", url="https://e.com/v"
+                        ).sid
+                    ),
+                    range(96),
+                )
+            )
+        helpers = children_running(server.proc.pid, b"callgate.store.sqlite_process")
+        assert len(helpers) == 1, "".join(server.lines)
+        listed = {c.sid for c in client.calls.list(page_size=1000)}
+        assert listed == set(sids) and len(listed) == 96
+        assert client.calls(sids[-1]).fetch().status == "queued"
+    finally:
+        server.proc.kill()
+        server.proc.wait(timeout=30)
+    wait_gone(helpers[0])
+    assert "Traceback" not in "".join(server.lines)

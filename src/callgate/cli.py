@@ -125,7 +125,8 @@ async def _serve(settings: Settings, phones: Any = None) -> None:
     from callgate.app import create_app
     from callgate.http_protocol import JoinedWritesProtocol
 
-    store = SqlStore(settings.db)
+    # An API node (no engine here) writes its new calls from a process of their own (SQLite).
+    store = SqlStore(settings.db, insert_process=not settings.worker)
     await store.open()
     try:
         accounts = await store.list_accounts()

@@ -180,3 +180,33 @@ def test_the_child_ends_when_the_process_that_started_it_is_killed(db_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_a_store_with_the_insert_process_keeps_every_call_and_fails_only_a_duplicate(tmp_path):
+    from dataclasses import replace
+
+    from callgate.core.events import CallQueued
+    from tests.store.test_sql import T0, new_account_id
+    from tests.store.test_sql import make_call as store_call
+
+    store = SqlStore(f"sqlite:///{tmp_path}/s.db", insert_process=True)
+    await store.open()
+    try:
+        account_id = await new_account_id(store)
+        assert store._sqlite_writer is not None
+        await store._sqlite_writer.start_insert_process()  # up before the burst (else: with its first batch)
+        calls = [store_call(account_id, n) for n in range(40)]
+        duplicate = replace(store_call(account_id, 99), id=calls[5].id)
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(store.insert_call(c, CallQueued(), T0) for c in [*calls, duplicate]), return_exceptions=True
+            ),
+            HANG_TIMEOUT,
+        )
+        assert all(not isinstance(r, BaseException) for r in results[:40])
+        assert isinstance(results[40], sqlite3.IntegrityError)
+        assert store._sqlite_writer._inserter is not None and store._sqlite_writer._inserter.alive
+        for call in calls:
+            assert (await store.get_call(account_id, call.id)).to == call.to
+    finally:
+        await store.close()
