@@ -8,12 +8,13 @@ of 32 call-sized rows made 37,000 rows a second alone and 1,800 beside a thread 
 process has an interpreter of its own: the event loop parses and answers requests on one core while
 the child writes the rows on another.
 
-Only the create-call batches come here (`SqliteWriter.start_call_batch`); every other write stays on
-the writer thread. The event loop talks to the child itself, without a thread in between
-(`LoopInserter`): it sends a batch the moment the batch is full and goes on with its requests; the
-child commits the batches in the order they came and answers each. The child and the writer thread
-take turns through SQLite's write lock (BEGIN IMMEDIATE, and a busy timeout on both connections);
-the child's transactions last a fraction of a millisecond.
+Only the create-call batches come here (`SqliteWriter.start_call_batch`), and only for a store made
+with `SqlStore(..., insert_process=True)`: `callgate serve` as an API node (CALLGATE_WORKER=false).
+Every other write stays on the writer thread. The event loop talks to the child itself, without a
+thread in between (`LoopInserter`): it sends a batch the moment the batch is full and goes on with
+its requests; the child commits the batches in the order they came and answers each. The child and
+the writer thread take turns through SQLite's write lock (BEGIN IMMEDIATE, and a busy timeout on
+both connections); the child's transactions last a fraction of a millisecond.
 
 The child is `python -m callgate.store.sqlite_process FD`: FD is its end of a socket pair, which
 carries pickled messages framed as `multiprocessing.connection` frames them. The first message
