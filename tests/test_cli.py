@@ -170,8 +170,9 @@ def test_serve_starts_the_sandbox_phones(tmp_path):
         assert server.stop() == 0
 
 
-def sandbox_children(pid: int) -> list[int]:
-    """The `callgate sandbox` processes whose parent is `pid`."""
+def children(pid: int, argument: bytes) -> list[int]:
+    """The live processes whose parent is `pid` and whose command line has `argument` as one of its
+    words (b"sandbox" for `callgate sandbox`)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -182,7 +183,7 @@ def sandbox_children(pid: int) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"sandbox" in cmdline:
+        if parent == pid and argument in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -205,7 +206,7 @@ def wait_gone(pid: int, timeout: float = 15.0) -> None:
 def test_the_sandbox_runs_in_a_child_that_goes_with_its_parent(tmp_path):
     server = ServeProcess("--http", f"127.0.0.1:{free_port()}", "--db", f"sqlite:///{tmp_path}/kid.db")
     server.wait_ready()
-    (child,) = sandbox_children(server.proc.pid)
+    (child,) = children(server.proc.pid, b"sandbox")
     assert alive(child)
     server.proc.kill()  # SIGKILL: the parent cleans nothing up; the child sees its stdin close
     server.proc.wait(timeout=30)
@@ -218,7 +219,7 @@ def test_the_sandbox_can_run_inside_the_serve_process(tmp_path):
     try:
         banner = server.wait_ready()
         assert re.search(r"Sandbox phones +sip:\+14155550100@127\.0\.0\.1:\d+", banner)
-        assert sandbox_children(server.proc.pid) == []
+        assert children(server.proc.pid, b"sandbox") == []
     finally:
         assert server.stop() == 0
 
@@ -313,22 +314,6 @@ def test_a_bad_phone_book_stops_the_start_with_one_line(tmp_path):
     assert not (tmp_path / "x.db").exists()  # nothing started, nothing written
 
 
-def children_running(pid: int, marker: bytes) -> list[int]:
-    """The processes whose parent is `pid` and whose command line holds `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and marker in cmdline and alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
-
-
 def test_an_api_node_on_sqlite_writes_new_calls_from_a_helper_process_that_goes_with_it(tmp_path):
     """`callgate serve` with CALLGATE_WORKER=false: a burst of creates is written by the SQLite
     insert process (started by the first burst), every call is stored and listed, and the helper
@@ -353,7 +338,7 @@ def test_an_api_node_on_sqlite_writes_new_calls_from_a_helper_process_that_goes_
                     range(96),
                 )
             )
-        helpers = children_running(server.proc.pid, b"callgate.store.sqlite_process")
+        helpers = children(server.proc.pid, b"callgate.store.sqlite_process")
         assert len(helpers) == 1, "".join(server.lines)
         listed = {c.sid for c in client.calls.list(page_size=1000)}
         assert listed == set(sids) and len(listed) == 96

@@ -59,20 +59,21 @@ def start(db_path: str) -> InsertProcess:
     )
 
 
-def test_the_child_commits_each_batch_and_answers_a_rows_error_with_its_own_type(db_path):
-    inserter = start(db_path)
+async def test_the_child_commits_each_batch_and_answers_a_rows_error_with_its_own_type(db_path):
+    inserter = start(db_path).on_loop(asyncio.get_running_loop())
     try:
         a, b = make_call(1), make_call(2)
-        inserter.insert([rows_of(a), rows_of(b)])
+        await asyncio.wait_for(inserter.insert([rows_of(a), rows_of(b)]), HANG_TIMEOUT)
         assert stored(db_path, [a, b]) == (2, 2)  # committed: seen from another connection
         c = make_call(3)
         with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-            inserter.insert([rows_of(c), rows_of(a)])
+            await asyncio.wait_for(inserter.insert([rows_of(c), rows_of(a)]), HANG_TIMEOUT)
         assert stored(db_path, [c]) == (0, 0)  # all of the batch or nothing
-        inserter.insert([rows_of(c)])  # and the child goes on
+        await asyncio.wait_for(inserter.insert([rows_of(c)]), HANG_TIMEOUT)  # and the child goes on
         assert stored(db_path, [c]) == (1, 1)
     finally:
         inserter.close()
+        inserter.reap()
     assert gone(inserter.pid)
 
 
@@ -82,7 +83,7 @@ def test_a_file_the_child_cannot_open_fails_the_start(tmp_path):
 
 
 async def test_the_writer_uses_the_child_and_the_thread_takes_over_when_it_dies(db_path):
-    writer = SqliteWriter(db_path)
+    writer = SqliteWriter(db_path, insert_process=True)
     try:
         first = make_call(1)
         await asyncio.wait_for(writer.write_call_batch([rows_of(first)]), HANG_TIMEOUT)  # starts the child
@@ -107,7 +108,7 @@ async def test_the_writer_uses_the_child_and_the_thread_takes_over_when_it_dies(
 
 
 async def test_batches_in_flight_each_commit_or_fail_alone(db_path):
-    writer = SqliteWriter(db_path)
+    writer = SqliteWriter(db_path, insert_process=True)
     try:
         await writer.start_insert_process()
         assert writer._inserter is not None
@@ -131,7 +132,7 @@ async def test_a_batch_the_child_committed_before_its_answer_was_lost_is_not_wri
     """The child's answer never arrives (it died after its commit): the writer finds the rows in the
     file and answers that they are committed, instead of writing them again (which a duplicate key
     would fail)."""
-    writer = SqliteWriter(db_path)
+    writer = SqliteWriter(db_path, insert_process=True)
     try:
         await writer.start_insert_process()
         inserter = writer._inserter

@@ -292,7 +292,7 @@ async def test_the_writers_connection_is_in_wal_mode(writer, db_path):
 
 
 async def test_close_drops_the_connection_and_ends_the_insert_process(db_path):
-    w = SqliteWriter(db_path)
+    w = SqliteWriter(db_path, insert_process=True)
     await w.start_insert_process()
     await w.write_call_batch([rows_of(make_call())])
     await w.transaction(lambda conn: None)  # the thread's own connection, too

@@ -98,14 +98,21 @@ class MultiRowInsert:
         return sql
 
 
+def insert_rows(
+    conn: sqlite3.Connection, calls: MultiRowInsert, events: MultiRowInsert, batch: Sequence[Any]
+) -> None:
+    """The calls' rows, then their first events' rows, in the transaction open on `conn`."""
+    calls.run(conn, [call_row for call_row, _ in batch])
+    events.run(conn, [event_row for _, event_row in batch])
+
+
 def insert_batch(
     conn: sqlite3.Connection, calls: MultiRowInsert, events: MultiRowInsert, batch: Sequence[Any]
 ) -> None:
-    """One transaction: the calls' rows, then their first events' rows."""
+    """`insert_rows` as one transaction of its own."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        calls.run(conn, [call_row for call_row, _ in batch])
-        events.run(conn, [event_row for _, event_row in batch])
+        insert_rows(conn, calls, events, batch)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -157,18 +164,6 @@ class InsertProcess:
             inserter.close()
             raise answer
         return inserter
-
-    def insert(self, batch: Sequence[Any]) -> None:
-        """Write `batch` in one transaction; raise what undid it (`InserterGone` if the child is gone:
-        then nothing of the batch was committed, or the child died after its commit, which the
-        caller cannot tell apart; see `SqliteWriter`)."""
-        try:
-            self._channel.send(batch)
-            answer = self._channel.recv()
-        except (OSError, EOFError) as exc:
-            raise InserterGone(f"the SQLite insert process is gone: {exc!r}") from exc
-        if answer is not None:
-            raise answer
 
     @property
     def pid(self) -> int:

@@ -31,6 +31,7 @@ from callgate.store.sqlite_process import (
     InsertProcess,
     LoopInserter,
     MultiRowInsert,
+    insert_rows,
     sqlite_pragmas,
 )
 from callgate.store.tables import call_events, calls
@@ -140,7 +141,7 @@ class SqliteWriter(_SqliteThread):
     to the thread, and one back, carry the whole group.
     """
 
-    def __init__(self, path: str, *, insert_process: bool = True) -> None:
+    def __init__(self, path: str, *, insert_process: bool = False) -> None:
         super().__init__(path, "callgate-sqlite-writer")
         self._call_sql, self._event_sql = insert_sql("qmark", calls), insert_sql("qmark", call_events)
         self._call_insert = MultiRowInsert(self._call_sql)
@@ -293,8 +294,7 @@ class SqliteWriter(_SqliteThread):
         return outcomes
 
     def _write(self, conn: sqlite3.Connection, batch: Sequence[Rows]) -> None:
-        self._call_insert.run(conn, [call_row for call_row, _ in batch])
-        self._event_insert.run(conn, [event_row for _, event_row in batch])
+        insert_rows(conn, self._call_insert, self._event_insert, batch)
 
     async def write_call_batch(self, batch: Sequence[Rows]) -> None:
         await self.start_call_batch(batch)

@@ -419,16 +419,9 @@ class RtpStream:
         except OSError as exc:  # e.g. an ICMP error queued on the socket
             log.debug("RTP socket error: %s", exc)
             return
-        if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
-            # datagram_received's common case, here without the call: a plain audio packet.
-            self.stats.packets_received += 1
-            _, _, seq, timestamp, self._remote_ssrc = _FIXED.unpack_from(data)
-            self._jitter.push(seq, data[12:])
-            self._receiver.on_packet(seq, timestamp, _monotonic())
-            return
-        self.datagram_received(data, None)
+        self.datagram_received(data)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int] | None) -> None:
+    def datagram_received(self, data: bytes) -> None:
         if len(data) >= 2 and 200 <= data[1] <= 204:
             return  # RTCP on the RTP port (RFC 5761): not read here
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
@@ -552,7 +545,7 @@ class _RtcpPort(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int] | None) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stream.rtcp_received(data)
 
 
