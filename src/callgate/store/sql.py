@@ -38,6 +38,7 @@ from callgate.store.base import (
     TimelineEntry,
 )
 from callgate.store.batch import InsertBatcher
+from callgate.store.pg_insert import PgInserter, insert_both_sql
 from callgate.store.sqlite_writer import SqliteReader, SqliteWriter, sqlite_pragmas
 from callgate.store.sqlite_writer import is_row_error as sqlite_row_error
 from callgate.store.tables import (
@@ -68,8 +69,17 @@ def async_url(url: str) -> str:
     )
 
 
+# Connect arguments SQLAlchemy's asyncpg dialect takes for itself, not asyncpg's.
+_SQLALCHEMY_ONLY = ("async_creator_fn", "prepared_statement_cache_size", "prepared_statement_name_func")
+
+
 def _row_error(exc: BaseException) -> bool:
-    return sqlite_row_error(exc) or isinstance(exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.DataError)
+    """An error the rows caused (a constraint, a value the column refuses), not the database."""
+    if sqlite_row_error(exc) or isinstance(exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.DataError):
+        return True
+    # asyncpg's own (the PostgreSQL inserter): SQLSTATE class 23 (integrity) or 22 (data)
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in {"22", "23"}
 
 
 def _paged(query: Any, table: Table, page: Page) -> Any:
@@ -144,16 +154,23 @@ class SqlStore:
             SqliteWriter(database, insert_process=insert_process) if on_file and database else None
         )
         self._sqlite_reader = SqliteReader(database) if on_file and database else None
-        self._inserts = InsertBatcher(
-            self._sqlite_writer.write_call_batch if self._sqlite_writer else self._write_call_batch,
-            is_row_error=_row_error,
-            start_many=self._sqlite_writer.start_call_batch
-            if self._sqlite_writer and insert_process
-            else None,
-        )
         paramstyle = self.engine.dialect.paramstyle
         self._insert_call_sql = codec.insert_sql(paramstyle, calls)
         self._insert_event_sql = codec.insert_sql(paramstyle, call_events)
+        # PostgreSQL: new calls on asyncpg connections of their own, one round trip a batch.
+        self._pg_inserter = None if self.is_sqlite else self._make_pg_inserter()
+        if self._pg_inserter is not None:
+            self._inserts = InsertBatcher(
+                self._pg_inserter.write, is_row_error=_row_error, start_many=self._pg_inserter.start
+            )
+        else:
+            self._inserts = InsertBatcher(
+                self._sqlite_writer.write_call_batch if self._sqlite_writer else self._write_call_batch,
+                is_row_error=_row_error,
+                start_many=self._sqlite_writer.start_call_batch
+                if self._sqlite_writer and insert_process
+                else None,
+            )
         # The engine's hot statements, as plain driver SQL built once: SQLAlchemy's per-statement
         # construction and cache key cost more than the statements themselves.
         self._update_call_sql = codec.update_call_sql(paramstyle)
@@ -174,6 +191,22 @@ class SqlStore:
         # DATETIME text form, asyncpg takes naive UTC datetimes.
         self._bind_time: Any = codec.sqlite_time if self.is_sqlite else codec.naive
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    def _make_pg_inserter(self) -> PgInserter:
+        """The inserter for new calls, connecting as the engine connects (its URL's arguments)."""
+        import asyncpg
+
+        _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        for sqlalchemy_only in _SQLALCHEMY_ONLY:
+            kwargs.pop(sqlalchemy_only, None)
+
+        async def connect() -> Any:
+            return await asyncpg.connect(**kwargs)
+
+        sql = insert_both_sql(
+            calls.name, codec.insert_columns(calls), call_events.name, codec.insert_columns(call_events)
+        )
+        return PgInserter(connect, sql)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -215,6 +248,8 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._inserts.close()
+        if self._pg_inserter is not None:
+            await self._pg_inserter.close()
         if self._sqlite_writer is not None:
             await self._sqlite_writer.close()
         if self._sqlite_reader is not None:
