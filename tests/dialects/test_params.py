@@ -80,3 +80,27 @@ def test_urlencoded_parsing_matches_the_standard_library():
         "",
     ):
         assert Form.from_urlencoded(text) == Form.from_pairs(parse_qsl(text, keep_blank_values=True)), text
+
+
+def test_values_seen_before_parse_the_same_and_bad_ones_are_refused_every_time():
+    form = Form.from_pairs([("Name", "x"), ("Count", "4"), ("Mode", "post"), ("Event", "b")])
+    first, again = parse_form(form, PARAMS), parse_form(form, PARAMS)
+    assert first.values == again.values == {"name": "x", "count": 4, "mode": "POST", "event": ("b",)}
+    for _ in range(2):
+        parsed = parse_form(Form.from_pairs([("Name", "x"), ("Count", "6")]), PARAMS)
+        assert [(e.code, e.param) for e in parsed.errors] == [(2, "Count")]
+    # The same text under another parameter is that parameter's to judge.
+    other = (Param("Name"), Param("Count", Kind.INT, code=7, minimum=5, maximum=9))
+    assert parse_form(Form.from_pairs([("Count", "4")]), other).errors[0].code == 7
+    long = "https://example.com/" + "a" * 300
+    assert parse_form(Form.from_pairs([("Hook", long)]), PARAMS).values == {"hook": long}
+    refused = parse_form(Form.from_pairs([("Name", "x"), ("Hook", long + " x")]), PARAMS)
+    assert [(e.code, e.param) for e in refused.errors] == [(6, "Hook")]
+
+
+def test_the_memory_of_values_stays_bounded():
+    from callgate.dialects import params
+
+    for n in range(params._CONVERTED_MAX + 10):
+        parse_form(Form.from_pairs([("Name", f"n{n}")]), PARAMS)
+    assert 0 < len(params._CONVERTED) <= params._CONVERTED_MAX

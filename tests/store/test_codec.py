@@ -23,3 +23,13 @@ def test_the_stored_options_text_is_the_json_of_to_json():
     for each in (options, CallOptions()):
         assert options_json(each) == json.dumps(each.to_json(), separators=(",", ":"))
         assert CallOptions.from_json(json.loads(options_json(each))) == each
+
+
+def test_the_options_text_follows_the_instance_not_a_stale_copy():
+    a = CallOptions(url="https://example.com/a")
+    b = CallOptions(url="https://example.com/b")
+    assert json.loads(options_json(a))["url"] == "https://example.com/a"
+    assert json.loads(options_json(b))["url"] == "https://example.com/b"
+    assert options_json(a) == options_json(CallOptions(url="https://example.com/a"))
+    for n in range(1100):  # more instances than it remembers
+        assert json.loads(options_json(CallOptions(timeout_s=n % 600 + 1)))["timeout_s"] == n % 600 + 1

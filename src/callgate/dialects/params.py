@@ -151,6 +151,28 @@ def _convert(param: Param, raw: str) -> Any:
     return raw
 
 
+# (id(param), raw) -> (param, its value): an application sends the same values request after request.
+_CONVERTED: dict[tuple[int, str], tuple[Param, Any]] = {}
+_CONVERTED_MAX = 4096
+
+
+def _converted(param: Param, raw: str) -> Any:
+    """`_convert(param, raw)`, remembered for short values (the parameter tables are module
+    constants; the param is kept beside its value so that a reused id cannot match). Values are
+    immutable (str, int, bool); a refused value is not remembered."""
+    if len(raw) > 256:
+        return _convert(param, raw)
+    key = (id(param), raw)
+    hit = _CONVERTED.get(key)
+    if hit is not None and hit[0] is param:
+        return hit[1]
+    value = _convert(param, raw)
+    if len(_CONVERTED) >= _CONVERTED_MAX:
+        _CONVERTED.clear()
+    _CONVERTED[key] = (param, value)
+    return value
+
+
 class Form(dict[str, list[str]]):
     """Request parameters by name, every value of a repeated key kept in order."""
 
@@ -218,9 +240,9 @@ def parse_form(form: Form, params: Sequence[Param]) -> Parsed:
         out.present.add(name)
         try:
             if param.many:
-                out.values[target] = tuple(_convert(param, raw) for raw in raws)
+                out.values[target] = tuple(_converted(param, raw) for raw in raws)
             else:
-                out.values[target] = _convert(param, raws[-1])
+                out.values[target] = _converted(param, raws[-1])
         except ValueError as exc:
             out.errors.append(InvalidParameter(str(exc), code=param.code, param=name))
     for param in table.required:
