@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ class AccountDirectory:
 
     Hits are kept for `ttl_s`, misses for `miss_ttl_s`: requests naming an account that does not
     exist cost one query per id every couple of seconds, not one each, and an account created by
-    `callgate accounts create` in another process is found within `miss_ttl_s`.
+    `callgate accounts create` in another process is found within `miss_ttl_s`. Requests that
+    arrive while an id is being looked up wait for that one query: when an entry expires under
+    load, the requests in flight cost one read, not one each.
     """
 
     def __init__(
@@ -67,16 +70,37 @@ class AccountDirectory:
         self._miss_ttl_s = miss_ttl_s
         self._clock = clock
         self._cache: dict[UUID, tuple[float, Account | None]] = {}
+        self._reading: dict[UUID, asyncio.Future[Account | None]] = {}
 
     async def get(self, account_id: UUID) -> Account | None:
         now = self._clock()
         hit = self._cache.get(account_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        account = await self._store.get_account(account_id)
+        while (reading := self._reading.get(account_id)) is not None:
+            # Someone is reading it: share the answer (shielded: a waiter going away does not cancel it).
+            try:
+                return await asyncio.shield(reading)
+            except asyncio.CancelledError:
+                if not reading.cancelled():
+                    raise  # this request was cancelled
+                # the reader's request went away before the answer: read it here
+        reading = self._reading[account_id] = asyncio.get_running_loop().create_future()
+        try:
+            account = await self._store.get_account(account_id)
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                reading.set_exception(exc)
+                reading.exception()  # retrieved: nobody else may be waiting
+            else:
+                reading.cancel()
+            raise
+        finally:
+            del self._reading[account_id]
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[account_id] = (now + (self._ttl_s if account else self._miss_ttl_s), account)
+        reading.set_result(account)
         return account
 
     async def create(self, name: str) -> Account:
