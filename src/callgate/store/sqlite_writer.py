@@ -26,14 +26,8 @@ from sqlalchemy.pool import StaticPool
 
 from callgate.store.batch import Rows
 from callgate.store.codec import insert_sql
-from callgate.store.sqlite_process import (
-    InserterGone,
-    InsertProcess,
-    LoopInserter,
-    MultiRowInsert,
-    insert_rows,
-    sqlite_pragmas,
-)
+from callgate.store.sqlite_process import InserterGone, InsertProcess, LoopInserter
+from callgate.store.sqlite_rows import MultiRowInsert, insert_rows, sqlite_pragmas
 from callgate.store.tables import call_events, calls
 
 __all__ = ["MultiRowInsert", "SqliteReader", "SqliteWriter", "is_row_error", "sqlite_pragmas"]
