@@ -123,16 +123,31 @@ async def test_a_bad_row_fails_only_its_own_batch(pg_url: str, admin: Any) -> No
     await inserter.close()
 
 
-async def test_a_killed_connection_fails_its_batch_and_the_next_opens_anew(pg_url: str, admin: Any) -> None:
+async def test_a_connection_killed_mid_batch_fails_it_and_the_next_opens_anew(
+    pg_url: str, admin: Any
+) -> None:
     opened: list[Any] = []
     inserter = PgInserter(connector(pg_url, opened), SQL, connections=1)
     first = [make_call(0)]
     await inserter.start([rows(c) for c in first])
     pid = opened[0].get_server_pid()
-    assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)  # waits for it to end
+    locker = await connector(pg_url)()
+    lock = locker.transaction()
+    await lock.start()
+    await locker.execute("LOCK TABLE calls IN SHARE ROW EXCLUSIVE MODE")  # inserts wait for it
     lost = [make_call(1)]
+    waiting = inserter.start([rows(c) for c in lost])
+    for _ in range(500):  # until the batch is in the server, waiting for the lock
+        state = await admin.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid)
+        if state == "Lock":
+            break
+        await asyncio.sleep(0.01)
+    assert state == "Lock"
+    assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)  # waits for it to end
     with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)):
-        await inserter.start([rows(c) for c in lost])
+        await waiting
+    await lock.rollback()
+    await locker.close()
     after = [make_call(2), make_call(3)]
     await inserter.start([rows(c) for c in after])
     assert len(opened) == 2 and opened[1].get_server_pid() != pid
@@ -186,3 +201,20 @@ async def test_the_store_writes_new_calls_through_it_and_fails_only_the_bad_row(
     finally:
         await store.close()
     assert store._pg_inserter is not None and store._pg_inserter._idle == []
+
+
+async def test_an_idle_connection_the_server_closed_is_not_used(pg_url: str, admin: Any) -> None:
+    opened: list[Any] = []
+    inserter = PgInserter(connector(pg_url, opened), SQL, connections=1)
+    await inserter.start([rows(make_call(0))])
+    assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", opened[0].get_server_pid())
+    for _ in range(200):  # the driver learns of the closed socket from the event loop
+        if opened[0].is_closed():
+            break
+        await asyncio.sleep(0.01)
+    assert opened[0].is_closed()
+    after = [make_call(1)]
+    await inserter.start([rows(c) for c in after])  # no failed batch: a new connection
+    assert len(opened) == 2
+    assert await stored(admin, after) == (1, 1)
+    await inserter.close()

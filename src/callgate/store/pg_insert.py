@@ -82,7 +82,7 @@ class PgInserter:
         try:
             while self._waiting:
                 if conn is None:
-                    conn = self._idle.pop() if self._idle else await self._connect()
+                    conn = self._idle_connection() or await self._connect()
                 group = self._take()
                 try:
                     await self._execute(conn, [rows for batch, _ in group for rows in batch])
@@ -119,6 +119,15 @@ class PgInserter:
                     await _close(conn)
                 else:
                     self._idle.append(conn)
+
+    def _idle_connection(self) -> Any:
+        """An idle connection still open (one the server closed meanwhile, after a restart say, is
+        dropped here rather than failing a batch)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+        return None
 
     def _take(self) -> list[tuple[Sequence[Rows], asyncio.Future[None]]]:
         group = [self._waiting.popleft()]
