@@ -104,3 +104,18 @@ def test_the_memory_of_values_stays_bounded():
     for n in range(params._CONVERTED_MAX + 10):
         parse_form(Form.from_pairs([("Name", f"n{n}")]), PARAMS)
     assert 0 < len(params._CONVERTED) <= params._CONVERTED_MAX
+
+
+def test_a_value_seen_before_is_not_checked_again():
+    checked: list[str] = []
+
+    def check(raw: str) -> str | None:
+        checked.append(raw)
+        return None if raw.startswith("ok") else f"bad: {raw}"
+
+    params = (Param("Thing", code=9, check=check),)
+    for _ in range(3):
+        assert parse_form(Form.from_pairs([("Thing", "ok-1")]), params).values == {"thing": "ok-1"}
+        assert parse_form(Form.from_pairs([("Thing", "nope")]), params).errors[0].message == "bad: nope"
+    assert checked.count("ok-1") == 1  # remembered
+    assert checked.count("nope") == 3  # a refused value is judged every time

@@ -114,3 +114,18 @@ async def test_an_unknown_account_is_remembered_briefly(store: CountingStore) ->
     clock.now += 2.5
     assert await directory.get(unknown) is None
     assert store.reads == 2
+
+
+async def test_a_waiter_cancelled_with_the_reader_stays_cancelled(store: CountingStore) -> None:
+    account = await create_account(store, "a")
+    directory = AccountDirectory(store, clock=Clock())
+    store.gate = asyncio.Event()
+    reader = asyncio.ensure_future(directory.get(account.id))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(directory.get(account.id))
+    await asyncio.sleep(0)
+    reader.cancel()
+    waiter.cancel()  # the same turn: a shutdown, or a timeout shared by both
+    await asyncio.gather(reader, waiter, return_exceptions=True)
+    assert reader.cancelled() and waiter.cancelled()
+    assert store.reads == 1  # nobody read again on the waiter's behalf

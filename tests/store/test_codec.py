@@ -33,3 +33,10 @@ def test_the_options_text_follows_the_instance_not_a_stale_copy():
     assert options_json(a) == options_json(CallOptions(url="https://example.com/a"))
     for n in range(1100):  # more instances than it remembers
         assert json.loads(options_json(CallOptions(timeout_s=n % 600 + 1)))["timeout_s"] == n % 600 + 1
+
+
+def test_the_text_of_an_instance_seen_is_reused_unless_it_is_long():
+    options = CallOptions(url="https://example.com/reused")
+    assert options_json(options) is options_json(options)
+    long = CallOptions(markup="<Response><Say>" + "a" * 4000 + "</Say></Response>")
+    assert options_json(long) == options_json(long) and options_json(long) is not options_json(long)

@@ -91,14 +91,35 @@ async def test_a_batch_commits_both_rows_of_every_call(pg_url: str, admin: Any) 
     await inserter.close()
 
 
+class Counting(PgInserter):
+    """The inserter, noting how many rows each statement it sends carries; `before(n)` runs before
+    the n-th (from 0)."""
+
+    def __init__(self, *args: Any, before: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.statements: list[int] = []
+        self.before = before
+
+    async def _execute(self, conn: Any, rows: Any) -> None:
+        if self.before is not None:
+            await self.before(len(self.statements), conn)
+        self.statements.append(len(rows))
+        await super()._execute(conn, rows)
+
+
 async def test_batches_beyond_the_connections_wait_and_leave_together(pg_url: str, admin: Any) -> None:
     opened: list[Any] = []
-    inserter = PgInserter(connector(pg_url, opened), SQL, connections=2)
+    inserter = Counting(connector(pg_url, opened), SQL, connections=2)
     batches = [[make_call(n) for n in range(3)] for _ in range(10)]
     futures = [inserter.start([rows(c) for c in batch]) for batch in batches]
     await asyncio.gather(*futures)
-    assert len(opened) == 2  # ten batches, two connections
+    assert len(opened) <= 2
+    assert sum(inserter.statements) == 30 and len(inserter.statements) < 10  # merged
     assert await stored(admin, [c for batch in batches for c in batch]) == (30, 30)
+    more = [[make_call(n) for n in range(2)] for _ in range(3)]
+    await asyncio.gather(*(inserter.start([rows(c) for c in batch]) for batch in more))
+    assert len(opened) <= 2  # the connections are kept for the next batches
+    assert await stored(admin, [c for batch in more for c in batch]) == (6, 6)
     await inserter.close()
     assert all(conn.is_closed() for conn in opened)
 
@@ -156,7 +177,7 @@ async def test_a_connection_killed_mid_batch_fails_it_and_the_next_opens_anew(
     await inserter.close()
 
 
-async def test_a_server_that_refuses_fails_every_waiting_batch(pg_url: str) -> None:
+async def test_a_server_that_refuses_fails_every_waiting_batch() -> None:
     async def refuse() -> Any:
         raise ConnectionRefusedError("no server")
 
@@ -216,5 +237,35 @@ async def test_an_idle_connection_the_server_closed_is_not_used(pg_url: str, adm
     after = [make_call(1)]
     await inserter.start([rows(c) for c in after])  # no failed batch: a new connection
     assert len(opened) == 2
+    assert await stored(admin, after) == (1, 1)
+    await inserter.close()
+
+
+async def test_a_connection_lost_while_a_failed_group_is_retried_costs_only_the_batch_on_it(
+    pg_url: str, admin: Any
+) -> None:
+    taken = make_call(0)
+    opened: list[Any] = []
+
+    async def kill_on_first_retry(n: int, conn: Any) -> None:
+        if n == 2:  # 0: `taken`, 1: the merged group, 2: its first batch again
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", conn.get_server_pid())
+
+    inserter = Counting(connector(pg_url, opened), SQL, connections=1, before=kill_on_first_retry)
+    await inserter.start([rows(taken)])
+    first, bad, last = [make_call(1)], [make_call(2, id=taken.id)], [make_call(3)]
+    outcomes = await asyncio.gather(
+        *(inserter.start([rows(c) for c in batch]) for batch in (first, bad, last)), return_exceptions=True
+    )
+    assert isinstance(
+        outcomes[0], asyncpg.PostgresError | asyncpg.InterfaceError | OSError
+    )  # on the lost one
+    assert isinstance(outcomes[1], asyncpg.UniqueViolationError)  # its own error, on a new connection
+    assert outcomes[2] is None
+    assert len(opened) == 2
+    assert await stored(admin, last) == (1, 1)
+    assert await stored(admin, first) == (0, 0)
+    after = [make_call(4)]
+    await inserter.start([rows(c) for c in after])
     assert await stored(admin, after) == (1, 1)
     await inserter.close()

@@ -82,8 +82,9 @@ class AccountDirectory:
             try:
                 return await asyncio.shield(reading)
             except asyncio.CancelledError:
-                if not reading.cancelled():
-                    raise  # this request was cancelled
+                task = asyncio.current_task()
+                if not reading.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this request was cancelled (perhaps in the same turn as the reader)
                 # the reader's request went away before the answer: read it here
         reading = self._reading[account_id] = asyncio.get_running_loop().create_future()
         try:

@@ -84,9 +84,10 @@ def options_json(options: CallOptions) -> str:
     if hit is not None and hit[0] is options:
         return hit[1]
     text = orjson.dumps(options).decode()
-    if len(_OPTIONS_JSON) >= 1024:
-        _OPTIONS_JSON.clear()
-    _OPTIONS_JSON[id(options)] = (options, text)  # the instance is kept: its id cannot be reused
+    if len(text) <= 4096:  # a long one (an inline document) is not kept
+        if len(_OPTIONS_JSON) >= 1024:
+            _OPTIONS_JSON.clear()
+        _OPTIONS_JSON[id(options)] = (options, text)  # the instance is kept: its id cannot be reused
     return text
 
 

@@ -83,6 +83,8 @@ class PgInserter:
             while self._waiting:
                 if conn is None:
                     conn = self._idle_connection() or await self._connect()
+                    if not self._waiting:  # another sender took them meanwhile
+                        break
                 group = self._take()
                 try:
                     await self._execute(conn, [rows for batch, _ in group for rows in batch])
@@ -94,13 +96,7 @@ class PgInserter:
                     elif len(group) == 1:
                         _settle_all(group, exc)
                     else:  # whose rows failed: each batch again, on its own
-                        for batch, future in group:
-                            try:
-                                await self._execute(conn, batch)
-                            except Exception as one:
-                                _settle(future, one)
-                            else:
-                                _settle(future, None)
+                        conn = await self._one_by_one(conn, group)
                 else:
                     _settle_all(group, None)
                 group = []
@@ -119,6 +115,22 @@ class PgInserter:
                     await _close(conn)
                 else:
                     self._idle.append(conn)
+
+    async def _one_by_one(self, conn: Any, group: list[tuple[Sequence[Rows], asyncio.Future[None]]]) -> Any:
+        """Each batch of a failed group on its own; the connection to go on with (None if it broke:
+        the batches not yet tried go back to the front of the queue, for the next connection)."""
+        for i, (batch, future) in enumerate(group):
+            try:
+                await self._execute(conn, batch)
+            except Exception as exc:
+                _settle(future, exc)
+                if _broken(conn, exc):
+                    conn.terminate()
+                    self._waiting.extendleft(reversed(group[i + 1 :]))
+                    return None
+            else:
+                _settle(future, None)
+        return conn
 
     def _idle_connection(self) -> Any:
         """An idle connection still open (one the server closed meanwhile, after a restart say, is

@@ -164,7 +164,6 @@ class SqlStore:
                 self._pg_inserter.write,
                 is_row_error=_row_error,
                 start_many=self._pg_inserter.start,
-                eager_rows=int(__import__("os").environ.get("EAGER", "8")),
             )
         else:
             self._inserts = InsertBatcher(
@@ -209,7 +208,7 @@ class SqlStore:
         sql = insert_both_sql(
             calls.name, codec.insert_columns(calls), call_events.name, codec.insert_columns(call_events)
         )
-        return PgInserter(connect, sql, connections=int(__import__("os").environ.get("PGCONN", "2")))
+        return PgInserter(connect, sql)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

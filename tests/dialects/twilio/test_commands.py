@@ -32,3 +32,12 @@ def test_the_instances_remembered_stay_bounded():
     for n in range(commands._OPTIONS_MAX + 5):
         assert create([("Url", f"https://example.com/{n}")]).options.url == f"https://example.com/{n}"
     assert 0 < len(commands._OPTIONS) <= commands._OPTIONS_MAX
+
+
+def test_long_values_and_sip_passwords_are_not_remembered():
+    long_url = "https://example.com/" + "a" * 300
+    assert create([("Url", long_url)]).options is not create([("Url", long_url)]).options
+    with_password = [("Url", "https://example.com/a"), ("SipAuthUsername", "u"), ("SipAuthPassword", "p")]
+    options = create(with_password).options
+    assert options.sip_auth_password == "p"
+    assert create(with_password).options is not options

@@ -108,14 +108,23 @@ _OPTIONS_MAX = 1024
 
 
 def _call_options(options: dict[str, Any]) -> CallOptions:
+    """Only options of short values are remembered (clients choose them: an inline document or a
+    long URL must not pin its kilobytes here), and none with a SIP password."""
     key = tuple(options.items())
     hit = _OPTIONS.get(key)
-    if hit is None:
-        hit = CallOptions(**options)
+    if hit is not None:
+        return hit
+    made = CallOptions(**options)
+    if options.get("sip_auth_password") is None and all(
+        len(v) <= _REMEMBERED_LENGTH for v in options.values() if isinstance(v, str)
+    ):
         if len(_OPTIONS) >= _OPTIONS_MAX:
             _OPTIONS.clear()
-        _OPTIONS[key] = hit
-    return hit
+        _OPTIONS[key] = made
+    return made
+
+
+_REMEMBERED_LENGTH = 256
 
 
 def update_call(parsed: Parsed, flavor: Flavor) -> UpdateCall:
