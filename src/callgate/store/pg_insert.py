@@ -2,11 +2,11 @@
 
 Through SQLAlchemy, a batch of new calls was four round trips on a pooled connection (BEGIN, one
 executemany per table, COMMIT), one batch after the other: under load the event loop sat idle for
-a quarter of its time waiting for the commit, and the adaptation layer (greenlets, cursor
-wrappers) cost more than the statements. Here a batch is one statement per new call that inserts
-both its rows (a data-modifying WITH), sent with asyncpg's `executemany`: the Binds of every row
-and a single Sync, which PostgreSQL runs as one implicit transaction, committed once (all the
-rows or none). Up to `connections` batches are in flight, each on its own connection; batches
+a quarter of its time waiting for the commit, and SQLAlchemy's asyncio adapter (greenlets, cursor
+wrappers) took about a tenth of the loop's time (py-spy). Here a batch is one statement per new
+call that inserts both its rows (a data-modifying WITH), sent with asyncpg's `executemany`: the
+Binds of every row and a single Sync, which PostgreSQL runs as one implicit transaction, committed
+once (all the rows or none). Up to `connections` batches are in flight, each on its own connection; batches
 that arrive while all are busy wait and leave together on the next free one. A merged batch that
 fails is retried batch by batch, so that each caller gets its own batch's outcome (and
 `InsertBatcher` can go on to retry a failing batch row by row).
@@ -52,6 +52,8 @@ class PgInserter:
     next free one) and returns a future that completes once it is committed."""
 
     def __init__(self, connect: Connect, sql: str, *, connections: int = 2, max_rows: int = 1024) -> None:
+        if connections < 1:
+            raise ValueError(f"the inserter needs at least one connection, not {connections}")
         self._connect = connect
         self._sql = sql
         self._max_rows = max_rows
