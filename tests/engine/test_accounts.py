@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from callgate.core.call import Account
 from callgate.engine.accounts import AccountDirectory, create_account
 from callgate.store import SqlStore
 
@@ -40,6 +41,14 @@ async def store(tmp_path: Any) -> Any:
     await s.close()
 
 
+async def gated(store: CountingStore) -> tuple[Account, AccountDirectory]:
+    """An account, a directory in front of the store, and the store's reads held until
+    `store.gate` is set."""
+    account = await create_account(store, "a")
+    store.gate = asyncio.Event()
+    return account, AccountDirectory(store, clock=Clock())
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -62,9 +71,7 @@ async def test_hits_are_kept_until_they_expire(store: CountingStore) -> None:
 
 
 async def test_requests_arriving_during_a_read_share_it(store: CountingStore) -> None:
-    account = await create_account(store, "a")
-    directory = AccountDirectory(store, clock=Clock())
-    store.gate = asyncio.Event()
+    account, directory = await gated(store)
     waiting = [asyncio.ensure_future(directory.get(account.id)) for _ in range(32)]
     await asyncio.sleep(0)
     store.gate.set()
@@ -75,9 +82,8 @@ async def test_requests_arriving_during_a_read_share_it(store: CountingStore) ->
 async def test_a_failed_read_fails_those_sharing_it_and_the_next_request_reads_again(
     store: CountingStore,
 ) -> None:
-    account = await create_account(store, "a")
-    directory = AccountDirectory(store, clock=Clock())
-    store.gate, store.fail = asyncio.Event(), OSError("the database is gone")
+    account, directory = await gated(store)
+    store.fail = OSError("the database is gone")
     waiting = [asyncio.ensure_future(directory.get(account.id)) for _ in range(3)]
     await asyncio.sleep(0)
     store.gate.set()
@@ -89,9 +95,7 @@ async def test_a_failed_read_fails_those_sharing_it_and_the_next_request_reads_a
 
 
 async def test_a_reader_that_goes_away_leaves_the_others_their_answer(store: CountingStore) -> None:
-    account = await create_account(store, "a")
-    directory = AccountDirectory(store, clock=Clock())
-    store.gate = asyncio.Event()
+    account, directory = await gated(store)
     first = asyncio.ensure_future(directory.get(account.id))
     await asyncio.sleep(0)
     others = [asyncio.ensure_future(directory.get(account.id)) for _ in range(2)]
@@ -117,9 +121,7 @@ async def test_an_unknown_account_is_remembered_briefly(store: CountingStore) ->
 
 
 async def test_a_waiter_cancelled_with_the_reader_stays_cancelled(store: CountingStore) -> None:
-    account = await create_account(store, "a")
-    directory = AccountDirectory(store, clock=Clock())
-    store.gate = asyncio.Event()
+    account, directory = await gated(store)
     reader = asyncio.ensure_future(directory.get(account.id))
     await asyncio.sleep(0)
     waiter = asyncio.ensure_future(directory.get(account.id))

@@ -79,7 +79,7 @@ class InsertBatcher:
                 asyncio.get_running_loop().call_soon(self._flush)
         elif self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        # If the caller goes away, the rows are still written; `_settle` skips its cancelled future.
+        # If the caller goes away, the rows are still written; `settle` skips its cancelled future.
         await future
 
     # started as they fill (start_many)
@@ -97,7 +97,7 @@ class InsertBatcher:
             write = self._start_many([rows for rows, _ in batch])
         except Exception as exc:
             for _, future in batch:
-                _settle(future, exc)
+                settle(future, exc)
             return
         self._in_flight.add(write)
         write.add_done_callback(lambda done: self._written(batch, done))
@@ -111,7 +111,7 @@ class InsertBatcher:
             retry.add_done_callback(self._in_flight.discard)
             return
         for _, future in batch:
-            _settle(future, exc)
+            settle(future, exc)
 
     async def _gather(self) -> None:
         """Let the requests already read from their sockets join the batch before it is written.
@@ -141,15 +141,15 @@ class InsertBatcher:
                         await self._write_one_by_one(batch)
                     else:
                         for _, future in batch:
-                            _settle(future, exc)
+                            settle(future, exc)
                 else:
                     for _, future in batch:
-                        _settle(future, None)
+                        settle(future, None)
                 batch = []
         except BaseException as exc:
             # Cancelled (or worse) at any point, gathering or writing: nobody may be left waiting.
             for _, future in batch + self._pending:
-                _settle(future, exc)
+                settle(future, exc)
             self._pending.clear()
             raise
 
@@ -158,9 +158,9 @@ class InsertBatcher:
             try:
                 await self._write_many([rows])
             except Exception as exc:
-                _settle(future, exc)
+                settle(future, exc)
             else:
-                _settle(future, None)
+                settle(future, None)
 
     async def close(self) -> None:
         """Take no more rows; wait for the rows already taken to be written."""
@@ -173,7 +173,8 @@ class InsertBatcher:
             await asyncio.gather(self._writer, return_exceptions=True)
 
 
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+def settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    """Complete a writer's future with the outcome of its rows, unless its caller went away."""
     if future.done():
         return
     if exc is None:

@@ -27,9 +27,10 @@ from typing import Any
 
 import asyncpg
 
+from callgate.store.batch import Rows, settle
+
 log = logging.getLogger(__name__)
 
-Rows = tuple[tuple[Any, ...], tuple[Any, ...]]  # a call row and its first event row
 Connect = Callable[[], Awaitable[Any]]  # opens an asyncpg connection
 
 
@@ -125,13 +126,13 @@ class PgInserter:
             try:
                 await self._execute(conn, batch)
             except Exception as exc:
-                _settle(future, exc)
+                settle(future, exc)
                 if _broken(conn, exc):
                     conn.terminate()
                     self._waiting.extendleft(reversed(group[i + 1 :]))
                     return None
             else:
-                _settle(future, None)
+                settle(future, None)
         return conn
 
     def _idle_connection(self) -> Any:
@@ -186,15 +187,4 @@ async def _close(conn: Any) -> None:
 
 def _settle_all(group: Sequence[tuple[Any, asyncio.Future[None]]], exc: BaseException | None) -> None:
     for _, future in group:
-        _settle(future, exc)
-
-
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(None)
-    elif isinstance(exc, asyncio.CancelledError):
-        future.cancel()
-    else:
-        future.set_exception(exc)
+        settle(future, exc)
