@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
-from engine_support import EngineServer, Hit, Reply, VoiceApp, tone_wav, verify
+from engine_support import WAIT_S, EngineServer, Hit, Reply, VoiceApp, tone_wav, verify
 from signalwire.voice_response import Gather, VoiceResponse
 from support import PG, Account, psql, sw_client
 
@@ -79,6 +80,9 @@ def app(engine: Account) -> Iterator[VoiceApp]:
         yield voice_app
         unsigned = [(h.method, h.path) for h in voice_app.hits if not h.media and h.verified_by is None]
         assert not unsigned, f"webhooks that do not verify with the SDK's RequestValidator: {unsigned}"
+
+
+WAV_HEADER_BYTES = 44
 
 
 def laml(*steps: str) -> str:
@@ -291,6 +295,13 @@ def test_a_recording_started_and_stopped_through_the_api(client, app, engine):
     (began,) = app.wait_call("/recording", call.sid)
     assert began.params["RecordingStatus"] == "in-progress" and began.params["RecordingSid"] == started.sid
     assert_signed(began, engine)
+    # Stopped before its first frame, a recording is `absent` (nothing recorded), not `completed`:
+    # stop it once audio has reached its file, however slowly the machine runs.
+    wav = engine.server.workdir / "recordings" / f"{started.sid}.wav"
+    deadline = time.monotonic() + WAIT_S
+    while not (wav.exists() and wav.stat().st_size > WAV_HEADER_BYTES):
+        assert time.monotonic() < deadline, f"no audio reached {wav}"
+        time.sleep(0.02)
     assert client.calls(call.sid).recordings(started.sid).update(status="stopped").status == "stopped"
     _, done = app.wait_call("/recording", call.sid, count=2)
     assert done.params["RecordingStatus"] == "completed" and done.params["RecordingSid"] == started.sid
