@@ -33,7 +33,13 @@ from callgate.telephony.aio.tts import Speaker
 from tests.engine.server import Serve
 from tests.engine.webapp import Hit, WebApp
 from tests.telephony.aio.peers import SCENARIOS as AIO_SCENARIOS
-from tests.telephony.aio.peers import Sipp, free_sip_port, free_tcp_port, free_udp_port, wait_for_sip
+from tests.telephony.aio.peers import (
+    Sipp,
+    free_media_port,
+    free_sip_port,
+    free_tcp_port,
+    wait_for_sip,
+)
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow, pytest.mark.interop]
 
@@ -72,7 +78,7 @@ def twilio(serve: tuple[Serve, dict, Path]) -> Client:
 
 def sipp(scenario: Path, workdir: Path, *args: str) -> Sipp:
     """SIPp as the far end, with its media on a port of its own (never SIPp's default 6000)."""
-    return Sipp(["-sf", str(scenario), "-mi", "127.0.0.1", "-mp", str(free_udp_port()), *args], workdir)
+    return Sipp(["-sf", str(scenario), "-mi", "127.0.0.1", "-mp", str(free_media_port()), *args], workdir)
 
 
 def callbacks(hits: list[Hit], path: str, sid: str) -> list[Hit]:

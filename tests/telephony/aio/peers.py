@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,26 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_media_port() -> int:
+    """A port for SIPp's media (`-mp`; it binds the port and the three after it), below both the
+    ports the system hands out for port 0 (32768 up, here) and Callgate's RTP range (16384-32767):
+    a port picked from those could be taken, between the pick and SIPp's start, by any socket of
+    the test bound to port 0 (SIPp then fails: errno 98, and the call times out with 408)."""
+    for _ in range(200):
+        port = random.randrange(10000, 16380)
+        probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        try:
+            for offset, probe in enumerate(probes):
+                probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return port
+    raise OSError("no four free UDP ports in 10000-16383")
 
 
 def free_sip_port() -> int:

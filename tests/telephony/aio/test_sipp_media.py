@@ -16,7 +16,7 @@ from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media import g711
 from callgate.telephony.media.recorder import Recorder
 from tests.audio_checks import best_alignment
-from tests.telephony.aio.peers import SCENARIOS, Sipp, free_udp_port
+from tests.telephony.aio.peers import SCENARIOS, Sipp, free_media_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
@@ -29,7 +29,7 @@ async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path):
     audio_ms = len(pcmu) // 8
     assert audio_ms < 3400  # the scenario presses its keys 3.5 s after the answer
     sipp = Sipp(["-sf", str(SCENARIOS / "uas_plays_audio_and_digits.xml"), "-mi", "127.0.0.1",
-                 "-mp", str(free_udp_port())], tmp_path)  # fmt: skip
+                 "-mp", str(free_media_port())], tmp_path)  # fmt: skip
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
     media = await RtpStream.open()
     recorder = Recorder(tmp_path / "heard.wav", track="inbound")
@@ -71,7 +71,7 @@ async def test_callgate_digits_reach_sipp_as_tshark_decodes_them(tmp_path):
 
     if shutil.which("tshark") is None:
         pytest.fail("tshark is not installed: `make test` installs Debian's tshark")
-    media_port = free_udp_port()
+    media_port = free_media_port()
     capture = tmp_path / "rtp.pcapng"
     tshark = subprocess.Popen(
         ["tshark", "-i", "lo", "-f", f"udp dst port {media_port}", "-w", str(capture), "-a", "duration:30"],
@@ -127,7 +127,7 @@ async def test_early_media_is_heard_before_the_call_fails(tmp_path):
     assert len(pcmu) // 8 < 2500  # the scenario waits 3 s before its 486
     (tmp_path / "speech.ulaw").write_bytes(pcmu)
     sipp = Sipp(["-sf", str(SCENARIOS / "early_media_then_busy.xml"), "-mi", "127.0.0.1",
-                 "-mp", str(free_udp_port())], tmp_path)  # fmt: skip
+                 "-mp", str(free_media_port())], tmp_path)  # fmt: skip
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
     media = await RtpStream.open()
     recorder = Recorder(tmp_path / "heard.wav", track="inbound")
