@@ -8,9 +8,11 @@ packets are lost, what a call costs in CPU, at several call counts.
 Callgate places N calls (SIP over loopback) to an echo: by default a SIPp UAS that answers with
 PCMU and echoes every RTP packet back (`-rtp_echo`); with `--far-end sandbox`, the echo phone
 (0180) of a `callgate sandbox` process, which sends its own stream and plays back what it hears.
-Each call carries 50 packets a second each way. Each call leg sends a tone from its own RTP socket,
-driven by the one media clock of the process (which also reads the sockets), and receives through
-its jitter buffer. The process is set up as `callgate worker` sets itself up (the collector, the
+Each call carries 50 packets a second each way. Each call leg sends a tone, driven by the one media
+clock of the process (which also reads the sockets), and receives through its jitter buffer. By
+default every call's RTP goes through the process's one shared port (`SharedRtpPort`: a slot's
+packets leave in one sendmmsg, arrivals are read with recvmmsg), as `media_ports = "shared"` runs
+calls; `--ports own` gives each call a socket of its own (the default of `callgate serve`). The process is set up as `callgate worker` sets itself up (the collector, the
 open-files limit). After the calls are up and a warm-up, the benchmark measures a window: the
 lateness of every clock tick against the 20 ms grid (p50, p99, max), packets sent and received
 (loss = 1 - received / sent, counting only the window; against the sandbox, which sends on its own
@@ -117,7 +119,7 @@ def start_far_end(far_end: str, n: int, workdir: Path) -> tuple[subprocess.Popen
     return uas, f"sip:echo@127.0.0.1:{sip_port}", sip_port
 
 
-async def run(n: int, seconds: float, workdir: Path, far_end: str) -> dict[str, float]:
+async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool) -> dict[str, float]:
     uas, target, sip_port = start_far_end(far_end, n, workdir)
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
     frame = tone((440.0,), 0.02)
@@ -126,7 +128,7 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str) -> dict[str, 
 
     async def place() -> None:
         async with gate:
-            media = await RtpStream.open()
+            media = await RtpStream.open(shared=shared)
             destination = ("127.0.0.1", sip_port)
             leg = CallLeg(endpoint, target=target, destination=destination, from_user="+14155550199",
                           media=media)  # fmt: skip
@@ -184,6 +186,9 @@ def main() -> int:
     parser.add_argument("--far-end", choices=("sipp", "sandbox"), default="sipp",
                         help="who echoes: SIPp's -rtp_echo, or the sandbox's echo phone (0180) in a "
                              "`callgate sandbox` process")  # fmt: skip
+    parser.add_argument("--ports", choices=("shared", "own"), default="shared",
+                        help="the calls' RTP on the process's one shared port (sendmmsg/recvmmsg), or on "
+                             "a port pair of each call's own")  # fmt: skip
     args = parser.parse_args()
     if args.far_end == "sipp" and shutil.which("sipp") is None:
         print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
@@ -204,7 +209,7 @@ def main() -> int:
           f"{'loss':>8}{'CPU core':>10}{'user':>6}{'system':>8}{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
-            r = runner(run(n, args.seconds, Path(tmp), args.far_end))
+            r = runner(run(n, args.seconds, Path(tmp), args.far_end, args.ports == "shared"))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
               f"{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"

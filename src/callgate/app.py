@@ -86,6 +86,7 @@ async def start_engine(
         recordings=services.recordings,
         recordings_dir=Path(settings.recordings),
         media_host=media_host,
+        media_shared=settings.media_ports == "shared",
         accounts=services.accounts,
     )
 

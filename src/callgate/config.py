@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     )
     sip: str = Field("127.0.0.1:0", description="HOST:PORT of the engine's SIP endpoint (UDP and TCP)")
     media_host: str | None = Field(None, description="address for RTP (default: the SIP host)")
+    media_ports: Literal["per-call", "shared"] = Field(
+        "per-call",
+        description="RTP ports: a pair of each call's own (16384-32767), or one pair that every call "
+        "of the process shares (packets sent and read in batches: less CPU a call; takes RTP only "
+        "from the address each call's SDP gave)",
+    )
     calls_per_second: float = Field(
         10.0, gt=0, description="calls dialled per second per account; more wait queued (queue_time)"
     )

@@ -32,13 +32,17 @@ steps = [{{ ring = 1 }}, "answer", {{ wait = 1.5 }}, {{ say = "{MESSAGE}" }}, {{
 """
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Client, WebApp, dict]]:
+@pytest.fixture(scope="module", params=["per-call", "shared"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Serve, Client, WebApp, dict]]:
+    """`callgate serve` with its calls' RTP on ports of their own, then on its one shared port."""
     workdir = tmp_path_factory.mktemp("record")
     # A caller who waits for the beep, leaves a message and presses #.
     (workdir / "phones.toml").write_text(PHONES)
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_RECORDINGS=str(workdir / "rec"),
-                   CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"))  # fmt: skip
+                   CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"),
+                   CALLGATE_MEDIA_PORTS=request.param)  # fmt: skip
     with twilio_user(server) as (client, app, account):
         yield server, client, app, account
 

@@ -92,6 +92,8 @@ class Engine:
     recordings: RecordingService
     recordings_dir: Path
     media_host: str = "127.0.0.1"
+    #: every call's RTP on the process's one shared port (`SharedRtpPort`), not on ports of its own
+    media_shared: bool = False
     clock: Callable[[], datetime] = utcnow
     ids: Callable[[], UUID] = new_id
     running: dict[UUID, CallRunner] = field(default_factory=dict)
@@ -333,7 +335,7 @@ class CallRunner:
         if self._given_up():
             return await self._not_dialled()
         self.leg = leg
-        self.media = leg.media = await RtpStream.open(engine.media_host)
+        self.media = leg.media = await RtpStream.open(engine.media_host, shared=engine.media_shared)
         if self._given_up():
             return await self._not_dialled()
         self._dial = asyncio.ensure_future(leg.dial(timeout_s=timeout_s))

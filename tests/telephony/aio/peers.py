@@ -64,16 +64,16 @@ def free_tcp_port() -> int:
 
 
 class Sipp:
-    """SIPp as the far end of one call; `wait()` returns its exit status (0: the call passed)."""
+    """SIPp as the far end of `calls` calls; `wait()` returns its exit status (0: they passed)."""
 
-    def __init__(self, scenario: list[str], workdir: Path, *, tcp: bool = False) -> None:
+    def __init__(self, scenario: list[str], workdir: Path, *, tcp: bool = False, calls: int = 1) -> None:
         if shutil.which("sipp") is None:
             pytest.fail("sipp is not installed: `make test` installs Debian's sip-tester")
         self.port = free_tcp_port() if tcp else free_udp_port()
         if tcp:
             scenario = [*scenario, "-t", "t1"]
         self.proc = subprocess.Popen(
-            ["sipp", *scenario, "-i", "127.0.0.1", "-p", str(self.port), "-m", "1", "-nostdin",
+            ["sipp", *scenario, "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls), "-nostdin",
              "-timeout", "30s", "-timeout_error", "-trace_err"],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip

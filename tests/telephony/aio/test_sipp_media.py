@@ -14,14 +14,17 @@ from callgate.telephony.aio.leg import CallLeg, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import speaker
 from callgate.telephony.media import g711
+from callgate.telephony.media.audio import frames
 from callgate.telephony.media.recorder import Recorder
+from callgate.telephony.media.tones import tone
 from tests.audio_checks import best_alignment
 from tests.telephony.aio.peers import SCENARIOS, Sipp, free_media_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
 
-async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path):
+@pytest.mark.parametrize("shared", [False, True], ids=["own-port", "shared-port"])
+async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path, shared):
     speech = await speaker().speak("The quick brown fox jumps over the lazy dog.")
     pcmu = g711.encode(speech, "PCMU")
     audio = tmp_path / "speech.ulaw"
@@ -31,7 +34,7 @@ async def test_sipp_plays_a_file_and_digits_to_callgate(tmp_path):
     sipp = Sipp(["-sf", str(SCENARIOS / "uas_plays_audio_and_digits.xml"), "-mi", "127.0.0.1",
                  "-mp", str(free_media_port())], tmp_path)  # fmt: skip
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
-    media = await RtpStream.open()
+    media = await RtpStream.open(shared=shared)
     recorder = Recorder(tmp_path / "heard.wav", track="inbound")
     media.listeners.append(recorder)
     digits: list[str] = []
@@ -146,3 +149,40 @@ async def test_early_media_is_heard_before_the_call_fails(tmp_path):
     with wave.open(str(recorder.path)) as w:
         heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     assert best_alignment(heard, g711.decode(pcmu, "PCMU")) > 0.95
+
+
+async def test_two_calls_on_the_shared_port_each_get_their_own_echo_from_sipp(tmp_path):
+    """SIPp's -rtp_echo answers both calls on one media port and sends every packet back: the
+    shared port tells the echoes apart by SSRC, so each call hears its own tone, not the other's."""
+    sipp = Sipp(["-sf", str(SCENARIOS / "uas_listens.xml"), "-mi", "127.0.0.1", "-mp", str(free_media_port()),
+                 "-rtp_echo"], tmp_path, calls=2)  # fmt: skip
+    endpoint = await SipEndpoint.open("127.0.0.1", 0)
+    tones = [tone((500.0,), 1.0), tone((900.0, 1300.0), 1.0)]
+    legs, ears = [], []
+    try:
+        for _ in tones:
+            media = await RtpStream.open(shared=True)
+            ear: list[np.ndarray] = []
+            media.listeners.append(lambda inbound, outbound, ear=ear: ear.append(inbound))
+            leg = CallLeg(endpoint, target=sipp.target, destination=sipp.destination,
+                          from_user="+14155550199", media=media)  # fmt: skip
+            assert (await leg.dial(timeout_s=10)).outcome is Outcome.ANSWERED
+            legs.append(leg)
+            ears.append(ear)
+        assert legs[0].media.port is legs[1].media.port  # one socket for both calls
+        assert legs[0].media.remote == legs[1].media.remote  # and one echo address for both
+        await asyncio.gather(*(leg.media.play(frames(sound)) for leg, sound in zip(legs, tones, strict=True)))
+        for _ in range(250):  # until the echoes of the last frames are back (bounded)
+            if all(leg.media.stats.packets_received >= leg.media.stats.packets_sent for leg in legs):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # and through the jitter buffers (a few ticks)
+        for leg in legs:
+            assert await leg.hangup() == 200
+        assert await sipp.finished() == 0
+    finally:
+        endpoint.close()
+    for mine, other, ear in ((0, 1, ears[0]), (1, 0, ears[1])):
+        audio = np.concatenate(ear)
+        assert best_alignment(audio, tones[mine]) > 0.9
+        assert best_alignment(audio, tones[other]) < 0.5

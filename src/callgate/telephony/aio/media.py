@@ -1,4 +1,4 @@
-"""RTP media for a call: one UDP socket per stream, one clock for every stream of the process.
+"""RTP media for a call: a UDP socket per stream (or one shared port), one clock for every stream.
 
 `MediaClock` is the single scheduler: one task wakes every 20 ms on a fixed grid and has each
 stream send its frame (measured on this machine: a task per stream falls apart near 1,000 streams,
@@ -10,6 +10,10 @@ Through the loop, every datagram woke the process and cost two reads (the second
 socket was empty); here a thousand streams' packets cost a few hundred polls a second, and a packet
 waits at most one slot (2 ms) before it reaches its jitter buffer. RTCP (a packet every few
 seconds) stays with the loop.
+
+A stream opened with `shared=True` has no socket of its own: it uses the process's `SharedRtpPort`
+on its host (rtp_port.py), which the clock reads like a stream's socket and to which each slot's
+packets are queued and then sent together, one system call for the slot.
 
 `RtpStream` is one call's audio. Outgoing, on each tick it sends the next queued frame (speech,
 a file, a tone, an echo) or silence, G.711-encoded, or, while digits are being pressed, RFC 4733
@@ -34,9 +38,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 import numpy as np
 
+from callgate.telephony.aio.rtp_port import SharedRtpPort
 from callgate.telephony.media import g711
 from callgate.telephony.media.audio import FRAME, Samples
 from callgate.telephony.media.tones import DtmfDetector
@@ -82,7 +88,9 @@ class MediaClock:
         self._task: asyncio.Task[None] | None = None
         self.lateness: deque[float] = deque(maxlen=200_000)  # seconds each slot's tick was late
         self._poller = _poller()
-        self._readers: dict[int, RtpStream] = {}  # socket fd -> the stream reading it
+        self._readers: dict[int, _Readable] = {}  # socket fd -> the stream or shared port reading it
+        self._ports: dict[tuple[int, str], SharedRtpPort] = {}  # (family, host) -> its shared port
+        self._opening: dict[tuple[int, str], asyncio.Future[SharedRtpPort]] = {}
 
     def _running(self) -> None:
         """Start the clock's task if it is not running on this loop."""
@@ -98,13 +106,54 @@ class MediaClock:
                     close()
                 self._poller = _poller()
                 self._readers.clear()
+                for port in self._ports.values():
+                    port.close()
+                self._ports.clear()
+                self._opening.clear()
             self._task = loop.create_task(self._run())
 
-    def read(self, stream: RtpStream, sock: socket.socket) -> None:
-        """Read `sock` for `stream` from now on, until `unread`."""
+    def read(self, reader: _Readable, sock: socket.socket) -> None:
+        """Read `sock` for `reader` (a stream, or a shared port) from now on, until `unread`."""
         self._running()
         self._poller.register(sock.fileno(), select.POLLIN)
-        self._readers[sock.fileno()] = stream
+        self._readers[sock.fileno()] = reader
+
+    async def shared_port(self, family: socket.AddressFamily, host: str) -> SharedRtpPort:
+        """The process's shared RTP port on `host`, opened on first use (and again after its last
+        stream has closed)."""
+        self._running()
+        key = (int(family), host)
+        while True:
+            port = self._ports.get(key)
+            if port is None:
+                opening = self._opening.get(key)
+                if opening is None:  # one open at a time: calls that start together share the port
+                    opening = self._opening[key] = asyncio.ensure_future(self._open_port(key, family, host))
+                port = await asyncio.shield(opening)  # a caller cancelled meanwhile leaves it open
+            if not port.closed:  # (its last stream may have closed before this one could join)
+                return port
+
+    async def _open_port(
+        self, key: tuple[int, str], family: socket.AddressFamily, host: str
+    ) -> SharedRtpPort:
+        try:
+            port = await SharedRtpPort.open(family, host)
+        finally:
+            del self._opening[key]
+        self._ports[key] = port
+        self.read(port, port.sock)
+        return port
+
+    def release(self, port: SharedRtpPort) -> None:
+        """A stream has left `port`: close the port when it was the last."""
+        if len(port):
+            return
+        for key, open_port in list(self._ports.items()):
+            if open_port is port:
+                del self._ports[key]
+        port.flush()
+        self.unread(port.sock)
+        port.close()
 
     def unread(self, sock: socket.socket) -> None:
         fd = sock.fileno()
@@ -157,6 +206,13 @@ class MediaClock:
                 except Exception:  # one broken stream must not stop the others
                     log.exception("media stream tick failed")
                     self.remove(stream)
+            for port in self._ports.values():  # the slot's packets of shared ports leave together
+                if port.queued:
+                    port.flush()
+
+
+class _Readable(Protocol):
+    def readable(self) -> None: ...
 
 
 _CLOCK: MediaClock | None = None
@@ -194,9 +250,14 @@ class StreamStats:
 class RtpStream:
     """One call's RTP: open it, tell it the far end (`connect`), then play, press, listen."""
 
-    def __init__(self, sock: socket.socket, clock: MediaClock | None = None) -> None:
+    def __init__(
+        self, sock: socket.socket | None, clock: MediaClock | None = None, port: SharedRtpPort | None = None
+    ) -> None:
         self.clock = clock if clock is not None else media_clock()
-        self.sock = sock  # non-blocking, bound; read by the clock, written on its ticks
+        # Its own socket (non-blocking, bound; read by the clock, written on its ticks), or a shared port.
+        self.sock = sock
+        self.port = port
+        self._sockaddr: bytes | None = None  # the remote as the shared port sends to it
         self.remote: tuple[str, int] | None = None
         self.codec = "PCMU"
         self.payload_type = 0
@@ -229,8 +290,11 @@ class RtpStream:
         self._remote_ssrc: int | None = None
 
     @classmethod
-    async def open(cls, host: str = "127.0.0.1", clock: MediaClock | None = None) -> RtpStream:
-        """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`."""
+    async def open(
+        cls, host: str = "127.0.0.1", clock: MediaClock | None = None, *, shared: bool = False
+    ) -> RtpStream:
+        """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`: ports
+        of its own, or with `shared` the process's one shared port pair on `host` (`SharedRtpPort`)."""
         loop = asyncio.get_running_loop()
         family = _ip_family(host)
         if family is None:  # a name: bound on the first address it resolves to
@@ -238,7 +302,14 @@ class RtpStream:
             if not infos:
                 raise OSError(f"{host} resolves to no address")
             family, host = infos[0][0], str(infos[0][4][0])
-        rtp_sock, rtcp_sock = _bound_pair(family, host)
+        if shared:
+            clock = clock if clock is not None else media_clock()
+            port = await clock.shared_port(family, host)
+            stream = cls(None, clock, port)
+            port.attach(stream)
+            stream.rtcp = port.rtcp  # type: ignore[assignment]
+            return stream
+        rtp_sock, rtcp_sock = bound_pair(family, host)
         stream = cls(rtp_sock, clock)
         try:
             _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
@@ -252,6 +323,9 @@ class RtpStream:
 
     @property
     def local_address(self) -> tuple[str, int]:
+        if self.port is not None:
+            return self.port.address
+        assert self.sock is not None
         host, port = self.sock.getsockname()[:2]
         return host, port
 
@@ -261,6 +335,8 @@ class RtpStream:
         """Start sending to `remote` (from the SDP answer) on the clock's next tick."""
         self.remote = remote
         self.rtcp_remote = (remote[0], remote[1] + 1)
+        if self.port is not None and not self._closed:
+            self._sockaddr = self.port.route(self, remote)
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
         self._silence = bytes([g711.SILENCE[codec]]) * FRAME
         self._last_frame = None
@@ -290,7 +366,8 @@ class RtpStream:
                     self._send_rtcp(bye=True)
                 except OSError:
                     pass
-            self.rtcp.transport.close()
+            if self.port is None:
+                self.rtcp.transport.close()
         self.clock.remove(self)
         for playback in self._plays:
             if not playback.done.done():
@@ -300,6 +377,11 @@ class RtpStream:
                 done.set_result(None)
         self._plays.clear()
         self._digits.clear()
+        if self.port is not None:
+            self.port.detach(self)
+            self.clock.release(self.port)
+            return
+        assert self.sock is not None
         self.clock.unread(self.sock)
         self.sock.close()
 
@@ -394,6 +476,16 @@ class RtpStream:
             return
         seq = self._seq = (self._seq + 1) & 0xFFFF
         second = payload_type | 0x80 if marker else payload_type
+        stats = self.stats
+        if self.port is not None:
+            if self._sockaddr is None:  # not an address of the port's family: nowhere to send
+                stats.send_errors += 1
+                return
+            self.port.queue(self, self._sockaddr, second, seq, timestamp & 0xFFFFFFFF, payload)
+            stats.packets_sent += 1
+            stats.octets_sent += len(payload)
+            return
+        assert self.sock is not None
         try:
             self.sock.sendto(
                 _FIXED.pack(0x80, second, seq, timestamp & 0xFFFFFFFF, self.ssrc) + payload, self.remote
@@ -404,7 +496,6 @@ class RtpStream:
             self.stats.send_errors += 1
             log.debug("RTP send failed: %s", exc)
             return
-        stats = self.stats
         stats.packets_sent += 1
         stats.octets_sent += len(payload)
 
@@ -412,6 +503,7 @@ class RtpStream:
 
     def readable(self) -> None:
         """The clock saw a datagram on the socket: read one (a later slot reads any other)."""
+        assert self.sock is not None
         try:
             data = self.sock.recv(2048)
         except (BlockingIOError, InterruptedError):
@@ -512,7 +604,7 @@ def _ip_family(host: str) -> socket.AddressFamily | None:
     return socket.AF_INET6 if address.version == 6 else socket.AF_INET
 
 
-def _bound_pair(family: socket.AddressFamily, host: str) -> tuple[socket.socket, socket.socket]:
+def bound_pair(family: socket.AddressFamily, host: str) -> tuple[socket.socket, socket.socket]:
     """Two non-blocking UDP sockets on `host`, on an even port and the next one."""
     for _ in range(100):
         port = random.randrange(16384, 32767) & ~1
