@@ -513,6 +513,13 @@ class RtpStream:
             return
         self.datagram_received(data)
 
+    def audio_received(self, seq: int, timestamp: int, ssrc: int, payload: bytes, arrival: float) -> None:
+        """A plain audio packet whose header the shared port has already read (its fast path)."""
+        self.stats.packets_received += 1
+        self._remote_ssrc = ssrc
+        self._jitter.push(seq, payload)
+        self._receiver.on_packet(seq, timestamp, arrival)
+
     def datagram_received(self, data: bytes) -> None:
         if len(data) >= 2 and 200 <= data[1] <= 204:
             return  # RTCP on the RTP port (RFC 5761): not read here

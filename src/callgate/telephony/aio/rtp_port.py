@@ -29,6 +29,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _FIXED = struct.Struct("!BBHII")  # the RTP fixed header
 _SSRC = struct.Struct("!I")
+_monotonic = time.monotonic
 _SLOT = 256  # bytes a queued packet may take: a header and 20 ms of G.711 (172) or an event (16)
 _SEND_CAPACITY = 1024  # packets queued before a flush is forced
 _RECV_BATCH = 64  # datagrams a recvmmsg takes
@@ -269,6 +271,7 @@ class SharedRtpPort:
             msg.name, msg.namelen = names + i * _NAME, namelen
             msg.iov, msg.iovlen = iov + i * ctypes.sizeof(_IoVec), 1
         self._send_view = memoryview(self._send_data).cast("B")
+        self._names_at: list[bytes | None] = [None] * cap  # the sockaddr each message holds now
         self._send_name_view = memoryview(self._send_names).cast("B")
         # the iovec lengths, as size_t (they follow the base pointers)
         size_t = ctypes.sizeof(ctypes.c_size_t)
@@ -326,7 +329,9 @@ class SharedRtpPort:
         view = self._send_view
         _FIXED.pack_into(view, at, 0x80, second, seq, timestamp, stream.ssrc)
         view[at + 12 : at + 12 + len(payload)] = payload
-        self._send_name_view[i * _NAME : i * _NAME + len(name)] = name
+        if self._names_at[i] is not name:  # a slot's streams queue in the same order each time
+            self._send_name_view[i * _NAME : i * _NAME + len(name)] = name
+            self._names_at[i] = name
         first, stride = self._length_at
         self._send_lengths[i * stride + first] = 12 + len(payload)
         owners.append(stream)
@@ -397,7 +402,8 @@ class SharedRtpPort:
         fd, base = self.sock.fileno(), ctypes.addressof(self._recv_msgs)
         words, names, data = self._recv_msg_words, self._recv_name_words, self._recv_view
         stride, len_word, flags_word = self._msg_stride, self._len_word, self._flags_word
-        alone, v6 = self._alone, self.family == socket.AF_INET6
+        alone, learned, v6 = self._alone, self._learned, self.family == socket.AF_INET6
+        header = _FIXED.unpack_from
         while True:
             got = recvmmsg(fd, base, _RECV_BATCH, _MSG_DONTWAIT, None)
             if got <= 0:
@@ -406,6 +412,7 @@ class SharedRtpPort:
                     if code not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
                         log.debug("RTP socket error: %s", os.strerror(code))
                 return
+            now = _monotonic()  # the batch's arrival, for the jitter (read within one slot anyway)
             for i in range(got):
                 length = words[i * stride + len_word]
                 if length >= _RECV_SIZE and words[i * stride + flags_word] & _MSG_TRUNC:
@@ -413,12 +420,24 @@ class SharedRtpPort:
                     continue
                 at = i * 4  # 32 bytes a name, 8 a word
                 key: Key = (names[at], names[at + 1], names[at + 2]) if v6 else names[at]
-                stream = alone.get(key)
                 start = i * _RECV_SIZE
-                if stream is not None:
-                    stream.datagram_received(data[start : start + length].tobytes())
-                else:
+                if length <= 12:
                     self._deliver_shared(key, data[start : start + length].tobytes())
+                    continue
+                first, second, seq, timestamp, ssrc = header(data, start)
+                stream = alone.get(key)
+                if stream is None:
+                    stream = learned.get((key, ssrc))
+                    if stream is None:  # a new SSRC from a shared address, or a stranger
+                        self._deliver_shared(key, data[start : start + length].tobytes())
+                        continue
+                if first == 0x80 and second == stream.payload_type:
+                    # The common case, a plain audio packet: its header is already read.
+                    stream.audio_received(
+                        seq, timestamp, ssrc, data[start + 12 : start + length].tobytes(), now
+                    )
+                else:
+                    stream.datagram_received(data[start : start + length].tobytes())
             if got < _RECV_BATCH:
                 return
 
