@@ -12,14 +12,19 @@ Each call carries 50 packets a second each way. Each call leg sends a tone, driv
 clock of the process (which also reads the sockets), and receives through its jitter buffer. By
 default every call's RTP goes through the process's one shared port (`SharedRtpPort`: a slot's
 packets leave in one sendmmsg, arrivals are read with recvmmsg), as `media_ports = "shared"` runs
-calls; `--ports own` gives each call a socket of its own (the default of `callgate serve`). The process is set up as `callgate worker` sets itself up (the collector, the
-open-files limit). After the calls are up and a warm-up, the benchmark measures a window: the
-lateness of every clock tick against the 20 ms grid (p50, p99, max), packets sent and received
-(loss = 1 - received / sent, counting only the window; against the sandbox, which sends on its own
-clock rather than echoing packet for packet, it is only a rough figure), and the process's CPU time
-per call per second, split into user and system time. The reference in the same run is the ideal:
-50 packets a second each way per call and 0 ms lateness; the ratio printed is sent / ideal. Needs
-`sipp` (Debian package sip-tester) for the default far end.
+calls; `--ports own` gives each call a socket of its own (the default of `callgate serve`). The
+process is set up as `callgate worker` sets itself up (the collector, the open-files limit).
+
+After the calls are up and a warm-up, the benchmark measures a window: the lateness of every clock
+tick against the 20 ms grid (p50, p99, max), the packets sent, and the process's CPU time per call
+per second, split into user and system time. Loss is 1 - received / sent over every packet of the
+run, warm-up included, counted once the sending has stopped and the echoes in flight have come back
+("lost" is the count behind it); against the sandbox, which sends on its own clock rather than
+echoing packet for packet, it is only a rough figure. "drops" are the datagrams the kernel dropped
+for a full receive buffer over the window and the drain (Udp RcvbufErrors of the whole machine:
+Callgate's sockets or the far end's). The reference in the same run is the ideal: 50 packets a
+second each way per call and 0 ms lateness; the ratio printed is sent / ideal. Needs `sipp`
+(Debian package sip-tester) for the default far end.
 """
 
 from __future__ import annotations
@@ -91,6 +96,21 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+def udp_receive_drops() -> int:
+    """Datagrams the kernel dropped for a full receive buffer, on the whole machine (either end of
+    the calls): Linux's Udp RcvbufErrors; 0 where there is no /proc/net/snmp."""
+    try:
+        lines = [
+            line.split()
+            for line in Path("/proc/net/snmp").read_text().splitlines()
+            if line.startswith("Udp:")
+        ]
+    except OSError:
+        return 0
+    names, values = lines[0], lines[1]
+    return int(values[names.index("RcvbufErrors")]) if "RcvbufErrors" in names else 0
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -144,7 +164,7 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
     clock = media_clock()
     clock.lateness.clear()
     sent0 = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
-    received0 = sum(leg.media.stats.packets_received for leg in legs if leg.media)
+    drops0 = udp_receive_drops()
     cpu0, wall0, times0 = time.process_time(), time.perf_counter(), os.times()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -155,7 +175,9 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
         if leg.media:
             leg.media.sending = False
     await asyncio.sleep(0.5)
-    received = sum(leg.media.stats.packets_received for leg in legs if leg.media) - received0
+    total_sent = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
+    total_received = sum(leg.media.stats.packets_received for leg in legs if leg.media)
+    drops = udp_receive_drops() - drops0
     await asyncio.gather(*(leg.hangup() for leg in legs))
     endpoint.close()
     if far_end == "sandbox":
@@ -171,7 +193,9 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
         "max": float(lateness.max()),
         "sent_pps": sent / wall,
         "ideal_pps": 50.0 * len(legs),
-        "loss": 1 - received / sent if sent else 1.0,
+        "loss": 1 - total_received / total_sent if total_sent else 1.0,
+        "lost": total_sent - total_received,
+        "drops": drops,
         "cpu_core": cpu / wall,
         "cpu_per_call_ms": 1000 * cpu / wall / max(1, len(legs)),
         "user_core": (times.user - times0.user) / wall,
@@ -206,13 +230,14 @@ def main() -> int:
     print(f"Two-way G.711 calls against {echo}, one Callgate process, {args.seconds:.0f} s windows; "
           f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
     print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
-          f"{'loss':>8}{'CPU core':>10}{'user':>6}{'system':>8}{'CPU/call':>10}")  # fmt: skip
+          f"{'loss':>8}{'lost':>7}{'drops':>7}{'CPU core':>10}{'user':>6}{'system':>8}"
+          f"{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
             r = runner(run(n, args.seconds, Path(tmp), args.far_end, args.ports == "shared"))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
-              f"{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
+              f"{r['lost']:>7.0f}{r['drops']:>7.0f}{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
               f"{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
     return 0
 
