@@ -17,6 +17,7 @@ from callgate.telephony.media import g711
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.tones import tone
 from callgate.telephony.rtp.packet import RtpPacket
+from callgate.telephony.sip.sdp import SessionDescription, build_offer
 from tests.audio_checks import best_alignment
 
 pytestmark = pytest.mark.anyio
@@ -32,9 +33,10 @@ def batched(request, monkeypatch) -> bool:
     return request.param == "sendmmsg"
 
 
-def connect(a: RtpStream, b: RtpStream | tuple[str, int]) -> None:
+def connect(a: RtpStream, b: RtpStream | tuple[str, int], announced: int | None = None) -> None:
+    """`a` sends to `b`; `announced` is the SSRC b's SDP would have named."""
     address = b.local_address if isinstance(b, RtpStream) else b
-    a.connect(address, codec="PCMU", payload_type=0, dtmf_payload_type=101)
+    a.connect(address, codec="PCMU", payload_type=0, dtmf_payload_type=101, remote_ssrc=announced)
 
 
 def heard(stream: RtpStream) -> list[np.ndarray]:
@@ -135,12 +137,14 @@ async def test_a_peer_that_answers_calls_on_one_address_is_told_apart_by_ssrc(ba
         s1.sending = s2.sending = False
         server.send(to, 0x1111, b"\x01" * 160)  # the only stream the address is routed to
         await until(lambda: s1.stats.packets_received == 1, s1)
-        connect(s2, server.address)  # the address is now shared by two calls
-        server.send(to, 0x2222, b"\x02" * 160)  # a new SSRC: the one call that heard nothing yet
+        connect(s2, server.address, announced=0x2222)  # the address is now shared by two calls
+        server.send(to, 0x2222, b"\x02" * 160)  # the SSRC s2's peer announced
         server.send(to, 0x1111, b"\x03" * 160)  # the SSRC s1 heard before
+        server.send(to, 0x5555, b"\x05" * 160)  # nobody's: not guessed, dropped
         server.send(to, 0x2222, b"\x04" * 160)
         await until(lambda: s1.stats.packets_received == 2 and s2.stats.packets_received == 2, s1)
         assert (s1._remote_ssrc, s2._remote_ssrc) == (0x1111, 0x2222)
+        assert port.unmatched == 1
 
         s3, s4 = [await RtpStream.open(clock=clock, shared=True) for _ in range(2)]
         other = Peer()
@@ -151,12 +155,12 @@ async def test_a_peer_that_answers_calls_on_one_address_is_told_apart_by_ssrc(ba
         server.send(to, 0x1111)  # (a packet behind it, to know it was read)
         await until(lambda: s1.stats.packets_received == 3, s1)
         assert (s3.stats.packets_received, s4.stats.packets_received) == (0, 0)
-        assert port.unmatched == 1
+        assert port.unmatched == 2
         stranger = Peer()  # an address no call takes RTP from
         stranger.send(to, 0x1111)
         server.send(to, 0x1111)
         await until(lambda: s1.stats.packets_received == 4, s1)
-        assert port.unmatched == 2
+        assert port.unmatched == 3
         for stream in (s3, s4):
             stream.close()
         other.close()
@@ -206,24 +210,50 @@ async def test_an_echo_of_several_calls_goes_back_to_each_sender(batched):
     assert streams[0].port is not None and streams[0].port.unmatched == 0
 
 
-async def test_two_calls_of_the_process_to_each_other_on_the_shared_port(batched):
-    """Both ends on the one port (the remote address is the port's own): a stream's own SSRC coming
-    from there is the other call's audio, never an echo."""
+async def test_calls_of_the_process_to_each_other_on_the_shared_port(batched):
+    """Both ends of two calls on the one port (every remote address is the port's own): the SSRCs
+    each side's SDP announced tell the four streams apart, and a stream's own SSRC coming from there
+    is its peer's audio, never an echo."""
+    from callgate.telephony.sip.sdp import answer_offer, negotiate_answer
+
+    clock = MediaClock()
+    a, b, c, d = [await RtpStream.open(clock=clock, shared=True) for _ in range(4)]
+    for caller, callee in ((a, b), (c, d)):  # the offer/answer of each call, as its legs make it
+        offer = build_offer(*caller.local_address, 1, 1, **caller.sdp_ssrc())
+        answer, at_callee = answer_offer(
+            SessionDescription.parse(offer.serialize()), *callee.local_address, 2, 1, **callee.sdp_ssrc()
+        )
+        at_caller = negotiate_answer(offer, SessionDescription.parse(answer.serialize()))
+        assert (at_caller.remote_ssrc, at_callee.remote_ssrc) == (callee.ssrc, caller.ssrc)
+        caller.apply(at_caller)
+        callee.apply(at_callee)
+    ears = {stream: heard(stream) for stream in (a, b, c, d)}
+    sounds = {stream: tone((300.0 + 150 * i,), 0.4) for i, stream in enumerate((a, b, c, d))}
+    try:
+        await asyncio.gather(*(stream.play(frames(sound)) for stream, sound in sounds.items()))
+        await until(lambda: True, a, ticks=5)
+    finally:
+        for stream in (a, b, c, d):
+            stream.close()
+    for listener, speaker in ((a, b), (b, a), (c, d), (d, c)):
+        assert listener._remote_ssrc == speaker.ssrc
+        assert best_alignment(np.concatenate(ears[listener]), sounds[speaker]) > 0.95
+    assert a.port is not None and a.port.unmatched == 0
+
+
+async def test_two_calls_to_each_other_without_announced_ssrcs_hear_nothing_rather_than_a_guess(batched):
     clock = MediaClock()
     a, b = [await RtpStream.open(clock=clock, shared=True) for _ in range(2)]
     connect(a, b)
     connect(b, a)
-    ear_a, ear_b = heard(a), heard(b)
-    sound_a, sound_b = tone((440.0,), 0.4), tone((880.0,), 0.4)
     try:
-        await asyncio.gather(a.play(frames(sound_a)), b.play(frames(sound_b)))
-        await until(lambda: True, a, ticks=5)
+        a.play(frames(tone((440.0,), 0.2)))
+        b.play(frames(tone((440.0,), 0.2)))
+        await until(lambda: a.port is not None and a.port.unmatched >= 10, a)
     finally:
         a.close()
         b.close()
-    assert (a._remote_ssrc, b._remote_ssrc) == (b.ssrc, a.ssrc)
-    assert best_alignment(np.concatenate(ear_b), sound_a) > 0.95
-    assert best_alignment(np.concatenate(ear_a), sound_b) > 0.95
+    assert (a.stats.packets_received, b.stats.packets_received) == (0, 0)
 
 
 async def test_rtcp_on_the_shared_port_reaches_each_call(batched):

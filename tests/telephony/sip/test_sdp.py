@@ -776,3 +776,33 @@ def test_mutated_sdp_parses_or_fails_cleanly():
             continue
         assert len(answer.media) == len(sd.media)
     assert parsed > 300 and refused > 300  # both paths really ran
+
+
+# SSRCs announced in the SDP (RFC 5576), for peers that share one port among calls.
+
+
+def test_an_announced_ssrc_is_written_and_read_back_on_both_sides():
+    offer = build_offer("192.0.2.10", 40000, 4242, 1, ssrc=0xDEADBEEF, cname="callgate-1@callgate")
+    assert offer.text().endswith("a=sendrecv\r\na=ssrc:3735928559 cname:callgate-1@callgate\r\n")
+    answer, at_callee = answer_offer(
+        SessionDescription.parse(offer.serialize()), "192.0.2.20", 30000, 9, 1, ssrc=7
+    )
+    assert at_callee.remote_ssrc == 0xDEADBEEF
+    assert "a=ssrc:7 cname:callgate\r\n" in answer.text()
+    assert negotiate_answer(offer, SessionDescription.parse(answer.serialize())).remote_ssrc == 7
+    plain, negotiated = answer_offer(SessionDescription.parse(BARESIP_OFFER), "192.0.2.20", 30000, 9, 1)
+    assert "a=ssrc" not in plain.text() and negotiated.remote_ssrc is None
+
+
+@pytest.mark.parametrize("value", ["x1234 cname:a", "4294967296 cname:a", "\u00b2 cname:a", "-5 cname:a"])
+def test_a_malformed_announced_ssrc_is_ignored(value):
+    text = BARESIP_OFFER.replace("a=sendrecv\r\n", f"a=sendrecv\r\na=ssrc:{value}\r\n")
+    offer = SessionDescription.parse(text)
+    assert offer.media[0].attribute("ssrc") == value
+    _, negotiated = answer_offer(offer, "192.0.2.20", 30000, 9, 1)
+    assert negotiated.remote_ssrc is None and negotiated.codec == "PCMU"
+
+
+def test_an_ssrc_we_announce_must_be_32_bit():
+    with pytest.raises(LocalProtocolError, match="SSRC"):
+        build_offer("192.0.2.10", 40000, 4242, 1, ssrc=1 << 32)

@@ -131,7 +131,9 @@ class CallLeg:
         auth: list[tuple[str, str]] = []
         if self.media is not None and not self.body:
             host, port = self.media.local_address
-            self._offer = build_offer(host, port, self._sdp_session, self._sdp_version)
+            self._offer = build_offer(
+                host, port, self._sdp_session, self._sdp_version, **self.media.sdp_ssrc()
+            )
             self.body = self._offer.serialize()
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
@@ -267,7 +269,9 @@ class CallLeg:
             offer = SessionDescription.parse(request.body)
             host, port = self.media.local_address
             self._sdp_version += 1
-            answer, negotiated = answer_offer(offer, host, port, self._sdp_session, self._sdp_version)
+            answer, negotiated = answer_offer(
+                offer, host, port, self._sdp_session, self._sdp_version, **self.media.sdp_ssrc()
+            )
         except RemoteProtocolError as exc:
             return response_for(request, 488, f"Not Acceptable Here ({exc.reason})"[:120])
         self.negotiated = negotiated

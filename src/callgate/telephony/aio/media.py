@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -329,14 +329,26 @@ class RtpStream:
         host, port = self.sock.getsockname()[:2]
         return host, port
 
+    def sdp_ssrc(self) -> dict[str, Any]:
+        """What our SDP announces of the stream (`build_offer`/`answer_offer` keywords): on a shared
+        port its SSRC and CNAME (RFC 5576), so that a peer sharing a port too can tell calls apart."""
+        return {"ssrc": self.ssrc, "cname": self._cname} if self.port is not None else {}
+
     def connect(
-        self, remote: tuple[str, int], *, codec: str, payload_type: int, dtmf_payload_type: int | None
+        self,
+        remote: tuple[str, int],
+        *,
+        codec: str,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        remote_ssrc: int | None = None,
     ) -> None:
-        """Start sending to `remote` (from the SDP answer) on the clock's next tick."""
+        """Start sending to `remote` (from the SDP answer) on the clock's next tick; `remote_ssrc` is
+        the SSRC the peer's SDP announced, if it did."""
         self.remote = remote
         self.rtcp_remote = (remote[0], remote[1] + 1)
         if self.port is not None and not self._closed:
-            self._sockaddr = self.port.route(self, remote)
+            self._sockaddr = self.port.route(self, remote, remote_ssrc)
         self.codec, self.payload_type, self.dtmf_payload_type = codec, payload_type, dtmf_payload_type
         self._silence = bytes([g711.SILENCE[codec]]) * FRAME
         self._last_frame = None
@@ -353,6 +365,7 @@ class RtpStream:
             codec=negotiated.codec,
             payload_type=negotiated.payload_type,
             dtmf_payload_type=negotiated.dtmf_payload_type,
+            remote_ssrc=negotiated.remote_ssrc,
         )
         self.sending = negotiated.local_direction in ("sendrecv", "sendonly") and not negotiated.on_hold
 

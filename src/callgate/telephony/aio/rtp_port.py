@@ -10,11 +10,13 @@ Elsewhere the port sends and reads a packet at a time, with the same demultiplex
 
 An SDP answer tells each stream where its peer sends from, so an incoming packet belongs to the
 stream whose remote address it came from. Several streams can share one remote address (a media
-server that answers every call on one port, or an echo): the packet's SSRC then picks the stream,
-the peer's SSRC once the stream has learned it, or the stream's own SSRC for a packet echoed back.
-A packet that matches no stream, or more than one, is dropped and counted (`unmatched`): audio never
-goes to the wrong call. Unlike a port of its own, a shared port takes RTP only from the address the
-SDP named (a peer behind NAT whose SDP names its private address is not heard).
+server that answers every call on one port, or an echo): the packet's SSRC then picks the stream:
+the peer's SSRC once the stream knows it (announced in the peer's SDP, RFC 5576 a=ssrc, or heard
+before the address became shared), or the stream's own SSRC for a packet echoed back. A packet that
+matches no stream, or more than one, is dropped and counted (`unmatched`): audio never goes to the
+wrong call. Unlike a port of its own, a shared port takes RTP only from the address the SDP named
+(a peer behind NAT whose SDP names its private address is not heard). Streams on a shared port
+announce their SSRC in our SDP, so that two calls between shared ports are told apart too.
 """
 
 from __future__ import annotations
@@ -201,9 +203,13 @@ class SharedRtpPort:
         self._streams.add(stream)
         self._by_own_ssrc[stream.ssrc] = stream
 
-    def route(self, stream: RtpStream, remote: tuple[str, int]) -> bytes | None:
-        """Take RTP from `remote` for `stream` from now on (and RTCP from the next port); returns the
-        sockaddr to send to, or None when `remote` is not an address of this port's family."""
+    def route(
+        self, stream: RtpStream, remote: tuple[str, int], remote_ssrc: int | None = None
+    ) -> bytes | None:
+        """Take RTP from `remote` for `stream` from now on (and RTCP from the next port), and the SSRC
+        `remote_ssrc` from there whoever else shares the address (the peer's SDP announced it);
+        returns the sockaddr to send to, or None when `remote` is not an address of this port's
+        family."""
         self._unroute(stream)
         name = sockaddr(self.family, remote[0], remote[1])
         rtcp_name = sockaddr(self.family, remote[0], (remote[1] + 1) & 0xFFFF)
@@ -215,7 +221,13 @@ class SharedRtpPort:
         self._rtcp_of[stream] = rtcp_key
         self._by_rtcp.setdefault(rtcp_key, []).append(stream)
         self._set_alone(key)
+        if remote_ssrc is not None:
+            self._learn(key, remote_ssrc, stream)
         return name
+
+    def _learn(self, key: Key, ssrc: int, stream: RtpStream) -> None:
+        self._learned[(key, ssrc)] = stream
+        self._learned_of.setdefault(stream, []).append((key, ssrc))
 
     def _set_alone(self, key: Key) -> None:
         sharing = self._by_remote.get(key)
@@ -474,23 +486,19 @@ class SharedRtpPort:
         stream.datagram_received(data)
 
     def _claim(self, key: Key, ssrc: int, sharing: list[RtpStream]) -> RtpStream | None:
-        """The stream a new SSRC from a shared remote address is for, then remembered: the stream
-        whose own SSRC it is (an echo); else the one stream that heard it before the address was
-        shared; else the one stream that has heard nothing yet. A stream never hears itself: from
-        this port's own address (two calls of the process to each other) its own SSRC rules it out."""
+        """The stream an SSRC from a shared remote address is for, then remembered (SSRCs the peers'
+        SDP announced are known from the start): the stream whose own SSRC it is (an echo), else the
+        one stream that heard it before the address became shared. Nothing else is guessed. From this
+        port's own address (calls of the process to each other) a stream's own SSRC is not an echo."""
         own = self._by_own_ssrc.get(ssrc)
         if own is not None and key != self._own_key and self._remote_of.get(own) == key:
             stream = own
         else:
-            others = [s for s in sharing if s is not own]
-            heard = [s for s in others if s._remote_ssrc == ssrc]
-            if not heard:
-                heard = [s for s in others if s._remote_ssrc is None and s not in self._learned_of]
+            heard = [s for s in sharing if s._remote_ssrc == ssrc and s is not own]
             if len(heard) != 1:
                 return None
             stream = heard[0]
-        self._learned[(key, ssrc)] = stream
-        self._learned_of.setdefault(stream, []).append((key, ssrc))
+        self._learn(key, ssrc, stream)
         return stream
 
     def deliver_rtcp(self, addr: tuple[str, int], data: bytes) -> None:

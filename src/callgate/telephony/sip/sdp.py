@@ -710,6 +710,7 @@ class Negotiated:
     """What an offer/answer exchange settled for the audio stream.
 
     `payload_type` is the number to send the codec with (the one the peer's SDP gave it);
+    `remote_ssrc` is the SSRC the peer announced for its stream (RFC 5576), when it did;
     `remote_address`/`remote_port` are where to send RTP. `direction` is what the peer will do, as seen
     from its side: "sendonly" means it sends and will not listen. `ptime` is the packet time the peer
     asked for (20 ms when it said nothing).
@@ -723,6 +724,7 @@ class Negotiated:
     remote_port: int
     ptime: int
     direction: str
+    remote_ssrc: int | None = None  # the SSRC the peer's SDP announced (RFC 5576 a=ssrc), if any
 
     @property
     def on_hold(self) -> bool:
@@ -773,6 +775,8 @@ def _audio(
     dtmf_pt: int | None,
     ptime: int | None,
     direction: str,
+    ssrc: int | None = None,
+    cname: str = "callgate",
 ) -> MediaDescription:
     formats = [pt for pt, _ in codecs]
     attributes = [Attribute("rtpmap", f"{pt} {name}/8000") for pt, name in codecs]
@@ -785,6 +789,10 @@ def _audio(
     if ptime is not None:
         attributes.append(Attribute("ptime", str(ptime)))
     attributes.append(Attribute(direction))
+    if ssrc is not None:
+        if not 0 <= ssrc <= 0xFFFFFFFF:
+            raise LocalProtocolError(f"SSRC {ssrc} is not 32-bit")
+        attributes.append(Attribute("ssrc", f"{ssrc} cname:{cname}"))  # RFC 5576 4.1
     return MediaDescription("audio", port, protocol, tuple(map(str, formats)), attributes=tuple(attributes))
 
 
@@ -798,12 +806,15 @@ def build_offer(
     dtmf_pt: int | None = 101,
     ptime: int | None = 20,
     direction: str = "sendrecv",
+    ssrc: int | None = None,
+    cname: str = "callgate",
 ) -> SessionDescription:
     """An offer of one audio stream on `address`:`port` (RFC 3264 5).
 
     The codecs go in the given order on their static payload types, then telephone-event on `dtmf_pt`
     (None leaves DTMF events out). For a re-offer, keep `session_id` and pass `next_version` of the
-    previous one; to hold the call pass direction="sendonly" (or "inactive").
+    previous one; to hold the call pass direction="sendonly" (or "inactive"). `ssrc` announces the
+    stream's SSRC (RFC 5576 a=ssrc, with `cname`), for a peer that shares one port among calls.
     """
     names = _codec_names(codecs, "codecs")
     _check_port(port)
@@ -813,7 +824,8 @@ def build_offer(
     if ptime is not None and not 1 <= ptime <= 99999:
         raise LocalProtocolError(f"ptime {ptime} is not in 1-99999 ms")
     origin, connection = _origin(address, session_id, version)
-    audio = _audio(port, "RTP/AVP", [(G711_PAYLOAD_TYPES[n], n) for n in names], dtmf_pt, ptime, direction)
+    codecs_offered = [(G711_PAYLOAD_TYPES[n], n) for n in names]
+    audio = _audio(port, "RTP/AVP", codecs_offered, dtmf_pt, ptime, direction, ssrc, cname)
     return SessionDescription(origin=origin, name="callgate", connection=connection, media=(audio,))
 
 
@@ -839,6 +851,18 @@ def _telephone_event(media: MediaDescription) -> int | None:
     return None
 
 
+def _announced_ssrc(media: MediaDescription) -> int | None:
+    """The SSRC of the stream's first a=ssrc line (RFC 5576 4.1), or None. A malformed one is ignored:
+    it only helps to tell calls apart, and the call works without it."""
+    value = media.attribute("ssrc")
+    if value is None:
+        return None
+    head = value.split(" ", 1)[0]
+    if not (head.isascii() and head.isdigit()) or int(head) > 0xFFFFFFFF:
+        return None
+    return int(head)
+
+
 def _rejected(media: MediaDescription) -> MediaDescription:
     return MediaDescription(media.media, 0, media.protocol, media.formats)
 
@@ -851,6 +875,8 @@ def answer_offer(
     version: int,
     *,
     supported: Sequence[str] = ("PCMU", "PCMA"),
+    ssrc: int | None = None,
+    cname: str = "callgate",
 ) -> tuple[SessionDescription, Negotiated]:
     """Our answer to an offer (RFC 3264 6), and what it settles.
 
@@ -858,7 +884,7 @@ def answer_offer(
     in the offer's order, plus telephone-event on the offerer's payload type if offered, the offer's
     ptime (20 if none) and the mirrored direction. Every other m= line is answered with port 0. The
     answer's t= lines are the offer's (RFC 3264 6). Raises `NotAcceptable` when no stream is usable,
-    and `RemoteProtocolError` when the chosen stream has no c= line.
+    and `RemoteProtocolError` when the chosen stream has no c= line. `ssrc` announces ours (RFC 5576).
     """
     names = _codec_names(supported, "supported")
     _check_port(port)
@@ -879,7 +905,8 @@ def answer_offer(
     dtmf = _telephone_event(offered)
     ptime = offered.ptime or DEFAULT_PTIME
     their_direction = offer.direction_of(offered)
-    audio = _audio(port, offered.protocol, [(pt, name)], dtmf, ptime, _ANSWER_DIRECTION[their_direction])
+    answered = _ANSWER_DIRECTION[their_direction]
+    audio = _audio(port, offered.protocol, [(pt, name)], dtmf, ptime, answered, ssrc, cname)
     origin, connection = _origin(address, session_id, version)
     answer = SessionDescription(
         origin=origin,
@@ -897,6 +924,7 @@ def answer_offer(
         remote_port=offered.port,
         ptime=ptime,
         direction=their_direction,
+        remote_ssrc=_announced_ssrc(offered),
     )
     return answer, negotiated
 
@@ -961,4 +989,5 @@ def negotiate_answer(offer_we_sent: SessionDescription, answer: SessionDescripti
         remote_port=theirs.port,
         ptime=theirs.ptime or DEFAULT_PTIME,
         direction=direction,
+        remote_ssrc=_announced_ssrc(theirs),
     )
