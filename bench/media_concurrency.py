@@ -21,10 +21,10 @@ per second, split into user and system time. Loss is 1 - received / sent over ev
 run, warm-up included, counted once the sending has stopped and the echoes in flight have come back
 ("lost" is the count behind it); against the sandbox, which sends on its own clock rather than
 echoing packet for packet, it is only a rough figure. "drops" are the datagrams the kernel dropped
-for a full receive buffer over the window and the drain (Udp RcvbufErrors of the whole machine:
-Callgate's sockets or the far end's). The reference in the same run is the ideal: 50 packets a
-second each way per call and 0 ms lateness; the ratio printed is sent / ideal. Needs `sipp`
-(Debian package sip-tester) for the default far end.
+for a full receive buffer on Callgate's RTP sockets over the window and the drain, "far" those on
+SIPp's echo socket (the drops column of /proc/net/udp). The reference in the same run is the
+ideal: 50 packets a second each way per call and 0 ms lateness; the ratio printed is sent / ideal.
+Needs `sipp` (Debian package sip-tester) for the default far end.
 """
 
 from __future__ import annotations
@@ -96,19 +96,20 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-def udp_receive_drops() -> int:
-    """Datagrams the kernel dropped for a full receive buffer, on the whole machine (either end of
-    the calls): Linux's Udp RcvbufErrors; 0 where there is no /proc/net/snmp."""
-    try:
-        lines = [
-            line.split()
-            for line in Path("/proc/net/snmp").read_text().splitlines()
-            if line.startswith("Udp:")
-        ]
-    except OSError:
-        return 0
-    names, values = lines[0], lines[1]
-    return int(values[names.index("RcvbufErrors")]) if "RcvbufErrors" in names else 0
+def socket_drops(ports: set[int]) -> int:
+    """Datagrams the kernel dropped (a full receive buffer) on the UDP sockets bound to `ports`, from
+    the `drops` column of /proc/net/udp and udp6; 0 where there are none."""
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                total += int(fields[-1])
+    return total
 
 
 def free_udp_port() -> int:
@@ -117,8 +118,11 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_far_end(far_end: str, n: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str, int]:
-    """The echo every call goes to: the process, the SIP URI to call, its SIP port."""
+def start_far_end(
+    far_end: str, n: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], str, int, int | None]:
+    """The echo every call goes to: the process, the SIP URI to call, its SIP port, and its media
+    port where it has one for every call (SIPp's echo)."""
     sip_port = free_udp_port()
     if far_end == "sandbox":
         uas = subprocess.Popen(
@@ -127,20 +131,21 @@ def start_far_end(far_end: str, n: int, workdir: Path) -> tuple[subprocess.Popen
         )  # fmt: skip
         assert uas.stdout is not None
         uas.stdout.readline()  # its first line: the address it listens on
-        return uas, f"sip:+14155550180@127.0.0.1:{sip_port}", sip_port
+        return uas, f"sip:+14155550180@127.0.0.1:{sip_port}", sip_port, None
     (workdir / "echo.xml").write_text(SCENARIO)
     media_port = free_udp_port()
     uas = subprocess.Popen(
         ["sipp", "-sf", "echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-mi", "127.0.0.1",
-         "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100)],
+         "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100),
+         "-buff_size", str(4 << 20)],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(0.5)  # let SIPp bind (INVITEs would be retransmitted anyway)
-    return uas, f"sip:echo@127.0.0.1:{sip_port}", sip_port
+    return uas, f"sip:echo@127.0.0.1:{sip_port}", sip_port, media_port
 
 
 async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool) -> dict[str, float]:
-    uas, target, sip_port = start_far_end(far_end, n, workdir)
+    uas, target, sip_port, far_media_port = start_far_end(far_end, n, workdir)
     endpoint = await SipEndpoint.open("127.0.0.1", 0)
     frame = tone((440.0,), 0.02)
     legs: list[CallLeg] = []
@@ -164,7 +169,9 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
     clock = media_clock()
     clock.lateness.clear()
     sent0 = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
-    drops0 = udp_receive_drops()
+    ours = {leg.media.local_address[1] for leg in legs if leg.media}
+    theirs = {far_media_port} if far_media_port is not None else set()
+    drops0 = socket_drops(ours), socket_drops(theirs)
     cpu0, wall0, times0 = time.process_time(), time.perf_counter(), os.times()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -177,7 +184,7 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
     await asyncio.sleep(0.5)
     total_sent = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
     total_received = sum(leg.media.stats.packets_received for leg in legs if leg.media)
-    drops = udp_receive_drops() - drops0
+    drops = socket_drops(ours) - drops0[0], socket_drops(theirs) - drops0[1]
     await asyncio.gather(*(leg.hangup() for leg in legs))
     endpoint.close()
     if far_end == "sandbox":
@@ -195,7 +202,8 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
         "ideal_pps": 50.0 * len(legs),
         "loss": 1 - total_received / total_sent if total_sent else 1.0,
         "lost": total_sent - total_received,
-        "drops": drops,
+        "drops": drops[0],
+        "far_drops": drops[1],
         "cpu_core": cpu / wall,
         "cpu_per_call_ms": 1000 * cpu / wall / max(1, len(legs)),
         "user_core": (times.user - times0.user) / wall,
@@ -230,14 +238,14 @@ def main() -> int:
     print(f"Two-way G.711 calls against {echo}, one Callgate process, {args.seconds:.0f} s windows; "
           f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
     print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
-          f"{'loss':>8}{'lost':>7}{'drops':>7}{'CPU core':>10}{'user':>6}{'system':>8}"
+          f"{'loss':>8}{'lost':>7}{'drops':>7}{'far':>5}{'CPU core':>10}{'user':>6}{'system':>8}"
           f"{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
             r = runner(run(n, args.seconds, Path(tmp), args.far_end, args.ports == "shared"))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
-              f"{r['lost']:>7.0f}{r['drops']:>7.0f}{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
+              f"{r['lost']:>7.0f}{r['drops']:>7.0f}{r['far_drops']:>5.0f}{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
               f"{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
     return 0
 
