@@ -136,8 +136,7 @@ def start_far_end(
     media_port = free_udp_port()
     uas = subprocess.Popen(
         ["sipp", "-sf", "echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-mi", "127.0.0.1",
-         "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100),
-         "-buff_size", str(4 << 20)],
+         "-mp", str(media_port), "-rtp_echo", "-m", str(n), "-nostdin", "-max_socket", str(n + 100)],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(0.5)  # let SIPp bind (INVITEs would be retransmitted anyway)
