@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FIXED = struct.Struct("!BBHII")  # the RTP fixed header
+_AUDIO = struct.Struct("!BBHII160s")  # the header and 20 ms of G.711
 _SSRC = struct.Struct("!I")
 _monotonic = time.monotonic
 _SLOT = 256  # bytes a queued packet may take: a header and 20 ms of G.711 (172) or an event (16)
@@ -284,6 +285,7 @@ class SharedRtpPort:
             msg.iov, msg.iovlen = iov + i * ctypes.sizeof(_IoVec), 1
         self._send_view = memoryview(self._send_data).cast("B")
         self._names_at: list[bytes | None] = [None] * cap  # the sockaddr each message holds now
+        self._sizes_at: list[int] = [-1] * cap  # and its payload's size
         self._send_name_view = memoryview(self._send_names).cast("B")
         # the iovec lengths, as size_t (they follow the base pointers)
         size_t = ctypes.sizeof(ctypes.c_size_t)
@@ -337,15 +339,21 @@ class SharedRtpPort:
         if i == _SEND_CAPACITY:
             self.flush()
             i = 0
-        at = i * _SLOT
-        view = self._send_view
-        _FIXED.pack_into(view, at, 0x80, second, seq, timestamp, stream.ssrc)
-        view[at + 12 : at + 12 + len(payload)] = payload
-        if self._names_at[i] is not name:  # a slot's streams queue in the same order each time
+        at, size = i * _SLOT, len(payload)
+        if size == 160:  # 20 ms of G.711: header and payload in one go
+            _AUDIO.pack_into(self._send_view, at, 0x80, second, seq, timestamp, stream.ssrc, payload)
+        else:
+            _FIXED.pack_into(self._send_view, at, 0x80, second, seq, timestamp, stream.ssrc)
+            self._send_view[at + 12 : at + 12 + size] = payload
+        # A slot's streams queue in the same order each time: a message's address and length seldom
+        # change, and are written only when they do.
+        if self._names_at[i] is not name:
             self._send_name_view[i * _NAME : i * _NAME + len(name)] = name
             self._names_at[i] = name
-        first, stride = self._length_at
-        self._send_lengths[i * stride + first] = 12 + len(payload)
+        if self._sizes_at[i] != size:
+            first, stride = self._length_at
+            self._send_lengths[i * stride + first] = 12 + size
+            self._sizes_at[i] = size
         owners.append(stream)
 
     def flush(self) -> None:
