@@ -481,7 +481,15 @@ class RtpStream:
             else:
                 payload = g711.encode(samples, self.codec)
                 self._last_frame, self._last_payload = samples, payload
-            self._send(self.payload_type, ts, payload, False)
+            name = self._sockaddr
+            if name is not None and not self._closed:  # on a shared port: queued, without `_send`
+                seq = self._seq = (self._seq + 1) & 0xFFFF
+                self.port.queue(self, name, self.payload_type, seq, ts, payload)  # type: ignore[union-attr]
+                stats = self.stats
+                stats.packets_sent += 1
+                stats.octets_sent += len(payload)
+            else:
+                self._send(self.payload_type, ts, payload, False)
         return samples
 
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
