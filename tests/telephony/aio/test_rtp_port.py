@@ -380,3 +380,24 @@ async def test_calls_that_start_together_share_one_port(batched):
         for stream in streams:
             stream.close()
     assert clock._ports == {} and streams[0].port is not None and streams[0].port.closed
+
+
+async def test_garbage_from_a_peer_is_counted_by_its_call_and_from_strangers_by_the_port(batched):
+    clock = MediaClock()
+    peer, stranger = Peer(), Peer()
+    stream = await RtpStream.open(clock=clock, shared=True)
+    port = stream.port
+    assert port is not None
+    try:
+        connect(stream, peer.address)
+        stream.sending = False
+        peer.sock.sendto(b"\x00\x01garbage", stream.local_address)  # too short for RTP
+        peer.sock.sendto(b"\x40" + bytes(20), stream.local_address)  # RTP version 1
+        stranger.sock.sendto(b"\x00\x01garbage", stream.local_address)
+        peer.send(stream.local_address, 0x1234)  # a packet behind them, to know they were read
+        await until(lambda: stream.stats.packets_received == 1, stream)
+        assert stream.stats.bad_packets == 2 and port.unmatched == 1
+    finally:
+        stream.close()
+        peer.close()
+        stranger.close()

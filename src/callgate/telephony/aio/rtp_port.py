@@ -441,11 +441,14 @@ class SharedRtpPort:
                 at = i * 4  # 32 bytes a name, 8 a word
                 key: Key = (names[at], names[at + 1], names[at + 2]) if v6 else names[at]
                 start = i * _RECV_SIZE
-                if length <= 12:
-                    self._deliver_shared(key, data[start : start + length].tobytes())
+                stream = alone.get(key)
+                if length <= 12:  # too short for RTP: the stream counts it, if it is from a peer
+                    if stream is not None:
+                        stream.datagram_received(data[start : start + length].tobytes())
+                    else:
+                        self.unmatched += 1
                     continue
                 first, second, seq, timestamp, ssrc = header(data, start)
-                stream = alone.get(key)
                 if stream is None:
                     stream = learned.get((key, ssrc))
                     if stream is None:  # a new SSRC from a shared address, or a stranger
@@ -475,8 +478,10 @@ class SharedRtpPort:
             stream = self._alone.get(key) if key is not None else None
             if stream is not None:
                 stream.datagram_received(data)
-            elif key is not None:
+            elif key is not None and len(data) > 12:
                 self._deliver_shared(key, data)
+            else:
+                self.unmatched += 1
 
     def _deliver_shared(self, key: Key, data: bytes) -> None:
         """A datagram from an address no stream, or several, take RTP from."""
