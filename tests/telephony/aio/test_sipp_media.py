@@ -151,6 +151,27 @@ async def test_early_media_is_heard_before_the_call_fails(tmp_path):
     assert best_alignment(heard, g711.decode(pcmu, "PCMU")) > 0.95
 
 
+async def echoes_back(clock_of: RtpStream, streams: list[RtpStream], most: int = 250) -> None:
+    """Wait, tick by tick, until every stream has heard as many packets as it sent (the echoes of
+    its last frames), then five ticks more (through the jitter buffers); at most `most` ticks."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    count, after = 0, None
+
+    def tick(inbound: object, outbound: object) -> None:
+        nonlocal count, after
+        count += 1
+        if after is None and all(s.stats.packets_received >= s.stats.packets_sent for s in streams):
+            after = count
+        if not done.done() and ((after is not None and count >= after + 5) or count >= most):
+            done.set_result(None)
+
+    clock_of.listeners.append(tick)
+    try:
+        await asyncio.wait_for(done, timeout=most * 0.02 + 10)
+    finally:
+        clock_of.listeners.remove(tick)
+
+
 async def test_two_calls_on_the_shared_port_each_get_their_own_echo_from_sipp(tmp_path):
     """SIPp's -rtp_echo answers both calls on one media port and sends every packet back: the
     shared port tells the echoes apart by SSRC, so each call hears its own tone, not the other's."""
@@ -172,11 +193,9 @@ async def test_two_calls_on_the_shared_port_each_get_their_own_echo_from_sipp(tm
         assert legs[0].media.port is legs[1].media.port  # one socket for both calls
         assert legs[0].media.remote == legs[1].media.remote  # and one echo address for both
         await asyncio.gather(*(leg.media.play(frames(sound)) for leg, sound in zip(legs, tones, strict=True)))
-        for _ in range(250):  # until the echoes of the last frames are back (bounded)
-            if all(leg.media.stats.packets_received >= leg.media.stats.packets_sent for leg in legs):
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.1)  # and through the jitter buffers (a few ticks)
+        for leg in legs:
+            leg.media.sending = False  # the tones are out: what is still to come are their echoes
+        await echoes_back(legs[0].media, [leg.media for leg in legs])
         for leg in legs:
             assert await leg.hangup() == 200
         assert await sipp.finished() == 0

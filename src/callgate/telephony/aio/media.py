@@ -142,11 +142,13 @@ class MediaClock:
             del self._opening[key]
         self._ports[key] = port
         self.read(port, port.sock)
+        # Whoever asked for it joins at once; if they were all cancelled meanwhile, nobody will.
+        asyncio.get_running_loop().call_later(1.0, self.release, port)
         return port
 
     def release(self, port: SharedRtpPort) -> None:
         """A stream has left `port`: close the port when it was the last."""
-        if len(port):
+        if len(port) or port.closed:
             return
         for key, open_port in list(self._ports.items()):
             if open_port is port:
@@ -199,7 +201,10 @@ class MediaClock:
                 for fd, _ in poll(0):
                     reader = readers.get(fd)
                     if reader is not None:
-                        reader.readable()
+                        try:
+                            reader.readable()
+                        except Exception:  # one stream's packet must not stop the clock
+                            log.exception("reading RTP failed")
             for stream in list(streams.values()):
                 try:
                     stream.tick()
@@ -288,6 +293,13 @@ class RtpStream:
         self._last_frame: Samples | None = None
         self._last_payload = b""
         self._remote_ssrc: int | None = None
+        self._announced_ssrc: int | None = None  # on a shared port: the SSRC the peer's SDP announced
+
+    def new_ssrc(self) -> None:
+        """Draw another SSRC (before the stream has sent anything: a shared port's streams need
+        SSRCs of their own)."""
+        self.ssrc = struct.unpack("!I", os.urandom(4))[0]
+        self._cname = f"callgate-{self.ssrc:08x}@callgate"
 
     @classmethod
     async def open(

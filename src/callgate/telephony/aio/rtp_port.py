@@ -4,19 +4,21 @@ A socket per call costs the kernel a system call per packet each way, and on thi
 measurements that is most of what a call's media costs (docs/PERFORMANCE.md). `SharedRtpPort` is one
 socket (and the next port for RTCP) that every stream of the process opened with `shared=True`
 sends from and receives on. The media clock queues each slot's packets here and `flush` hands them
-to the kernel with one `sendmmsg`; `readable` takes up to 64 datagrams with one `recvmmsg`. Both are
-Linux system calls that Python's socket module does not offer; they are called through ctypes.
-Elsewhere the port sends and reads a packet at a time, with the same demultiplexing.
+to the kernel with one `sendmmsg`; `readable` takes up to 64 datagrams with each `recvmmsg` (eight
+of them at most a slot). Both are Linux system calls that Python's socket module does not offer;
+they are called through ctypes. Elsewhere the port sends and reads a packet at a time, with the
+same demultiplexing.
 
 An SDP answer tells each stream where its peer sends from, so an incoming packet belongs to the
-stream whose remote address it came from. Several streams can share one remote address (a media
-server that answers every call on one port, or an echo): the packet's SSRC then picks the stream:
-the peer's SSRC once the stream knows it (announced in the peer's SDP, RFC 5576 a=ssrc, or heard
-before the address became shared), or the stream's own SSRC for a packet echoed back. A packet that
-matches no stream, or more than one, is dropped and counted (`unmatched`): audio never goes to the
-wrong call. Unlike a port of its own, a shared port takes RTP only from the address the SDP named
-(a peer behind NAT whose SDP names its private address is not heard). Streams on a shared port
-announce their SSRC in our SDP, so that two calls between shared ports are told apart too.
+stream whose remote address it came from; where the peer's SDP announced its SSRC (RFC 5576
+a=ssrc), only packets of that SSRC (or the stream's own, echoed back). Several streams can share
+one remote address (a media server that answers every call on one port, an echo, or calls of this
+process to each other): the packet's SSRC then picks the stream, the one it was announced to, or
+the one whose own SSRC it is when the packet comes back from that stream's peer. Nothing else is
+guessed: a packet that matches no stream is dropped and counted (`unmatched`). Streams on a shared
+port announce their SSRC in our SDP and draw SSRCs no other stream of the port has. Unlike a port
+of its own, a shared port takes RTP only from the address the SDP named (a peer behind NAT whose SDP
+names its private address is not heard).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _monotonic = time.monotonic
 _SLOT = 256  # bytes a queued packet may take: a header and 20 ms of G.711 (172) or an event (16)
 _SEND_CAPACITY = 1024  # packets queued before a flush is forced
 _RECV_BATCH = 64  # datagrams a recvmmsg takes
+_RECV_BATCHES = 8  # recvmmsg calls a read makes at most (the rest waits for the next slot, 2 ms)
 _RECV_SIZE = 2048  # bytes kept of a datagram (RTP of 20 ms G.711 is 172)
 _MSG_DONTWAIT = 0x40
 _MSG_TRUNC = 0x20
@@ -77,7 +80,7 @@ def _libc_batch_calls() -> tuple[Any, Any] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the process's own C library (glibc or musl)
         sendmmsg, recvmmsg = libc.sendmmsg, libc.recvmmsg
     except (OSError, AttributeError):
         return None
@@ -149,11 +152,13 @@ class SharedRtpPort:
         self._by_rtcp: dict[Key, list[RtpStream]] = {}
         self._rtcp_of: dict[RtpStream, Key] = {}
         self._by_own_ssrc: dict[int, RtpStream] = {}
-        # (remote, SSRC) -> the stream it was given to, where a remote address is shared
-        self._learned: dict[tuple[Key, int], RtpStream] = {}
-        self._learned_of: dict[RtpStream, list[tuple[Key, int]]] = {}
+        # (remote RTP address, SSRC its SDP announced) -> the stream, and the same for RTCP addresses
+        self._announced: dict[tuple[Key, int], RtpStream] = {}
+        self._announced_rtcp: dict[tuple[Key, int], RtpStream] = {}
         name = sockaddr(self.family, *self.address)
         self._own_key = key_of(self.family, name) if name is not None else None
+        rtcp_name = sockaddr(self.family, self.address[0], self.address[1] + 1)
+        self._own_rtcp_key = key_of(self.family, rtcp_name) if rtcp_name is not None else None
         self._closed = False
         # what is queued for the next flush: whose each packet is; the packets themselves are in the
         # send buffers (or in `_unbatched` without sendmmsg)
@@ -201,6 +206,10 @@ class SharedRtpPort:
     # the streams
 
     def attach(self, stream: RtpStream) -> None:
+        """A stream joins the port (before its SDP is made): its SSRC is drawn again while another
+        stream of the port has it, since echoes find their stream by it."""
+        while stream.ssrc in self._by_own_ssrc:
+            stream.new_ssrc()
         self._streams.add(stream)
         self._by_own_ssrc[stream.ssrc] = stream
 
@@ -222,13 +231,11 @@ class SharedRtpPort:
         self._rtcp_of[stream] = rtcp_key
         self._by_rtcp.setdefault(rtcp_key, []).append(stream)
         self._set_alone(key)
+        stream._announced_ssrc = remote_ssrc
         if remote_ssrc is not None:
-            self._learn(key, remote_ssrc, stream)
+            self._announced[(key, remote_ssrc)] = stream
+            self._announced_rtcp[(rtcp_key, remote_ssrc)] = stream
         return name
-
-    def _learn(self, key: Key, ssrc: int, stream: RtpStream) -> None:
-        self._learned[(key, ssrc)] = stream
-        self._learned_of.setdefault(stream, []).append((key, ssrc))
 
     def _set_alone(self, key: Key) -> None:
         sharing = self._by_remote.get(key)
@@ -238,18 +245,20 @@ class SharedRtpPort:
             self._alone.pop(key, None)
 
     def _unroute(self, stream: RtpStream) -> None:
-        for of, by in ((self._remote_of, self._by_remote), (self._rtcp_of, self._by_rtcp)):
-            old = of.pop(stream, None)
+        key, rtcp_key = self._remote_of.pop(stream, None), self._rtcp_of.pop(stream, None)
+        for old, by in ((key, self._by_remote), (rtcp_key, self._by_rtcp)):
             if old is not None:
                 sharing = by[old]
                 sharing.remove(stream)
                 if not sharing:
                     del by[old]
-                if by is self._by_remote:
-                    self._set_alone(old)
-        for learned in self._learned_of.pop(stream, ()):
-            if self._learned.get(learned) is stream:
-                del self._learned[learned]
+        if key is not None:
+            self._set_alone(key)
+        announced, stream._announced_ssrc = stream._announced_ssrc, None
+        if announced is not None:
+            for table, old in ((self._announced, key), (self._announced_rtcp, rtcp_key)):
+                if old is not None and table.get((old, announced)) is stream:
+                    del table[(old, announced)]
 
     def detach(self, stream: RtpStream) -> None:
         self._unroute(stream)
@@ -333,7 +342,7 @@ class SharedRtpPort:
                     _address_of(self.family, name),
                 )
             except OSError as exc:
-                self._lost(stream, exc)
+                self._lost(stream, len(payload), exc)
             return
         i = len(owners)
         if i == _SEND_CAPACITY:
@@ -381,9 +390,9 @@ class SharedRtpPort:
             while end < n and end not in skip:
                 end += 1
             sent = sendmmsg(fd, base + i * size, end - i, 0)
-            if sent < 0:  # message i was refused: it is lost, as on the wire; the rest go on
+            if sent <= 0:  # message i was refused: it is lost, as on the wire; the rest go on
                 code = ctypes.get_errno()
-                self._lost(owners[i], OSError(code, os.strerror(code)))
+                self._lost(owners[i], self._sizes_at[i], OSError(code, os.strerror(code)))
                 i += 1
             else:
                 i += sent
@@ -399,21 +408,25 @@ class SharedRtpPort:
             try:
                 sendto(packet, _address_of(family, name))
             except OSError as exc:
-                self._lost(stream, exc)
+                self._lost(stream, len(packet) - 12, exc)
         owners.clear()
         unbatched.clear()
         skip.clear()
 
     @staticmethod
-    def _lost(stream: RtpStream, exc: OSError) -> None:
+    def _lost(stream: RtpStream, payload_size: int, exc: OSError) -> None:
+        """A queued packet the kernel refused: counted as an error, not as sent (RFC 3550's sender
+        report counts what left)."""
         stream.stats.packets_sent -= 1
+        stream.stats.octets_sent -= payload_size
         stream.stats.send_errors += 1
         log.debug("RTP send failed: %s", exc)
 
     # receiving: the clock's call when the socket holds datagrams
 
     def readable(self) -> None:
-        """Read every datagram the socket holds, a batch a system call, and hand each to its stream."""
+        """Read the datagrams the socket holds, a batch a system call (at most `_RECV_BATCHES` batches:
+        a flood must not keep the clock from its ticks), and hand each to its stream."""
         if not self.batched:
             self._read_one_by_one()
             return
@@ -422,9 +435,9 @@ class SharedRtpPort:
         fd, base = self.sock.fileno(), ctypes.addressof(self._recv_msgs)
         words, names, data = self._recv_msg_words, self._recv_name_words, self._recv_view
         stride, len_word, flags_word = self._msg_stride, self._len_word, self._flags_word
-        alone, learned, v6 = self._alone, self._learned, self.family == socket.AF_INET6
+        alone, announced, v6 = self._alone, self._announced, self.family == socket.AF_INET6
         header = _FIXED.unpack_from
-        while True:
+        for _ in range(_RECV_BATCHES):
             got = recvmmsg(fd, base, _RECV_BATCH, _MSG_DONTWAIT, None)
             if got <= 0:
                 if got < 0:
@@ -441,20 +454,17 @@ class SharedRtpPort:
                 at = i * 4  # 32 bytes a name, 8 a word
                 key: Key = (names[at], names[at + 1], names[at + 2]) if v6 else names[at]
                 start = i * _RECV_SIZE
-                stream = alone.get(key)
-                if length <= 12:  # too short for RTP: the stream counts it, if it is from a peer
-                    if stream is not None:
-                        stream.datagram_received(data[start : start + length].tobytes())
-                    else:
-                        self.unmatched += 1
+                if length < 12:  # too short for RTP: its call counts it, if it is from a peer
+                    self._deliver(key, data[start : start + length].tobytes())
                     continue
                 first, second, seq, timestamp, ssrc = header(data, start)
-                if stream is None:
-                    stream = learned.get((key, ssrc))
-                    if stream is None:  # a new SSRC from a shared address, or a stranger
-                        self._deliver_shared(key, data[start : start + length].tobytes())
+                stream = alone.get(key)
+                if stream is None or (stream._announced_ssrc not in (None, ssrc)):
+                    stream = announced.get((key, ssrc))
+                    if stream is None:  # an echo, or nobody's
+                        self._deliver(key, data[start : start + length].tobytes())
                         continue
-                if first == 0x80 and second == stream.payload_type:
+                if first == 0x80 and second == stream.payload_type and length > 12:
                     # The common case, a plain audio packet: its header is already read.
                     stream.audio_received(
                         seq, timestamp, ssrc, data[start + 12 : start + length].tobytes(), now
@@ -475,64 +485,57 @@ class SharedRtpPort:
                 log.debug("RTP socket error: %s", exc)
                 return
             key = _key_of_address(family, addr[0], addr[1])
-            stream = self._alone.get(key) if key is not None else None
-            if stream is not None:
-                stream.datagram_received(data)
-            elif key is not None and len(data) > 12:
-                self._deliver_shared(key, data)
+            if key is None:
+                self.unmatched += 1
             else:
-                self.unmatched += 1
+                self._deliver(key, data)
 
-    def _deliver_shared(self, key: Key, data: bytes) -> None:
-        """A datagram from an address no stream, or several, take RTP from."""
-        sharing = self._by_remote.get(key)
-        if sharing is None or len(data) < 12:  # not from any stream's peer
-            self.unmatched += 1
-            return
-        ssrc = _SSRC.unpack_from(data, 8)[0]
-        stream = self._learned.get((key, ssrc))
-        if stream is None:
-            stream = self._claim(key, ssrc, sharing)
-            if stream is None:  # which call it is for cannot be told: dropped
-                self.unmatched += 1
-                return
-        stream.datagram_received(data)
-
-    def _claim(self, key: Key, ssrc: int, sharing: list[RtpStream]) -> RtpStream | None:
-        """The stream an SSRC from a shared remote address is for, then remembered (SSRCs the peers'
-        SDP announced are known from the start): the stream whose own SSRC it is (an echo), else the
-        one stream that heard it before the address became shared. Nothing else is guessed. From this
-        port's own address (calls of the process to each other) a stream's own SSRC is not an echo."""
+    def stream_for(self, key: Key, data: bytes) -> RtpStream | None:
+        """The stream a datagram from `key` is for, or None when that cannot be told (see the module):
+        the one stream whose peer sends from there (when its SDP announced an SSRC, only with that
+        SSRC or its own coming back); else the stream that SSRC was announced to; else the stream
+        whose own SSRC comes back from its peer (an echo). A stream's own SSRC from this port's own
+        address (calls of the process to each other) is not an echo."""
+        ssrc = _SSRC.unpack_from(data, 8)[0] if len(data) >= 12 else None
+        stream = self._alone.get(key)
+        if ssrc is None:  # too short for RTP: the call whose peer sends from there counts it
+            return stream
+        if stream is not None and stream._announced_ssrc in (None, ssrc):
+            return stream
+        stream = self._announced.get((key, ssrc))
+        if stream is not None:
+            return stream
         own = self._by_own_ssrc.get(ssrc)
         if own is not None and key != self._own_key and self._remote_of.get(own) == key:
-            stream = own
-        else:
-            heard = [s for s in sharing if s._remote_ssrc == ssrc and s is not own]
-            if len(heard) != 1:
-                return None
-            stream = heard[0]
-        self._learn(key, ssrc, stream)
-        return stream
+            return own
+        return None
+
+    def _deliver(self, key: Key, data: bytes) -> None:
+        stream = self.stream_for(key, data)
+        if stream is None:
+            self.unmatched += 1
+            return
+        stream.datagram_received(data)
 
     def deliver_rtcp(self, addr: tuple[str, int], data: bytes) -> None:
-        """An RTCP packet from `addr`: to the stream whose peer sent it (by the sender's SSRC where
-        several streams' peers send RTCP from that address)."""
+        """An RTCP packet from `addr`: to the stream whose peer sends RTCP from there, by the same
+        rules as RTP with the SSRC of the first report's sender."""
         key = _key_of_address(self.family, addr[0], addr[1])
         sharing = self._by_rtcp.get(key) if key is not None else None
-        if sharing is None:
+        stream = None
+        if sharing is not None and key is not None:
+            sender = _SSRC.unpack_from(data, 4)[0] if len(data) >= 8 else None
+            if len(sharing) == 1 and sharing[0]._announced_ssrc in (None, sender):
+                stream = sharing[0]
+            elif sender is not None:
+                stream = self._announced_rtcp.get((key, sender))
+                own = self._by_own_ssrc.get(sender)
+                if stream is None and own is not None and key != self._own_rtcp_key and own in sharing:
+                    stream = own  # our own report, echoed back
+        if stream is None:
             self.rtcp.unmatched += 1
             return
-        if len(sharing) == 1:
-            sharing[0].rtcp_received(data)
-            return
-        sender = _SSRC.unpack_from(data, 4)[0] if len(data) >= 8 else None  # the first report's
-        owners = [s for s in sharing if s._remote_ssrc == sender]
-        if not owners and key != self._own_key:
-            owners = [s for s in sharing if s.ssrc == sender]  # echoed back
-        if len(owners) != 1:
-            self.rtcp.unmatched += 1
-            return
-        owners[0].rtcp_received(data)
+        stream.rtcp_received(data)
 
 
 class _SharedRtcp(asyncio.DatagramProtocol):
