@@ -436,6 +436,7 @@ class SharedRtpPort:
         words, names, data = self._recv_msg_words, self._recv_name_words, self._recv_view
         stride, len_word, flags_word = self._msg_stride, self._len_word, self._flags_word
         alone, announced, v6 = self._alone, self._announced, self.family == socket.AF_INET6
+        by_own_ssrc, remote_of, own_key = self._by_own_ssrc, self._remote_of, self._own_key
         header = _FIXED.unpack_from
         for _ in range(_RECV_BATCHES):
             got = recvmmsg(fd, base, _RECV_BATCH, _MSG_DONTWAIT, None)
@@ -460,10 +461,13 @@ class SharedRtpPort:
                 first, second, seq, timestamp, ssrc = header(data, start)
                 stream = alone.get(key)
                 if stream is None or (stream._announced_ssrc not in (None, ssrc)):
+                    # `stream_for`'s rules, inline: the SSRC announced from there, else an echo
                     stream = announced.get((key, ssrc))
-                    if stream is None:  # an echo, or nobody's
-                        self._deliver(key, data[start : start + length].tobytes())
-                        continue
+                    if stream is None:
+                        stream = by_own_ssrc.get(ssrc)
+                        if stream is None or key == own_key or remote_of.get(stream) != key:
+                            self.unmatched += 1
+                            continue
                 if first == 0x80 and second == stream.payload_type and length > 12:
                     # The common case, a plain audio packet: its header is already read.
                     stream.audio_received(
