@@ -21,10 +21,11 @@ per second, split into user and system time. Loss is 1 - received / sent over ev
 run, warm-up included, counted once the sending has stopped and the echoes in flight have come back
 ("lost" is the count behind it); against the sandbox, which sends on its own clock rather than
 echoing packet for packet, it is only a rough figure. "drops" are the datagrams the kernel dropped
-for a full receive buffer on Callgate's RTP sockets over the window and the drain, "far" those on
-SIPp's echo socket (the drops column of /proc/net/udp). The reference in the same run is the
-ideal: 50 packets a second each way per call and 0 ms lateness; the ratio printed is sent / ideal.
-Needs `sipp` (Debian package sip-tester) for the default far end.
+for a full receive buffer on Callgate's RTP sockets over the run, "far" those on SIPp's echo socket
+(the drops column of /proc/net/udp), "unm" the datagrams a shared port could give to no call. The
+reference in the same run is the ideal: 50 packets a second each way per call and 0 ms lateness;
+the ratio printed is sent / ideal. Needs `sipp` (Debian package sip-tester) for the default far
+end.
 """
 
 from __future__ import annotations
@@ -168,9 +169,6 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
     clock = media_clock()
     clock.lateness.clear()
     sent0 = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
-    ours = {leg.media.local_address[1] for leg in legs if leg.media}
-    theirs = {far_media_port} if far_media_port is not None else set()
-    drops0 = socket_drops(ours), socket_drops(theirs)
     cpu0, wall0, times0 = time.process_time(), time.perf_counter(), os.times()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -183,7 +181,11 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
     await asyncio.sleep(0.5)
     total_sent = sum(leg.media.stats.packets_sent for leg in legs if leg.media)
     total_received = sum(leg.media.stats.packets_received for leg in legs if leg.media)
-    drops = socket_drops(ours) - drops0[0], socket_drops(theirs) - drops0[1]
+    ports = {id(leg.media.port): leg.media.port for leg in legs if leg.media and leg.media.port}
+    unmatched = sum(port.unmatched for port in ports.values())
+    # Each socket counts its drops from its start, and every socket here started with this run.
+    ours = {leg.media.local_address[1] for leg in legs if leg.media}
+    drops = socket_drops(ours), socket_drops({far_media_port} if far_media_port is not None else set())
     await asyncio.gather(*(leg.hangup() for leg in legs))
     endpoint.close()
     if far_end == "sandbox":
@@ -203,6 +205,7 @@ async def run(n: int, seconds: float, workdir: Path, far_end: str, shared: bool)
         "lost": total_sent - total_received,
         "drops": drops[0],
         "far_drops": drops[1],
+        "unmatched": unmatched,
         "cpu_core": cpu / wall,
         "cpu_per_call_ms": 1000 * cpu / wall / max(1, len(legs)),
         "user_core": (times.user - times0.user) / wall,
@@ -237,14 +240,15 @@ def main() -> int:
     print(f"Two-way G.711 calls against {echo}, one Callgate process, {args.seconds:.0f} s windows; "
           f"{platform.python_implementation()} {platform.python_version()}")  # fmt: skip
     print(f"{'calls':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'sent pps':>10}{'ideal':>9}{'ratio':>7}"
-          f"{'loss':>8}{'lost':>7}{'drops':>7}{'far':>5}{'CPU core':>10}{'user':>6}{'system':>8}"
+          f"{'loss':>8}{'lost':>7}{'drops':>7}{'far':>6}{'unm':>5}{'CPU core':>10}{'user':>6}{'system':>8}"
           f"{'CPU/call':>10}")  # fmt: skip
     for n in args.calls:
         with tempfile.TemporaryDirectory(prefix="callgate-media-") as tmp:
             r = runner(run(n, args.seconds, Path(tmp), args.far_end, args.ports == "shared"))
         print(f"{r['calls']:>6.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['max']:>9.2f}{r['sent_pps']:>10.0f}"
               f"{r['ideal_pps']:>9.0f}{r['sent_pps'] / r['ideal_pps']:>7.2f}{r['loss']:>8.2%}"
-              f"{r['lost']:>7.0f}{r['drops']:>7.0f}{r['far_drops']:>5.0f}{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
+              f"{r['lost']:>7.0f}{r['drops']:>7.0f}{r['far_drops']:>6.0f}{r['unmatched']:>5.0f}"
+              f"{r['cpu_core']:>10.2f}{r['user_core']:>6.2f}{r['system_core']:>8.2f}"
               f"{r['cpu_per_call_ms']:>8.3f}ms", flush=True)  # fmt: skip
     return 0
 
