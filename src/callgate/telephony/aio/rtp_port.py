@@ -143,7 +143,7 @@ class SharedRtpPort:
         self.family = socket.AddressFamily(rtp.family)
         self.rtcp = rtcp
         rtcp.port = self
-        self.unmatched = 0  # datagrams no stream (or more than one) could claim
+        self.unmatched = 0  # datagrams that are no stream's (or whose stream cannot be told)
         self.batched = _BATCH_CALLS is not None
         self._streams: set[RtpStream] = set()
         self._by_remote: dict[Key, list[RtpStream]] = {}  # the streams whose peer sends from there
