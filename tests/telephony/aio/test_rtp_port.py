@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from callgate.telephony.media.tones import tone
 from callgate.telephony.rtp.packet import RtpPacket
 from callgate.telephony.sip.sdp import SessionDescription, build_offer
 from tests.audio_checks import best_alignment
+from tests.telephony.aio.waits import ticks, until
 
 pytestmark = pytest.mark.anyio
 
@@ -44,45 +44,6 @@ def heard(stream: RtpStream) -> list[np.ndarray]:
     frames_heard: list[np.ndarray] = []
     stream.listeners.append(lambda inbound, outbound: frames_heard.append(inbound))
     return frames_heard
-
-
-async def until(condition: Callable[[], bool], stream: RtpStream, ticks: int = 250) -> None:
-    """Wait, tick by tick of `stream`'s clock, until `condition` holds (at most `ticks` ticks)."""
-    loop = asyncio.get_running_loop()
-    met: asyncio.Future[None] = loop.create_future()
-    count = 0
-
-    def check(inbound: object, outbound: object) -> None:
-        nonlocal count
-        count += 1
-        if not met.done() and (condition() or count >= ticks):
-            met.set_result(None)
-
-    stream.listeners.append(check)
-    try:
-        if not condition():
-            await asyncio.wait_for(met, timeout=ticks * 0.02 + 10)
-    finally:
-        stream.listeners.remove(check)
-    assert condition()
-
-
-async def ticks(stream: RtpStream, n: int) -> None:
-    """Wait for `n` ticks of `stream`'s clock (the last frames through the jitter buffers)."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    count = 0
-
-    def tick(inbound: object, outbound: object) -> None:
-        nonlocal count
-        count += 1
-        if count == n and not done.done():
-            done.set_result(None)
-
-    stream.listeners.append(tick)
-    try:
-        await asyncio.wait_for(done, timeout=n * 0.02 + 10)
-    finally:
-        stream.listeners.remove(tick)
 
 
 class Peer:

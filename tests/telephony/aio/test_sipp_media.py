@@ -19,6 +19,7 @@ from callgate.telephony.media.recorder import Recorder
 from callgate.telephony.media.tones import tone
 from tests.audio_checks import best_alignment
 from tests.telephony.aio.peers import SCENARIOS, Sipp, free_media_port
+from tests.telephony.aio.waits import ticks, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.interop]
 
@@ -151,27 +152,6 @@ async def test_early_media_is_heard_before_the_call_fails(tmp_path):
     assert best_alignment(heard, g711.decode(pcmu, "PCMU")) > 0.95
 
 
-async def echoes_back(clock_of: RtpStream, streams: list[RtpStream], most: int = 250) -> None:
-    """Wait, tick by tick, until every stream has heard as many packets as it sent (the echoes of
-    its last frames), then five ticks more (through the jitter buffers); at most `most` ticks."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    count, after = 0, None
-
-    def tick(inbound: object, outbound: object) -> None:
-        nonlocal count, after
-        count += 1
-        if after is None and all(s.stats.packets_received >= s.stats.packets_sent for s in streams):
-            after = count
-        if not done.done() and ((after is not None and count >= after + 5) or count >= most):
-            done.set_result(None)
-
-    clock_of.listeners.append(tick)
-    try:
-        await asyncio.wait_for(done, timeout=most * 0.02 + 10)
-    finally:
-        clock_of.listeners.remove(tick)
-
-
 async def test_two_calls_on_the_shared_port_each_get_their_own_echo_from_sipp(tmp_path):
     """SIPp's -rtp_echo answers both calls on one media port and sends every packet back: the
     shared port tells the echoes apart by SSRC, so each call hears its own tone, not the other's."""
@@ -195,7 +175,11 @@ async def test_two_calls_on_the_shared_port_each_get_their_own_echo_from_sipp(tm
         await asyncio.gather(*(leg.media.play(frames(sound)) for leg, sound in zip(legs, tones, strict=True)))
         for leg in legs:
             leg.media.sending = False  # the tones are out: what is still to come are their echoes
-        await echoes_back(legs[0].media, [leg.media for leg in legs])
+        streams = [leg.media for leg in legs]
+        await until(
+            lambda: all(s.stats.packets_received >= s.stats.packets_sent for s in streams), streams[0]
+        )
+        await ticks(streams[0], 5)  # their last frames through the jitter buffers
         for leg in legs:
             assert await leg.hangup() == 200
         assert await sipp.finished() == 0

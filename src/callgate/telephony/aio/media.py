@@ -547,7 +547,7 @@ class RtpStream:
         self.datagram_received(data)
 
     def audio_received(self, seq: int, timestamp: int, ssrc: int, payload: bytes, arrival: float) -> None:
-        """A plain audio packet whose header the shared port has already read (its fast path)."""
+        """A plain audio packet, its header read (by `datagram_received`, or by a shared port)."""
         self.stats.packets_received += 1
         self._remote_ssrc = ssrc
         self._jitter.push(seq, payload)
@@ -558,10 +558,8 @@ class RtpStream:
             return  # RTCP on the RTP port (RFC 5761): not read here
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
             # The common case, a plain audio packet (no CSRC, extension, padding): no object made.
-            self.stats.packets_received += 1
-            _, _, seq, timestamp, self._remote_ssrc = _FIXED.unpack_from(data)
-            self._jitter.push(seq, data[12:])
-            self._receiver.on_packet(seq, timestamp, _monotonic())
+            _, _, seq, timestamp, ssrc = _FIXED.unpack_from(data)
+            self.audio_received(seq, timestamp, ssrc, data[12:], _monotonic())
             return
         try:
             packet = RtpPacket.parse(data)

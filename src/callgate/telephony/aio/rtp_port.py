@@ -46,6 +46,7 @@ _AUDIO = struct.Struct("!BBHII160s")  # the header and 20 ms of G.711
 _SSRC = struct.Struct("!I")
 _monotonic = time.monotonic
 _SLOT = 256  # bytes a queued packet may take: a header and 20 ms of G.711 (172) or an event (16)
+_NAME = 32  # bytes kept for a sockaddr (sockaddr_in6 is 28)
 _SEND_CAPACITY = 1024  # packets queued before a flush is forced
 _RECV_BATCH = 64  # datagrams a recvmmsg takes
 _RECV_BATCHES = 8  # recvmmsg calls a read makes at most (the rest waits for the next slot, 2 ms)
@@ -75,6 +76,25 @@ class _MMsgHdr(ctypes.Structure):
     _fields_ = [("hdr", _MsgHdr), ("len", ctypes.c_uint)]
 
 
+class _Messages:
+    """`count` messages for sendmmsg/recvmmsg, each with one iovec over its `size` bytes of `data`
+    and its own room in `names` for the address. The address length is set once: for UDP the kernel
+    writes back the length of a sockaddr of the socket's family."""
+
+    def __init__(self, count: int, size: int, namelen: int) -> None:
+        self.data = (ctypes.c_char * (count * size))()
+        self.names = (ctypes.c_char * (count * _NAME))()
+        self.iov = (_IoVec * count)()
+        self.msgs = (_MMsgHdr * count)()
+        data, names = ctypes.addressof(self.data), ctypes.addressof(self.names)
+        iov = ctypes.addressof(self.iov)
+        for i in range(count):
+            self.iov[i].base, self.iov[i].len = data + i * size, size
+            msg = self.msgs[i].hdr
+            msg.name, msg.namelen = names + i * _NAME, namelen
+            msg.iov, msg.iovlen = iov + i * ctypes.sizeof(_IoVec), 1
+
+
 def _libc_batch_calls() -> tuple[Any, Any] | None:
     """libc's sendmmsg and recvmmsg (Linux), or None where there are none."""
     if not sys.platform.startswith("linux"):
@@ -97,7 +117,6 @@ _BATCH_CALLS = _libc_batch_calls()
 # port, IPv4 address) as an integer, or for IPv6 the first 24 (family, port, flow label, address) as
 # three. Read straight from the buffer recvmmsg fills, without making a bytes object.
 Key = int | tuple[int, int, int]
-_NAME = 32  # bytes kept for a sockaddr (sockaddr_in6 is 28)
 _Q = struct.Struct("=Q")
 
 
@@ -182,7 +201,7 @@ class SharedRtpPort:
                 break
             except OSError:
                 continue  # SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by rmem_max
-        protocol = _SharedRtcp(socket.AddressFamily(family))
+        protocol = _SharedRtcp()
         try:
             await asyncio.get_running_loop().create_datagram_endpoint(lambda: protocol, sock=rtcp)
         except BaseException:
@@ -280,44 +299,21 @@ class SharedRtpPort:
     # sending: queued by the streams' ticks, sent by the clock once a slot
 
     def _setup_buffers(self) -> None:
-        cap, namelen = _SEND_CAPACITY, 28 if self.family == socket.AF_INET6 else 16
-        self._send_data = (ctypes.c_char * (cap * _SLOT))()
-        self._send_names = (ctypes.c_char * (cap * _NAME))()
-        self._send_iov = (_IoVec * cap)()
-        self._send_msgs = (_MMsgHdr * cap)()
-        data, names = ctypes.addressof(self._send_data), ctypes.addressof(self._send_names)
-        iov = ctypes.addressof(self._send_iov)
-        for i in range(cap):
-            self._send_iov[i].base = data + i * _SLOT
-            msg = self._send_msgs[i].hdr
-            msg.name, msg.namelen = names + i * _NAME, namelen
-            msg.iov, msg.iovlen = iov + i * ctypes.sizeof(_IoVec), 1
-        self._send_view = memoryview(self._send_data).cast("B")
-        self._names_at: list[bytes | None] = [None] * cap  # the sockaddr each message holds now
-        self._sizes_at: list[int] = [-1] * cap  # and its payload's size
-        self._send_name_view = memoryview(self._send_names).cast("B")
+        namelen = 28 if self.family == socket.AF_INET6 else 16
+        out = self._out = _Messages(_SEND_CAPACITY, _SLOT, namelen)
+        self._send_view = memoryview(out.data).cast("B")
+        self._send_name_view = memoryview(out.names).cast("B")
+        self._names_at: list[bytes | None] = [None] * _SEND_CAPACITY  # the sockaddr each message holds
+        self._sizes_at: list[int] = [-1] * _SEND_CAPACITY  # and its payload's size
         # the iovec lengths, as size_t (they follow the base pointers)
         size_t = ctypes.sizeof(ctypes.c_size_t)
-        self._send_lengths = memoryview(self._send_iov).cast("B").cast("Q" if size_t == 8 else "I")
+        self._send_lengths = memoryview(out.iov).cast("B").cast("Q" if size_t == 8 else "I")
         self._length_at = (_IoVec.len.offset // size_t, ctypes.sizeof(_IoVec) // size_t)
 
-        rcap = _RECV_BATCH
-        self._recv_data = (ctypes.c_char * (rcap * _RECV_SIZE))()
-        self._recv_names = (ctypes.c_char * (rcap * _NAME))()
-        self._recv_iov = (_IoVec * rcap)()
-        self._recv_msgs = (_MMsgHdr * rcap)()
-        data, names = ctypes.addressof(self._recv_data), ctypes.addressof(self._recv_names)
-        iov = ctypes.addressof(self._recv_iov)
-        for i in range(rcap):
-            self._recv_iov[i].base, self._recv_iov[i].len = data + i * _RECV_SIZE, _RECV_SIZE
-            msg = self._recv_msgs[i].hdr
-            # Set once: for UDP the kernel writes back the same length (a sockaddr of the family).
-            msg.name, msg.namelen = names + i * _NAME, namelen
-            msg.iov, msg.iovlen = iov + i * ctypes.sizeof(_IoVec), 1
-        self._recv_view = memoryview(self._recv_data).cast("B")
-        self._recv_name_words = memoryview(self._recv_names).cast("B").cast("Q")
-        msg_words = memoryview(self._recv_msgs).cast("B").cast("I")
-        self._recv_msg_words = msg_words
+        into = self._in = _Messages(_RECV_BATCH, _RECV_SIZE, namelen)
+        self._recv_view = memoryview(into.data).cast("B")
+        self._recv_name_words = memoryview(into.names).cast("B").cast("Q")
+        self._recv_msg_words = memoryview(into.msgs).cast("B").cast("I")
         word = ctypes.sizeof(ctypes.c_uint)
         self._msg_stride = ctypes.sizeof(_MMsgHdr) // word
         self._len_word = _MMsgHdr.len.offset // word
@@ -380,7 +376,7 @@ class SharedRtpPort:
             return
         assert _BATCH_CALLS is not None
         sendmmsg = _BATCH_CALLS[0]
-        fd, base, size = self.sock.fileno(), ctypes.addressof(self._send_msgs), ctypes.sizeof(_MMsgHdr)
+        fd, base, size = self.sock.fileno(), ctypes.addressof(self._out.msgs), ctypes.sizeof(_MMsgHdr)
         n, i = len(owners), 0
         while i < n:
             if i in skip:
@@ -432,7 +428,7 @@ class SharedRtpPort:
             return
         assert _BATCH_CALLS is not None
         recvmmsg = _BATCH_CALLS[1]
-        fd, base = self.sock.fileno(), ctypes.addressof(self._recv_msgs)
+        fd, base = self.sock.fileno(), ctypes.addressof(self._in.msgs)
         words, names, data = self._recv_msg_words, self._recv_name_words, self._recv_view
         stride, len_word, flags_word = self._msg_stride, self._len_word, self._flags_word
         alone, announced, v6 = self._alone, self._announced, self.family == socket.AF_INET6
@@ -545,8 +541,7 @@ class SharedRtpPort:
 class _SharedRtcp(asyncio.DatagramProtocol):
     """The RTCP socket beside a shared RTP port: each report goes to the stream it is from."""
 
-    def __init__(self, family: socket.AddressFamily) -> None:
-        self.family = family
+    def __init__(self) -> None:
         self.port: SharedRtpPort | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.unmatched = 0
