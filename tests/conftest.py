@@ -21,7 +21,7 @@ import uvicorn
 from twilio.rest import Client
 
 from callgate.app import create_app
-from callgate.config import Settings
+from callgate.config import Settings, TrunkSettings
 from callgate.core.call import Account
 from callgate.engine.services import Services
 from callgate.http_protocol import JoinedWritesProtocol
@@ -83,13 +83,18 @@ def fresh_db_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Any) -> 
         db.drop()
 
 
+#: a BYOC trunk every live server has, for calls that name it with Byoc (nothing listens on its proxy)
+BYOC_SID = "BY" + "a" * 32
+BYOC_TRUNK = TrunkSettings(name="byoc-test", proxy="sip:127.0.0.1:9", prefixes=["+999"], sid=BYOC_SID)
+
+
 class LiveServer:
     """Callgate's app under uvicorn on a loopback port, run in a thread with its own loop."""
 
     def __init__(self, db: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(Settings(db=db, http=f"127.0.0.1:{self.port}"))
+        self.app = create_app(Settings(db=db, http=f"127.0.0.1:{self.port}", trunks=[BYOC_TRUNK]))
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",

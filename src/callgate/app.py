@@ -143,7 +143,9 @@ def create_app(
         if owned:
             await the_store.open()
         faces = faces_for(settings)
-        services = app.state.services = Services.over(the_store, faces, RateTable(settings.rates))
+        services = app.state.services = Services.over(
+            the_store, faces, RateTable(settings.rates), settings.sip_trunks()
+        )
         app.state.recordings = services.recordings
         running = await start_engine(settings, services, faces, sandbox) if engine else None
         app.state.engine = running

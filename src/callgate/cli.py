@@ -180,7 +180,7 @@ async def _worker(settings: Settings, phones: Any) -> None:
     sandbox = await _start_sandbox(settings, phones)
     try:
         faces = faces_for(settings)
-        services = Services.over(store, faces, RateTable(settings.rates))
+        services = Services.over(store, faces, RateTable(settings.rates), settings.sip_trunks())
         running = await start_engine(settings, services, faces, None if sandbox is None else sandbox.address)
         print(
             f"Callgate {__version__} worker {running.worker.owner} running calls from {_redact(settings.db)}",

@@ -42,6 +42,14 @@ class TrunkSettings(BaseModel):
     prefixes: list[str] = Field(default_factory=lambda: ["+"], description="E.164 prefixes routed here")
     username: str | None = None
     password: str | None = None
+    sid: str | None = Field(
+        None,
+        pattern=r"^BY[0-9a-fA-F]{32}$",
+        description="BYOC trunk sid (BY + 32 hex digits) that a call's Byoc parameter names",
+    )
+    accounts: list[str] = Field(
+        default_factory=list, description="ids of the accounts that may name it by sid (empty: every one)"
+    )
 
     @field_validator("proxy")
     @classmethod
@@ -141,7 +149,10 @@ class Settings(BaseSettings):
         """The `[[trunks]]` as `callgate.telephony.routing.Trunk` values, for `routing.route`."""
         from callgate.telephony.routing import Trunk
 
-        return tuple(Trunk(t.name, t.proxy, tuple(t.prefixes), t.username, t.password) for t in self.trunks)
+        return tuple(
+            Trunk(t.name, t.proxy, tuple(t.prefixes), t.username, t.password, t.sid, frozenset(t.accounts))
+            for t in self.trunks
+        )
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -99,7 +99,8 @@ def _account_path(path, account):
 
 
 CREATE_BASE = {"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/voice"}
-SKIP_CREATE = {"To", "From", "Url", "Twiml", "Laml", "ApplicationSid"}
+# Byoc must also name a configured trunk and no CallToken is valid yet: both have tests of their own.
+SKIP_CREATE = {"To", "From", "Url", "Twiml", "Laml", "ApplicationSid", "Byoc", "CallToken"}
 
 
 def test_create_call_accepts_what_the_schema_allows_and_refuses_the_rest(live, account, document):
@@ -116,7 +117,8 @@ def test_create_call_accepts_what_the_schema_allows_and_refuses_the_rest(live, a
             good = httpx.post(
                 live.base_url + url_path, data=CREATE_BASE | {name: valid_value(name, prop)}, auth=auth
             )
-            assert good.status_code == 201, (path, name, good.text)
+            created = next(int(code) for code in op["responses"] if code.startswith("2"))
+            assert good.status_code == created, (path, name, good.text)
             bad_value = invalid_value(prop)
             if bad_value is not None:
                 bad = httpx.post(live.base_url + url_path, data=CREATE_BASE | {name: bad_value}, auth=auth)
@@ -134,7 +136,8 @@ def test_application_writes_match_the_schema(live, account, document):
         schema = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         for name, prop in schema["properties"].items():
             good = httpx.post(live.base_url + url_path, data={name: valid_value(name, prop)}, auth=auth)
-            assert good.status_code == 201, (path, name, good.text)
+            created = next(int(code) for code in op["responses"] if code.startswith("2"))
+            assert good.status_code == created, (path, name, good.text)
             bad_value = invalid_value(prop)
             if bad_value is not None:
                 bad = httpx.post(live.base_url + url_path, data={name: bad_value}, auth=auth)

@@ -47,6 +47,13 @@ class UnknownApplication(ApiError):
     code = 21218
 
 
+class UnknownByocTrunk(ApiError):
+    """Twilio error 21300: the Byoc sid names no BYOC trunk this account may use."""
+
+    http_status = 400
+    code = 21300
+
+
 class InvalidCallState(ApiError):
     """Twilio error 21220: the call's status forbids the request (it has ended)."""
 

@@ -135,7 +135,12 @@ def _paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
         paths[f"{base}/Calls{suffix}"] = {
             "parameters": [account],
             "post": _operation(
-                flavor, f"create_call{suffix}", "Create a call", 201, "Call", body=schemas.create_call(flavor)
+                flavor,
+                f"create_call{suffix}",
+                "Create a call",
+                flavor.create_call_status,
+                "Call",
+                body=schemas.create_call(flavor),
             ),
             "get": _operation(
                 flavor, f"list_calls{suffix}", "List calls", 200, "CallPage", query=schemas.LIST_CALLS

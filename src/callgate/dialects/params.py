@@ -71,8 +71,9 @@ def _snake_cached(name: str) -> str:
     return _snake(name)
 
 
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+# The seeds' booleans are `true` and `false`; SDKs send them in either case (twilio 6.x: `True`).
+_TRUE = "true"
+_FALSE = "false"
 
 
 _WHITESPACE = re.compile(r"\s")
@@ -94,7 +95,7 @@ def short_cache(fn: Callable[[str], T], max_len: int = 256, maxsize: int = 4096)
 
 
 def _is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a host, as the vendors require for webhook URLs."""
+    """An absolute http(s) URL with a valid host name, as the vendors require for webhook URLs."""
     if _WHITESPACE.search(value):
         return False
     try:
@@ -102,7 +103,9 @@ def _is_http_url(value: str) -> bool:
         _ = parts.port  # raises on a bad port
     except ValueError:
         return False
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    host = parts.hostname
+    # Twilio's seed: "URLs must contain a valid hostname (underscores are not permitted)".
+    return parts.scheme in {"http", "https"} and bool(host) and "_" not in (host or "")
 
 
 # Applications send the same few webhook URLs with every request.
@@ -132,9 +135,9 @@ def _convert(param: Param, raw: str) -> Any:
         return value
     if param.kind is Kind.BOOL:
         low = raw.strip().lower()
-        if low in _TRUE:
+        if low == _TRUE:
             return True
-        if low in _FALSE:
+        if low == _FALSE:
             return False
         raise ValueError(f"{param.name} must be true or false: {raw}")
     if param.kind is Kind.ENUM:
@@ -211,6 +214,8 @@ class Parsed:
     values: dict[str, Any] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
     errors: list[InvalidParameter] = field(default_factory=list)
+    #: the raw value of each parameter whose value was refused
+    refused: dict[str, str] = field(default_factory=dict)
 
     def raise_first(self) -> None:
         if self.errors:
@@ -245,6 +250,7 @@ def parse_form(form: Form, params: Sequence[Param]) -> Parsed:
                 out.values[target] = _converted(param, raws[-1])
         except ValueError as exc:
             out.errors.append(InvalidParameter(str(exc), code=param.code, param=name))
+            out.refused[name] = raws[-1]
     for param in table.required:
         if param.name not in out.present:
             out.errors.append(

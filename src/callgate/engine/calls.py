@@ -22,12 +22,14 @@ from callgate.core.errors import (
     PriceTooHigh,
     ServiceUnavailable,
     UnknownApplication,
+    UnknownByocTrunk,
 )
 from callgate.core.events import CallCanceled, CallEnded, CallEvent, CallQueued, CallUpdated
 from callgate.core.pricing import RateTable, exceeds
 from callgate.core.status import LIVE, TERMINAL, CallStatus, next_status
 from callgate.engine.clock import new_id, utcnow
 from callgate.store.base import CallbacksFor, Outgoing, Page, Store, TimelineEntry
+from callgate.telephony.routing import Trunk, byoc_trunk
 
 #: what the engine hands the service: the callbacks an event causes (written with the event)
 CallbackPolicy = Callable[[CallEvent], CallbacksFor | None]
@@ -47,8 +49,11 @@ class CallService:
         ids: Callable[[], UUID] = new_id,
         callbacks: CallbackPolicy | None = None,
         rates: RateTable | None = None,
+        trunks: Sequence[Trunk] = (),
     ) -> None:
         self._store = store
+        #: the configured SIP trunks: a call's Byoc must name one of them
+        self.trunks = tuple(trunks)
         self.rates = rates if rates is not None else RateTable()
         self._clock = clock
         self._ids = ids
@@ -79,6 +84,22 @@ class CallService:
                     "The application has no VoiceUrl: set one before placing calls with it",
                     code=21205,
                     param="ApplicationSid",
+                )
+            # The seed: the Application's StatusCallback and fallback are used, not the request's
+            # (the dialect has dropped those); its VoiceUrl is read when the call is answered.
+            options = replace(
+                options,
+                status_callback=app.status_callback,
+                status_callback_method=app.status_callback_method,
+                fallback_url=app.voice_fallback_url,
+                fallback_method=app.voice_fallback_method,
+            )
+        if options.byoc is not None and command.to.startswith("+"):
+            # The seed: Byoc is only meaningful when To is a phone number, and ignored otherwise.
+            if byoc_trunk(self.trunks, options.byoc, str(account_id)) is None:
+                raise UnknownByocTrunk(
+                    f"Byoc is invalid: {options.byoc} names no BYOC trunk of this account",
+                    param="Byoc",
                 )
         rate = self.rates.rate_for(command.to)
         if exceeds(rate, options.max_price_per_minute):

@@ -51,7 +51,7 @@ from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import Speaker
 from callgate.telephony.media.amd import AmdSettings, MachineDetector
 from callgate.telephony.media.audio import Samples
-from callgate.telephony.routing import Unroutable
+from callgate.telephony.routing import Unroutable, byoc_trunk
 from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
 from callgate.webhooks.outbox import request_record
 
@@ -324,9 +324,18 @@ class CallRunner:
             if options.sip_auth_username
             else None
         )
+        byoc = None
+        if options.byoc and call.to.startswith("+"):  # the seed: Byoc only routes phone numbers
+            byoc = byoc_trunk(engine.dialer.trunks, options.byoc, str(call.account_id))
+        # CallReason reaches the far end as the INVITE's Subject (RFC 3261 20.36).
+        headers = (("Subject", options.call_reason),) if options.call_reason else ()
         try:
             leg = await engine.dialer.leg(
-                call.to, from_user=options.caller_id or call.from_, credentials=credentials
+                call.to,
+                from_user=options.caller_id or call.from_,
+                credentials=credentials,
+                extra_headers=headers,
+                byoc=byoc,
             )
         except Unroutable as exc:
             await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
@@ -338,18 +347,22 @@ class CallRunner:
         self.media = leg.media = await RtpStream.open(engine.media_host, shared=engine.media_shared)
         if self._given_up():
             return await self._not_dialled()
+        # Twilio's start_time: when the call was dialled (empty only before that); once answered, the
+        # answer (durations and prices count from it).
+        dialled = self._now()
         self._dial = asyncio.ensure_future(leg.dial(timeout_s=timeout_s))
         ringing = asyncio.ensure_future(leg.ringing.wait())
         try:
             await asyncio.wait({self._dial, ringing}, return_when=asyncio.FIRST_COMPLETED)
             if ringing.done() and not self._dial.done():
-                await self._apply(CallRinging())
+                await self._apply(CallRinging(), start_time=dialled)
             try:
                 result = await self._dial
             except asyncio.CancelledError:
                 if self._aborted:
                     by = "shutdown" if self._stopping.is_set() else "dial"
-                    if await self._apply(CallCanceled({"by": by}), end_time=self._now()) is None:
+                    canceled = CallCanceled({"by": by})
+                    if await self._apply(canceled, end_time=self._now(), start_time=dialled) is None:
                         await self._settle(487)
                     return False
                 if not self._ended_by_api.is_set():
@@ -360,11 +373,12 @@ class CallRunner:
             ringing.cancel()
         if leg.ringing.is_set() and self.call.status is CallStatus.QUEUED:
             # The 180 and the final answer came in the same turn of the loop: it did ring.
-            await self._apply(CallRinging())
+            await self._apply(CallRinging(), start_time=dialled)
         if result.outcome is not Outcome.ANSWERED:
             event = _terminal_event(result)
             moved = await self._apply(
                 event({"sip": result.status, "reason": result.reason}),
+                start_time=dialled,
                 end_time=self._now(),
                 sip_result_code=result.status,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from callgate.core.pricing import RateTable
@@ -14,6 +14,7 @@ from callgate.engine.clock import new_id, utcnow
 from callgate.engine.faces import Face
 from callgate.engine.recordings import RecordingService
 from callgate.store.base import Store
+from callgate.telephony.routing import Trunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,11 @@ class Services:
 
     @classmethod
     def over(
-        cls, store: Store, faces: Mapping[str, Face] | None = None, rates: RateTable | None = None
+        cls,
+        store: Store,
+        faces: Mapping[str, Face] | None = None,
+        rates: RateTable | None = None,
+        trunks: Sequence[Trunk] = (),
     ) -> Services:
         """The services over `store`; with `faces`, every call event queues the status callbacks it
         causes (API-only nodes too, so a call canceled through the API reports it)."""
@@ -36,7 +41,7 @@ class Services:
         return cls(
             store=store,
             accounts=AccountDirectory(store),
-            calls=CallService(store, callbacks=callbacks, rates=rates),
+            calls=CallService(store, callbacks=callbacks, rates=rates, trunks=trunks),
             applications=ApplicationService(store),
             recordings=RecordingService(store),
         )

@@ -22,6 +22,22 @@ class Trunk:
     prefixes: tuple[str, ...] = ("+",)
     username: str | None = None
     password: str | None = None
+    #: its BYOC trunk sid (`BY` + 32 hex digits): a call's `Byoc` names the trunk that carries it
+    sid: str | None = None
+    #: the account ids that may name it by its sid (empty: every account)
+    accounts: frozenset[str] = frozenset()
+
+    def serves(self, account_id: str) -> bool:
+        return not self.accounts or account_id in self.accounts
+
+
+def byoc_trunk(trunks: Sequence[Trunk], sid: str, account_id: str) -> Trunk | None:
+    """The trunk whose BYOC sid is `sid` (in any case) and that `account_id` may use, if any."""
+    low = sid.lower()
+    for trunk in trunks:
+        if trunk.sid is not None and trunk.sid.lower() == low and trunk.serves(account_id):
+            return trunk
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +64,11 @@ def _hop(uri: SipUri) -> tuple[str, int, str]:
     return host, uri.port or DEFAULT_PORTS.get(transport, 5060), transport
 
 
-def route(target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int]) -> Route:
-    """The route for `target` (the call's To)."""
+def route(
+    target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int], byoc: Trunk | None = None
+) -> Route:
+    """The route for `target` (the call's To); a phone number goes through the `byoc` trunk if one is
+    named (whatever its prefixes), as Twilio's Byoc parameter routes it."""
     if target.lower().startswith(("sip:", "sips:")):
         try:
             uri = SipUri.parse(target)
@@ -61,6 +80,8 @@ def route(target: str, trunks: Sequence[Trunk], sandbox: tuple[str, int]) -> Rou
         matches = [
             (len(prefix), trunk) for trunk in trunks for prefix in trunk.prefixes if target.startswith(prefix)
         ]
+        if byoc is not None:
+            matches = [(0, byoc)]
         if matches:
             trunk = max(matches, key=lambda item: item[0])[1]
             proxy = SipUri.parse(trunk.proxy)

@@ -140,4 +140,5 @@ SIGNALWIRE = Flavor(
     application_json=signalwire_application,
     error_schemas={"400": "ErrorArray", "401": "Error", "404": "Error", "422": "Error", "500": "Error"},
     schema_prefix="SignalWire",
+    create_call_status=200,
 )

@@ -130,8 +130,8 @@ async def create_call(request: Request, flavor: Flavor, account: Account) -> Res
         _raise_all(parsed)
         raise
     call = await services(request).calls.create(account.id, command)
-    # Twilio answers 201; twilio 6.54 (SignalWire's SDK) takes any 2xx with a body.
-    return JSONResponse(flavor.call_json(call, flavor), status_code=201)
+    # twilio 6.54 (SignalWire's SDK) takes any 2xx with a body.
+    return JSONResponse(flavor.call_json(call, flavor), status_code=flavor.create_call_status)
 
 
 async def fetch_call(request: Request, flavor: Flavor, account: Account) -> Response:

@@ -10,7 +10,7 @@ from callgate.core.errors import InvalidParameter
 from callgate.core.status import CallStatus
 from callgate.dialects.params import Param, Parsed, param_order
 from callgate.dialects.twilio import schemas
-from callgate.dialects.twilio.addresses import address_kind, valid_caller
+from callgate.dialects.twilio.addresses import AddressKind, address_kind, valid_caller
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.markup import check_markup
 
@@ -21,37 +21,70 @@ def _markup_names(flavor: Flavor) -> str:
     return ", ".join(flavor.markup_params)
 
 
-def _one_handler(parsed: Parsed, flavor: Flavor, *, required: bool) -> None:
-    """Twilio error 21205: exactly one of Url, the inline document, or ApplicationSid."""
-    given = [n for n in ("Url", *flavor.markup_params, "ApplicationSid") if n in parsed.present]
-    if not given and required:
-        if flavor.name == "twilio":
-            message = (
-                "Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml"
-            )
-        else:
-            message = f"Url, {_markup_names(flavor)} or ApplicationSid parameter is required"
-        parsed.errors.append(InvalidParameter(message, code=schemas.BAD_URL, param="Url"))
-    elif len(given) > 1:
-        parsed.errors.append(
-            InvalidParameter(
-                f"Only one of Url, {_markup_names(flavor)} or ApplicationSid may be given, "
-                f"not {' and '.join(given)}",
-                code=schemas.BAD_URL,
-                param=given[1],
-            )
-        )
+# The seed: with ApplicationSid, the request's own document and status callback are ignored and the
+# Application's are used; with Url and Twiml both given, Twiml is ignored.
+_APPLICATION_OVERRIDES = (
+    "url",
+    "method",
+    "fallback_url",
+    "fallback_method",
+    "status_callback",
+    "status_callback_method",
+    "status_callback_events",
+    "markup",
+)
+
+
+def _choose_handler(parsed: Parsed, flavor: Flavor, *, required: bool) -> None:
+    """What handles the call: ApplicationSid, else Url, else the inline document (in the seed's order);
+    what it overrides is dropped. Twilio error 21205 when none is given and one is `required`."""
+    given = [n for n in ("ApplicationSid", "Url", *flavor.markup_params) if n in parsed.present]
+    if not given:
+        if required:
+            if flavor.name == "twilio":
+                message = (
+                    "Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml"
+                )
+            else:
+                message = f"Url, {_markup_names(flavor)} or ApplicationSid parameter is required"
+            parsed.errors.append(InvalidParameter(message, code=schemas.BAD_URL, param="Url"))
+        return
+    values = parsed.values
+    if given[0] == "ApplicationSid":
+        ignored: tuple[str, ...] = _APPLICATION_OVERRIDES
+    elif given[0] == "Url":
+        ignored = ("markup",)
+    else:
+        return
+    for attr in ignored:
+        values.pop(attr, None)
+    parsed.present.difference_update(flavor.markup_params)
+    # A bad value of an ignored parameter is no error either.
+    ignored_names = {p.name for p in schemas.create_call(flavor) if p.target in ignored}
+    parsed.errors[:] = [e for e in parsed.errors if e.param not in ignored_names]
 
 
 def _check_markup(parsed: Parsed, flavor: Flavor) -> None:
     markup = parsed.values.get("markup")
-    if markup is None:
+    name = next((n for n in flavor.markup_params if n in parsed.present), None)
+    if markup is None or name is None:
         return
-    name = next(n for n in flavor.markup_params if n in parsed.present)
     try:
         check_markup(name, markup, schemas.MARKUP_MAX_CHARS)
     except InvalidParameter as exc:
         parsed.errors.append(exc)
+
+
+def _meant_kind(to: str | None) -> AddressKind | None:
+    """What a refused To was meant to be, so that From is still judged (every problem is reported)."""
+    if to is None:
+        return None
+    low = to.lower()
+    if low.startswith(("sip:", "sips:")):
+        return AddressKind.SIP
+    if low.startswith("client:"):
+        return AddressKind.CLIENT
+    return AddressKind.PHONE
 
 
 def _sort(parsed: Parsed, params: tuple[Param, ...]) -> None:
@@ -64,9 +97,10 @@ def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:
     """The CreateCall command, or raise the first problem (every problem is in `parsed.errors`)."""
     values = parsed.values
     to = values.get("to")
-    callee = address_kind(to) if to else None
+    callee = address_kind(to) if to else _meant_kind(parsed.refused.get("To"))
     from_ = values.get("from_")
-    if from_ is not None and to is not None and not valid_caller(from_, callee):
+    to_given = "To" in parsed.present or "To" in parsed.refused
+    if from_ is not None and to_given and not valid_caller(from_, callee):
         parsed.errors.append(
             InvalidParameter(f"From is not a valid phone number: {from_}", code=21212, param="From")
         )
@@ -77,7 +111,7 @@ def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:
                 f"CallerId is not a valid phone number: {caller_id}", code=21212, param="CallerId"
             )
         )
-    _one_handler(parsed, flavor, required=True)
+    _choose_handler(parsed, flavor, required=True)
     _check_markup(parsed, flavor)
     app_id = None
     if "application_sid" in values:
@@ -128,7 +162,7 @@ _REMEMBERED_LENGTH = 256
 
 
 def update_call(parsed: Parsed, flavor: Flavor) -> UpdateCall:
-    _one_handler(parsed, flavor, required=False)
+    _choose_handler(parsed, flavor, required=False)
     _check_markup(parsed, flavor)
     _sort(parsed, schemas.update_call(flavor))
     parsed.raise_first()

@@ -20,8 +20,8 @@ TWILIO = Flavor(
     render_application=_app[0],
     parse_application=_app[1],
     markup_params=("Twiml",),
-    # Twilio error 21206: digits, # and *, the DTMF letters A-D, w (0.5 s) and W (1 s)
-    send_digits_pattern=r"[0-9A-D#*wW]{1,32}",
+    # Twilio error 21206. The seed: "any digit (0-9), '#', '*' and 'w', to insert a half second pause".
+    send_digits_pattern=r"[0-9#*w]{1,32}",
     status_callback_events=("initiated", "ringing", "answered", "completed"),
     machine_detection_modes=("Enable", "DetectMessageEnd"),
     missing_handler_message="Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml",

@@ -78,6 +78,8 @@ class Flavor:
     error_schemas: dict[str, str]
     #: OpenAPI: the prefix of this face's component schema names ("" or "SignalWire")
     schema_prefix: str = ""
+    #: the status of a created call: Twilio's 201; SignalWire's seed documents 200
+    create_call_status: int = 201
 
     def error_response(
         self, error: ApiError, path: str, errors: list[ApiError] | None = None

@@ -6,10 +6,11 @@ follow Twilio's error dictionary (docs/COMPATIBILITY.md lists them with the case
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from callgate.dialects.params import Kind, Param
-from callgate.dialects.twilio.addresses import address_kind
+from callgate.dialects.twilio.addresses import AddressKind, address_kind
 from callgate.dialects.twilio.flavor import Flavor
 
 METHODS = ("GET", "POST")
@@ -28,6 +29,7 @@ BAD_METHOD = 21209
 BAD_APPLICATION_SID = 21218
 BAD_STATUS_CALLBACK = 21609
 BAD_STATUS_CALLBACK_EVENT = 21626
+BAD_BYOC = 21300
 
 
 def _method(name: str, attr: str | None = None, code: int = BAD_METHOD) -> Param:
@@ -58,9 +60,28 @@ def _url(
 
 
 def _check_to(value: str) -> str | None:
-    if address_kind(value) is None:
+    kind = address_kind(value)
+    if kind is None:
         return f"The phone number you are attempting to call, {value}, is not valid."
+    if kind is AddressKind.CLIENT:
+        # No client registers with Callgate yet: refused here rather than placed and failed.
+        return f"The client you are attempting to call, {value}, is not registered."
     return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_call_reason(value: str) -> str | None:
+    # It becomes the INVITE's Subject header: one line of text.
+    if _CONTROL.search(value):
+        return "CallReason must be one line of text, without control characters"
+    return None
+
+
+def _check_call_token(value: str) -> str | None:
+    # A call token comes with an incoming call, to forward it; Callgate issues none yet.
+    return f"CallToken is not valid: {value[:64]} is no call token of an incoming call to this account"
 
 
 @cache
@@ -228,9 +249,26 @@ def create_call(flavor: Flavor) -> tuple[Param, ...]:
         _url("AsyncAmdStatusCallback"),
         _method("AsyncAmdStatusCallbackMethod"),
         Param("AsyncAmdPartialResults", Kind.BOOL, code=CALLS_RESOURCE, default=False),
-        Param("Byoc", code=CALLS_RESOURCE, pattern=r"BY[0-9a-fA-F]{32}"),
-        Param("CallReason", code=CALLS_RESOURCE, max_length=255),
-        Param("CallToken", code=CALLS_RESOURCE, max_length=4096),
+        Param(
+            "Byoc",
+            code=BAD_BYOC,
+            pattern=r"BY[0-9a-fA-F]{32}",
+            description="Sid of a configured BYOC trunk (`[[trunks]]` with `sid`) that carries the call.",
+        ),
+        Param(
+            "CallReason",
+            code=CALLS_RESOURCE,
+            max_length=255,
+            check=_check_call_reason,
+            description="Why the call is made: sent to the callee as the INVITE's Subject header.",
+        ),
+        Param(
+            "CallToken",
+            code=CALLS_RESOURCE,
+            max_length=4096,
+            check=_check_call_token,
+            description="The call token of an incoming call being forwarded (none are issued yet).",
+        ),
         _url("ClientNotificationUrl"),
         Param(
             "MaxPricePerMinute",

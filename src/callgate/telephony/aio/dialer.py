@@ -56,9 +56,9 @@ class Dialer:
         if self.tcp is not None:
             self.tcp.close()
 
-    def route(self, to: str) -> Route:
+    def route(self, to: str, byoc: Trunk | None = None) -> Route:
         """Where `to` goes; `Unroutable` for what SIP cannot reach (a client identity, TLS for now)."""
-        found = route(to, self.trunks, self.sandbox)
+        found = route(to, self.trunks, self.sandbox, byoc)
         if found.transport not in ("udp", "tcp") or (found.transport == "tcp" and self.tcp is None):
             raise Unroutable(f"{to}: transport {found.transport} is not available")
         return found
@@ -71,10 +71,11 @@ class Dialer:
         caller_name: str | None = None,
         credentials: tuple[str, str] | None = None,
         extra_headers: tuple[tuple[str, str], ...] = (),
+        byoc: Trunk | None = None,
     ) -> CallLeg:
-        """A call leg to `to`, ready to `dial`. Raises `Unroutable` (no route, or a name that does not
-        resolve)."""
-        found = self.route(to)
+        """A call leg to `to`, ready to `dial` (through the `byoc` trunk, if given). Raises
+        `Unroutable` (no route, or a name that does not resolve)."""
+        found = self.route(to, byoc)
         endpoint: SipEndpoint = self.tcp if found.transport == "tcp" and self.tcp is not None else self.udp
         host, port = found.host, found.port
         if not found.explicit_port and not is_address(host):
