@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import FROM, LAML, TO, VOICE_URL, Account, call_params
+from support import FROM, TO, VOICE_URL, Account, call_params
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 MORE_INFO_PREFIX = "https://"
@@ -124,8 +124,13 @@ PARAMETER_CASES: list[tuple[str, dict[str, str | None], list[str]]] = [
     ("invalid From", {"From": "not-a-number"}, ["21212"]),
     ("invalid CallerId", {"CallerId": "nope"}, ["21212"]),
     ("no Url, Laml or ApplicationSid", {"Url": None}, ["21205"]),
-    ("Url and Laml", {"Laml": LAML}, ["21205"]),
-    ("Laml and Twiml", {"Url": None, "Laml": LAML, "Twiml": LAML}, ["21205"]),
+    # Every problem is listed, From's too when To is refused.
+    ("invalid To and From", {"To": "abc", "From": "abc"}, ["21211", "21212"]),
+    ("invalid SIP To, caller name From", {"To": "sip:", "From": "alice"}, ["21211"]),
+    ("StatusCallback host with an underscore", {"StatusCallback": "https://a_b.example.com/s"}, ["21609"]),
+    ("Record yes", {"Record": "yes"}, ["21200"]),
+    ("Record 1", {"Record": "1"}, ["21200"]),
+    ("AsyncAmd yes", {"AsyncAmd": "yes"}, ["21200"]),
     ("invalid Url", {"Url": "not a url"}, ["21205"]),
     ("relative Url", {"Url": "/voice.xml"}, ["21205"]),
     ("ftp Url", {"Url": "ftp://example.com/voice.xml"}, ["21205"]),
@@ -250,11 +255,13 @@ def test_sdk_exposes_400_as_status_and_code_400(client: Any) -> None:
         assert info.value.method == "POST"
 
 
-def test_send_digits_letters_are_twilio_only(account: Account) -> None:
-    """SignalWire's pattern is ^[\\d#*wW]{1,32}$; Twilio's also allows the DTMF letters A-D."""
+def test_send_digits_follow_each_seed(account: Account) -> None:
+    """SignalWire's pattern is ^[\\d#*wW]{1,32}$; Twilio's seed allows 0-9, #, * and w only."""
     assert_parameter_errors(account.laml.post("/Calls.json", call_params(SendDigits="12AB")), ["21206"])
-    twilio = account.twilio.post("/Calls.json", call_params(SendDigits="12AB"))
-    assert twilio.status_code == 201, twilio.text
+    assert account.laml.post("/Calls.json", call_params(SendDigits="W12w#")).status_code == 200
+    twilio = account.twilio.post("/Calls.json", call_params(SendDigits="W12w#"))
+    assert (twilio.status_code, twilio.json()["code"]) == (400, 21206), twilio.text
+    assert account.twilio.post("/Calls.json", call_params(SendDigits="w12#*")).status_code == 201
 
 
 def test_signalwire_status_callback_events_are_signalwire_only(account: Account) -> None:
@@ -277,7 +284,8 @@ def test_update_parameter_errors(client: Any, account: Account) -> None:
     path = f"/Calls/{call.sid}.json"
     assert_parameter_errors(account.laml.post(path, {"Status": "paused"}), ["21200"])
     assert_parameter_errors(account.laml.post(path, {"Url": "nope"}), ["21205"])
-    assert_parameter_errors(account.laml.post(path, {"Url": VOICE_URL, "Laml": LAML}), ["21205"])
+    # Url and Laml together: Url is used and Laml ignored (the seed's order), a bad Laml too.
+    assert account.laml.post(path, {"Url": VOICE_URL, "Laml": "<Response>"}).status_code == 200
     assert_parameter_errors(account.laml.post(path, {"Laml": "<Response>"}), ["12100"])
     form = {"Method": "PUT", "StatusCallback": "x"}
     assert_parameter_errors(account.laml.post(path, form), ["21209", "21609"])
