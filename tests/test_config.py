@@ -53,3 +53,12 @@ def test_trunks_from_the_toml_file(monkeypatch, tmp_path):
     toml.write_text('[[trunks]]\nname = "bad"\nproxy = "http://nope"\n')
     with pytest.raises(ValueError, match="trunk proxy"):
         Settings()
+
+
+def test_a_trunks_byoc_sid_is_checked_and_carried():
+    settings = Settings(trunks=[{"name": "t", "proxy": "sip:127.0.0.1:5070", "sid": "BY" + "1" * 32,
+                                 "accounts": ["a"]}])  # fmt: skip
+    (trunk,) = settings.sip_trunks()
+    assert (trunk.sid, trunk.accounts) == ("BY" + "1" * 32, frozenset({"a"}))
+    with pytest.raises(ValueError, match="sid"):
+        Settings(trunks=[{"name": "t", "proxy": "sip:127.0.0.1:5070", "sid": "BY123"}])

@@ -1,6 +1,6 @@
 import pytest
 
-from callgate.telephony.routing import Route, Trunk, Unroutable, route
+from callgate.telephony.routing import Route, Trunk, Unroutable, byoc_trunk, route
 
 SANDBOX = ("127.0.0.1", 5080)
 TRUNKS = (
@@ -44,3 +44,23 @@ def test_without_a_trunk_numbers_go_to_the_sandbox():
 def test_unroutable(target):
     with pytest.raises(Unroutable):
         route(target, TRUNKS, SANDBOX)
+
+
+BYOC = Trunk("byoc", "sip:byoc.carrier.example:5090", prefixes=("+999",), sid="BY" + "e" * 32,
+             accounts=frozenset({"acct-1"}))  # fmt: skip
+
+
+def test_a_byoc_trunk_carries_a_number_whatever_its_prefixes():
+    found = route("+442071838750", (*TRUNKS, BYOC), SANDBOX, byoc=BYOC)
+    assert (found.trunk, found.request_uri) == ("byoc", "sip:+442071838750@byoc.carrier.example:5090")
+    # SIP URIs go direct even then: the seed says Byoc only routes phone numbers.
+    assert route("sip:bob@127.0.0.1:5070", (BYOC,), SANDBOX, byoc=BYOC).trunk is None
+
+
+def test_a_byoc_sid_names_a_trunk_only_for_its_accounts():
+    trunks = (*TRUNKS, BYOC)
+    assert byoc_trunk(trunks, "BY" + "E" * 32, "acct-1") is BYOC  # sids in any case
+    assert byoc_trunk(trunks, "BY" + "e" * 32, "acct-2") is None
+    assert byoc_trunk(trunks, "BY" + "f" * 32, "acct-1") is None
+    open_trunk = Trunk("open", "sip:open.example", sid="BY" + "0" * 32)
+    assert byoc_trunk((open_trunk,), "BY" + "0" * 32, "anyone") is open_trunk
