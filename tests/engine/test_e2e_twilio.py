@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from starlette.responses import Response
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -241,11 +242,13 @@ def test_a_status_callback_app_that_fails_gets_the_retries_and_the_call_still_en
     assert twilio.calls(call.sid).fetch().status == "completed"
 
 
-def test_inline_twiml_and_unroutable_client(twilio, webapp):
-    call = twilio.calls.create(to="client:alice", from_=FROM, twiml="<Response><Say>Hi</Say></Response>",
-                               status_callback=webapp.url("/status-client"))  # fmt: skip
-    final = wait_completed(webapp, "/status-client", call.sid)
-    assert final.params["CallStatus"] == "failed"
+def test_an_unregistered_client_is_refused_at_create(twilio, webapp):
+    with pytest.raises(TwilioRestException) as info:
+        twilio.calls.create(to="client:alice", from_=FROM, twiml="<Response><Say>Hi</Say></Response>",
+                            status_callback=webapp.url("/status-client"))  # fmt: skip
+    assert (info.value.status, info.value.code) == (400, 21211)
+    assert "client:alice, is not registered" in info.value.msg
+    assert twilio.calls.list(to="client:alice") == [], "no call was stored"
 
 
 def test_time_limit_ends_an_answered_call(twilio, webapp):
