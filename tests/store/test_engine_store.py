@@ -113,6 +113,24 @@ async def test_the_outbox_hands_each_due_callback_to_one_dispatcher(store):
     assert {i.id for i in expired} == {items[1].id, items[2].id}, "a lapsed claim is handed out again"
 
 
+async def test_a_callbacks_first_delivery_time_is_kept_once_written(store):
+    (call,) = await queued(store, 1)
+    (item,) = [outgoing(call, 0)]
+    await store.add_webhooks([item])
+    assert [w.first_attempt_at for w in await store.webhooks_of(call.id)] == [None]
+    first = T0 + timedelta(seconds=1)
+    await store.settle_webhook(item.id, state="pending", attempts=1, due_at=first + timedelta(seconds=5),
+                               last_status=503, first_attempt_at=first)  # fmt: skip
+    later = first + timedelta(seconds=5)
+    await store.settle_webhook(item.id, state="pending", attempts=2, due_at=later + timedelta(seconds=30),
+                               last_status=503, first_attempt_at=later)  # fmt: skip
+    (row,) = await store.webhooks_of(call.id)
+    assert (row.attempts, row.due_at, row.first_attempt_at) == (2, later + timedelta(seconds=30), first)
+    (claimed,) = [i for i in await store.claim_webhooks(row.due_at, row.due_at + timedelta(seconds=9), 100)
+                  if i.id == item.id]  # fmt: skip
+    assert claimed.first_attempt_at == first, "a claim hands it to the dispatcher: the horizon's origin"
+
+
 async def test_requests_and_notifications_are_kept_per_call(store):
     (call,) = await queued(store, 1)
     record = RequestRecord(

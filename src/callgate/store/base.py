@@ -59,6 +59,8 @@ class Outgoing:
     #: written already held until then by the dispatcher of the process that wrote it (see
     #: CallService.outbox): the others leave it alone unless that process dies
     lease_until: datetime | None = None
+    #: when its first delivery started (None until then): the retry horizon counts from it
+    first_attempt_at: datetime | None = None
 
 
 #: Builds the callbacks an event causes, from the call as it is after the event and the number of
@@ -207,6 +209,7 @@ class Store(Protocol):
         due_at: datetime,
         last_status: int | None,
         log: Sequence[RequestRecord] = (),
+        first_attempt_at: datetime | None = None,
     ) -> None: ...
     async def renew_webhooks(self, item_ids: Sequence[UUID], lease_until: datetime) -> None: ...
     async def webhooks_of(self, call_id: UUID) -> list[Outgoing]: ...
