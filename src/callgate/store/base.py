@@ -102,12 +102,14 @@ class NotificationRecord:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A worker's claim on a call."""
+    """A worker's claim on a call. `alive_at` is when its worker was last known alive (the claim, then
+    each heartbeat): a call whose worker was lost ended then."""
 
     call_id: UUID
     owner: str
     claimed_at: datetime
     lease_until: datetime
+    alive_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,9 @@ class Store(Protocol):
     async def call_versions(self, call_ids: Sequence[UUID]) -> dict[UUID, int]: ...
     async def queued_calls(self, limit: int, skip_accounts: Sequence[UUID] = ()) -> list[Call]: ...
     async def claim_call(self, call_id: UUID, owner: str, now: datetime, lease_until: datetime) -> bool: ...
-    async def renew_runs(self, owner: str, lease_until: datetime) -> None: ...
+    async def renew_runs(
+        self, owner: str, lease_until: datetime, alive_at: datetime | None = None
+    ) -> None: ...
     async def end_run(self, call_id: UUID) -> None: ...
     async def expired_runs(self, now: datetime, limit: int) -> list[Run]: ...
     async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool: ...

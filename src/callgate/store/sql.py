@@ -473,7 +473,9 @@ class SqlStore:
         call do not queue up behind each other: the losers skip it at once.
         """
         key = {"call_id": str(call_id)}
-        run = {**key, "owner": owner, "claimed_at": codec.naive(now), "lease_until": codec.naive(lease_until)}
+        claimed = codec.naive(now)
+        run = {**key, "owner": owner, "claimed_at": claimed, "lease_until": codec.naive(lease_until),
+               "alive_at": claimed}  # fmt: skip
 
         def claim(conn: Connection) -> bool:
             if conn.execute(self._call_status, key).scalar_one_or_none() != CallStatus.QUEUED.value:
@@ -488,9 +490,13 @@ class SqlStore:
         except sqlalchemy.exc.IntegrityError:
             return False
 
-    async def renew_runs(self, owner: str, lease_until: datetime) -> None:
-        until = codec.naive(lease_until)
-        query = update(call_runs).where(call_runs.c.owner == owner).values(lease_until=until)
+    async def renew_runs(self, owner: str, lease_until: datetime, alive_at: datetime | None = None) -> None:
+        """The heartbeat of `owner`: its runs are held until `lease_until`; `alive_at`, when given, is
+        the time it was known alive running them."""
+        values: dict[str, Any] = {"lease_until": codec.naive(lease_until)}
+        if alive_at is not None:
+            values["alive_at"] = codec.naive(alive_at)
+        query = update(call_runs).where(call_runs.c.owner == owner).values(**values)
         await self._tx(lambda conn: conn.execute(query))
 
     async def end_run(self, call_id: UUID) -> None:
@@ -867,6 +873,7 @@ def _run_from_row(r: Any) -> Run:
         owner=r["owner"],
         claimed_at=codec.aware(r["claimed_at"]),  # type: ignore[arg-type]
         lease_until=codec.aware(r["lease_until"]),  # type: ignore[arg-type]
+        alive_at=codec.aware(r["alive_at"]),
     )
 
 
