@@ -181,6 +181,14 @@ async def test_a_url_naming_rc_or_rp_gets_twilios_tries_and_no_later_delivery(
     assert len(await clean_store.requests_of(item.call_id)) == tries  # type: ignore[arg-type]
 
 
+async def test_a_url_that_cannot_be_requested_is_given_up_at_once(clean_store, client):
+    (item,) = callbacks("ftp://127.0.0.1/status", calls=1, each=1)
+    await clean_store.add_webhooks([item])
+    clock = FakeClock(T0)
+    (row,) = await follow(Dispatcher(clean_store, client, unsigned, clock=clock), clock, [item], until=T0)
+    assert (row.state, row.attempts) == ("failed", 1)
+
+
 async def test_a_restarted_dispatcher_goes_on_with_the_schedule_the_row_keeps(clean_store, client):
     (item,) = callbacks(f"http://127.0.0.1:{free_port()}/status", calls=1, each=1)
     await clean_store.add_webhooks([item])

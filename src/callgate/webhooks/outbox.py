@@ -25,7 +25,14 @@ from functools import partial
 from uuid import UUID, uuid4
 
 from callgate.store.base import NotificationRecord, Outgoing, RequestRecord, Store
-from callgate.webhooks.client import Attempt, Delivery, HeadersHook, WebhookClient, WebhookRequest
+from callgate.webhooks.client import (
+    Attempt,
+    Delivery,
+    ErrorCode,
+    HeadersHook,
+    WebhookClient,
+    WebhookRequest,
+)
 from callgate.webhooks.retry import RetrySchedule
 
 log = logging.getLogger("callgate.webhooks")
@@ -193,6 +200,8 @@ class Dispatcher:
         if delivery.ok:
             return "delivered", now
         if delivery.overrides.tries_given:  # #rc/#rp: the tries of this delivery were all it gets
+            return "failed", now
+        if delivery.final.error_code == ErrorCode.INVALID_URL:  # no later delivery can mend it
             return "failed", now
         due = self.schedule.next_due(deliveries=attempts, first_at=first_at, now=now, draw=self._draw())
         return ("failed", now) if due is None else ("pending", due)
