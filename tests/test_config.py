@@ -62,3 +62,20 @@ def test_a_trunks_byoc_sid_is_checked_and_carried():
     assert (trunk.sid, trunk.accounts) == ("BY" + "1" * 32, frozenset({"a"}))
     with pytest.raises(ValueError, match="sid"):
         Settings(trunks=[{"name": "t", "proxy": "sip:127.0.0.1:5070", "sid": "BY123"}])
+
+
+def test_failing_callbacks_are_retried_for_an_hour_by_default(monkeypatch):
+    for var in ("CALLGATE_WEBHOOK_DELIVERIES", "CALLGATE_WEBHOOK_RETRY_HORIZON_S", "CALLGATE_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings()
+    assert settings.webhook_retry_horizon_s >= 3600
+    assert settings.webhook_deliveries is None, "no cap on the deliveries: the horizon decides"
+    monkeypatch.setenv("CALLGATE_WEBHOOK_RETRY_HORIZON_S", "86400")
+    monkeypatch.setenv("CALLGATE_WEBHOOK_RETRY_S", "[0.5]")
+    assert (Settings().webhook_retry_horizon_s, Settings().webhook_retry_s) == (86400, [0.5])
+
+
+@pytest.mark.parametrize("waits", [[0.0], [1.0, -5.0]])
+def test_waits_between_deliveries_must_be_positive(waits):
+    with pytest.raises(ValueError, match="must be positive"):
+        Settings(webhook_retry_s=waits)

@@ -34,6 +34,7 @@ from callgate.engine.worker import Worker
 from callgate.store import SqlStore
 from callgate.store.base import Outgoing, Store
 from callgate.webhooks.outbox import Dispatcher
+from callgate.webhooks.retry import RetrySchedule
 
 
 @dataclass
@@ -102,8 +103,12 @@ async def start_engine(
         http,
         sign,
         clock=utcnow,
-        max_deliveries=settings.webhook_deliveries,
-        backoff_s=settings.webhook_retry_s or [1.0],
+        schedule=RetrySchedule(
+            waits_s=tuple(settings.webhook_retry_s or [1.0]),
+            max_wait_s=settings.webhook_retry_max_s,
+            horizon_s=settings.webhook_retry_horizon_s,
+            max_deliveries=settings.webhook_deliveries,
+        ),
         lease_s=settings.lease_s,
     )
     # The callbacks of a call's events go to this dispatcher as they are committed, held by it.

@@ -116,14 +116,25 @@ class Settings(BaseSettings):
     lease_s: float = Field(
         15.0, gt=0, description="seconds a worker's claim on a call lasts between heartbeats"
     )
-    webhook_deliveries: int = Field(
-        3,
-        ge=1,
-        description="deliveries of a status callback before it is given up (each with its #rc retries)",
+    webhook_retry_horizon_s: float = Field(
+        3600.0,
+        ge=0,
+        description="seconds after its first delivery that a failing callback is still delivered again "
+        "(the last delivery is made at the horizon); then it is given up",
     )
     webhook_retry_s: list[float] = Field(
         default_factory=lambda: [1.0, 5.0, 30.0],
-        description="seconds between deliveries of a failing callback (the last repeats)",
+        description="seconds before the first deliveries again of a failing callback; after the last, "
+        "each wait doubles up to webhook_retry_max_s (each drawn between its half and its whole)",
+    )
+    webhook_retry_max_s: float = Field(
+        300.0, gt=0, description="the longest wait between two deliveries of a failing callback"
+    )
+    webhook_deliveries: int | None = Field(
+        None,
+        ge=1,
+        description="at most this many deliveries of a failing callback (each with its URL's tries); "
+        "unset: until webhook_retry_horizon_s. A URL with #rc or #rp gets only the tries they say",
     )
     webhook_allow_loopback: bool = Field(True, description="allow webhooks to 127.0.0.0/8 and ::1")
     webhook_allow_private: bool = Field(
@@ -132,6 +143,13 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list, description="host names or CIDRs webhooks may reach even if not public"
     )
+
+    @field_validator("webhook_retry_s")
+    @classmethod
+    def _check_retry_s(cls, value: list[float]) -> list[float]:
+        if any(wait <= 0 for wait in value):
+            raise ValueError("the waits between deliveries of a callback must be positive")
+        return value
 
     @field_validator("http")
     @classmethod

@@ -1,6 +1,7 @@
 """kill -9 of `callgate serve` with a call live and its callbacks undelivered: after a restart, the
 call is finalised as Twilio reports a call its platform lost (completed, having been answered) and every
-callback reaches the application, none lost."""
+callback reaches the application, none lost. The lost calls end when their worker was last known alive
+(its heartbeat), so their duration and price leave out the time Callgate was down."""
 
 from __future__ import annotations
 
@@ -74,5 +75,63 @@ def test_a_crash_loses_no_callback_and_no_call(tmp_path, app):
         fetched = twilio.calls(call.sid).fetch()
         assert fetched.status == "completed"
         assert fetched.end_time is not None and fetched.duration is not None
+    finally:
+        server.stop()
+
+
+def test_calls_lost_in_a_crash_end_when_their_worker_was_last_alive(tmp_path, app):
+    # CALLGATE_LEASE_S=2: the worker's heartbeat, which records that it is alive, beats every 2/3 s.
+    heartbeat_s = 2 / 3
+    server = Serve(f"sqlite:///{tmp_path}/callgate.db", tmp_path, CALLGATE_LEASE_S="2",
+                   CALLGATE_RATES='{"+1": "0.0140"}')  # fmt: skip
+    account = server.create_account()
+    app.tokens.add(account["twilio"]["auth_token"])
+    app.route("/lost-status", lambda hit: Response("", status_code=204))
+    held = VoiceResponse()
+    held.pause(length=60)
+    app.route("/held", str(held))
+    first = VoiceResponse()
+    first.pause(length=3)
+    first.redirect(app.url("/held"))
+    server.start()
+    try:
+        twilio = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
+        twilio.api.base_url = server.base_url
+        events = ["ringing", "answered", "completed"]
+        callback = {"status_callback": app.url("/lost-status"), "status_callback_event": events}
+        # 0130 rings and never answers; 0100 answers.
+        ringing = twilio.calls.create(to="+14155550130", from_="+14155550199", twiml=str(held), **callback)
+        answered = twilio.calls.create(to="+14155550100", from_="+14155550199",
+                                       url=app.route("/first", str(first)), **callback)  # fmt: skip
+
+        def status_of(sid, status):
+            return lambda hits: [h for h in hits if h.path == "/lost-status" and h.params["CallSid"] == sid
+                                 and h.params["CallStatus"] == status]  # fmt: skip
+
+        app.wait_for(status_of(answered.sid, "in-progress"))
+        app.wait_for(status_of(ringing.sid, "ringing"))
+        app.wait_hits("/held")  # the answered call has been up 3 s, and goes on: kill -9 now
+        killed_at = time.time()
+        server.kill()
+        time.sleep(6)  # the scenario itself: Callgate stays down a while before it is restarted
+        server.start()
+        final = app.wait_for(status_of(answered.sid, "completed"), timeout=60)[0]
+        fetched = twilio.calls(answered.sid).fetch()
+        duration = int(fetched.duration)
+        # Up from its answer (StartTime, whole seconds) to the kill: the call ends at the last heartbeat
+        # before the kill (cut to the second), never after it, so the downtime is not counted.
+        alive_s = killed_at - fetched.start_time.timestamp()
+        assert alive_s - heartbeat_s - 2 <= duration <= alive_s, (duration, alive_s)
+        assert fetched.status == "completed"
+        assert (fetched.end_time - fetched.start_time).total_seconds() == duration
+        assert fetched.end_time.timestamp() <= killed_at
+        assert fetched.price == "-0.01400", "billed for the minute it was up, not for the downtime"
+        assert (final.params["CallDuration"], final.params["Duration"]) == (str(duration), "1")
+        # A call still ringing when its worker was lost failed, at the same moment.
+        lost = app.wait_for(status_of(ringing.sid, "failed"), timeout=60)[0]
+        fetched = twilio.calls(ringing.sid).fetch()
+        assert fetched.status == "failed" and fetched.start_time is None
+        assert killed_at - heartbeat_s - 2 <= fetched.end_time.timestamp() <= killed_at
+        assert lost.params["CallStatus"] == "failed"
     finally:
         server.stop()

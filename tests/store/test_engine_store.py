@@ -57,12 +57,23 @@ async def test_expired_runs_are_taken_over_once(store):
     await store.claim_call(call.id, "dead", T0, T0 + timedelta(seconds=1))
     later = T0 + timedelta(seconds=5)
     runs = [r for r in await store.expired_runs(later, 1000) if r.call_id == call.id]
-    assert runs == [Run(call.id, "dead", T0, T0 + timedelta(seconds=1))]
+    assert runs == [Run(call.id, "dead", T0, T0 + timedelta(seconds=1), alive_at=T0)]
     lease = later + timedelta(seconds=15)
     assert await store.take_over_run(runs[0], "alive", lease)
     assert not await store.take_over_run(runs[0], "other", lease), "the run moved already"
     await store.renew_runs("alive", lease + timedelta(seconds=30))
     assert call.id not in {r.call_id for r in await store.expired_runs(lease + timedelta(seconds=1), 1000)}
+
+
+async def test_a_heartbeat_records_when_its_worker_was_last_alive(store):
+    (call,) = await queued(store, 1)
+    await store.claim_call(call.id, "beating", T0, T0 + timedelta(seconds=15))
+    beat = T0 + timedelta(seconds=5, microseconds=250_000)
+    await store.renew_runs("beating", beat + timedelta(seconds=15), alive_at=beat)
+    await store.renew_runs("beating", beat + timedelta(seconds=20))  # a lease alone keeps the last beat
+    (run,) = [r for r in await store.expired_runs(beat + timedelta(seconds=21), 1000) if r.call_id == call.id]
+    assert (run.claimed_at, run.alive_at, run.lease_until) == (T0, beat, beat + timedelta(seconds=20))
+    await store.end_run(call.id)
 
 
 async def test_callbacks_are_written_with_the_event_or_not_at_all(store):
@@ -111,6 +122,24 @@ async def test_the_outbox_hands_each_due_callback_to_one_dispatcher(store):
     expired = [i for i in await store.claim_webhooks(later, later + timedelta(seconds=60), 100)
                if i.call_id == call.id]  # fmt: skip
     assert {i.id for i in expired} == {items[1].id, items[2].id}, "a lapsed claim is handed out again"
+
+
+async def test_a_callbacks_first_delivery_time_is_kept_once_written(store):
+    (call,) = await queued(store, 1)
+    (item,) = [outgoing(call, 0)]
+    await store.add_webhooks([item])
+    assert [w.first_attempt_at for w in await store.webhooks_of(call.id)] == [None]
+    first = T0 + timedelta(seconds=1)
+    await store.settle_webhook(item.id, state="pending", attempts=1, due_at=first + timedelta(seconds=5),
+                               last_status=503, first_attempt_at=first)  # fmt: skip
+    later = first + timedelta(seconds=5)
+    await store.settle_webhook(item.id, state="pending", attempts=2, due_at=later + timedelta(seconds=30),
+                               last_status=503, first_attempt_at=later)  # fmt: skip
+    (row,) = await store.webhooks_of(call.id)
+    assert (row.attempts, row.due_at, row.first_attempt_at) == (2, later + timedelta(seconds=30), first)
+    (claimed,) = [i for i in await store.claim_webhooks(row.due_at, row.due_at + timedelta(seconds=9), 100)
+                  if i.id == item.id]  # fmt: skip
+    assert claimed.first_attempt_at == first, "a claim hands it to the dispatcher: the horizon's origin"
 
 
 async def test_requests_and_notifications_are_kept_per_call(store):

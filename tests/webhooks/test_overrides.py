@@ -41,6 +41,7 @@ def test_every_override_is_read_and_the_fragment_is_dropped():
         retry_policy=frozenset({"ct", "rt", "4xx", "5xx"}),
         edges=("dublin", "ashburn"),
         sni=True,
+        tries_given=True,
     )
 
 
@@ -122,3 +123,23 @@ def test_retries_on():
     assert not any(default.retries_on(kind) for kind in ("rt", "4xx", "5xx"))
     everything = Overrides(retry_policy=frozenset({"all"}))
     assert all(everything.retries_on(kind) for kind in ("ct", "rt", "4xx", "5xx"))
+
+
+@pytest.mark.parametrize(
+    ("fragment", "given"),
+    [
+        ("", False),
+        ("ct=2000&rt=3000&tt=10000", False),
+        ("rc=1", True),  # Twilio's default, written out: still the URL's own say
+        ("rc=0", True),
+        ("rp=5xx", True),
+        ("rp=ct", True),
+        ("rc=abc", False),  # nothing usable: the outbox's schedule applies
+        ("rp=bogus", False),
+    ],
+)
+def test_rc_or_rp_in_the_fragment_decide_the_tries(fragment, given):
+    overrides, _ = Overrides.parse(fragment)
+    assert overrides.tries_given is given
+    again, _ = Overrides.parse(overrides.serialize())
+    assert again == overrides, "serialize keeps that the tries were given"

@@ -3,7 +3,9 @@
 With SQLite the worker runs inside `callgate serve`; with PostgreSQL several workers (processes or
 machines) share one database: a claim is a row in `call_runs` taken under SKIP LOCKED, renewed by a
 heartbeat, and a worker that stops renewing has its calls finalised by whichever worker notices, as
-Twilio reports a call its platform lost: `completed` if it had been answered, `failed` if not.
+Twilio reports a call its platform lost: `completed` if it had been answered, `failed` if not. Each
+heartbeat also writes when the worker was last known alive (`alive_at`): a lost call ends then, not
+when it is found, so the time the worker was down is neither counted in its duration nor billed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from callgate.core.events import CallEnded, CallEvent, CallFailed, CallUpdated
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.limiter import CpsLimiter
 from callgate.engine.runner import CallRunner, Engine
+from callgate.store.base import Run
 
 log = logging.getLogger("callgate.worker")
 
@@ -198,7 +201,9 @@ class Worker:
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
-                await self.engine.store.renew_runs(self.owner, self._lease())
+                now = self.engine.clock()
+                until = now + timedelta(seconds=self.lease_s)
+                await self.engine.store.renew_runs(self.owner, until, alive_at=now)
             except Exception:
                 log.exception("renewing leases failed")
 
@@ -238,21 +243,33 @@ class Worker:
                 continue
             call = await store.call_by_id(run.call_id)
             if call is not None and call.status not in TERMINAL:
-                await self._finalise_lost(call)
+                await self._finalise_lost(call, self._last_alive(run))
             await store.end_run(run.call_id)
             done += 1
         return done
 
-    async def _finalise_lost(self, call: Call) -> None:
-        now = self.engine.clock().replace(microsecond=0)
+    def _last_alive(self, run: Run) -> datetime:
+        """When the worker of an expired run was last known alive: its last heartbeat (a run claimed
+        before heartbeats wrote it: a lease's length before the lease ran out)."""
+        if run.alive_at is not None:
+            return run.alive_at
+        return max(run.claimed_at, run.lease_until - timedelta(seconds=self.lease_s))
+
+    async def _finalise_lost(self, call: Call, alive_at: datetime) -> None:
+        """End a call whose worker was lost at the last time that worker was known alive."""
+        end = alive_at.replace(microsecond=0)
         event: CallEvent
-        changes: dict[str, Any] = {"end_time": now}
+        changes: dict[str, Any] = {}
         if call.status is CallStatus.IN_PROGRESS:
             event = CallEnded({"by": "lost worker"})
             start = call.start_time
-            changes["duration_s"] = 0 if start is None else max(0, int((now - start).total_seconds()))
+            if start is not None:
+                end = max(end, start)  # it was alive when it answered, after the last heartbeat
+            duration = 0 if start is None else int((end - start).total_seconds())
+            changes.update(duration_s=duration, price=self.engine.calls.rates.price(call.to, duration))
         else:
             event = CallFailed({"reason": "lost worker"})
+        changes["end_time"] = end
         log.warning("call %s: its worker is gone; finalising it as %s", call.id, event.name)
         with contextlib.suppress(InvalidTransition):
             await self.engine.calls.apply(account_id=call.account_id, call_id=call.id, event=event, **changes)

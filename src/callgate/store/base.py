@@ -59,6 +59,8 @@ class Outgoing:
     #: written already held until then by the dispatcher of the process that wrote it (see
     #: CallService.outbox): the others leave it alone unless that process dies
     lease_until: datetime | None = None
+    #: when its first delivery started (None until then): the retry horizon counts from it
+    first_attempt_at: datetime | None = None
 
 
 #: Builds the callbacks an event causes, from the call as it is after the event and the number of
@@ -100,12 +102,14 @@ class NotificationRecord:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A worker's claim on a call."""
+    """A worker's claim on a call. `alive_at` is when its worker was last known alive (the claim, then
+    each heartbeat): a call whose worker was lost ended then."""
 
     call_id: UUID
     owner: str
     claimed_at: datetime
     lease_until: datetime
+    alive_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,9 @@ class Store(Protocol):
     async def call_versions(self, call_ids: Sequence[UUID]) -> dict[UUID, int]: ...
     async def queued_calls(self, limit: int, skip_accounts: Sequence[UUID] = ()) -> list[Call]: ...
     async def claim_call(self, call_id: UUID, owner: str, now: datetime, lease_until: datetime) -> bool: ...
-    async def renew_runs(self, owner: str, lease_until: datetime) -> None: ...
+    async def renew_runs(
+        self, owner: str, lease_until: datetime, alive_at: datetime | None = None
+    ) -> None: ...
     async def end_run(self, call_id: UUID) -> None: ...
     async def expired_runs(self, now: datetime, limit: int) -> list[Run]: ...
     async def take_over_run(self, run: Run, owner: str, lease_until: datetime) -> bool: ...
@@ -207,6 +213,7 @@ class Store(Protocol):
         due_at: datetime,
         last_status: int | None,
         log: Sequence[RequestRecord] = (),
+        first_attempt_at: datetime | None = None,
     ) -> None: ...
     async def renew_webhooks(self, item_ids: Sequence[UUID], lease_until: datetime) -> None: ...
     async def webhooks_of(self, call_id: UUID) -> list[Outgoing]: ...

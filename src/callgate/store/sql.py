@@ -180,10 +180,10 @@ class SqlStore:
         self._insert_request_sql = codec.insert_sql(paramstyle, requests_log)
         mark = codec.placeholders(paramstyle, 1)[0]
         self._count_status_sql = f"SELECT count(*) FROM webhooks WHERE call_id = {mark} AND kind = 'status'"
-        m = codec.placeholders(paramstyle, 5)
+        m = codec.placeholders(paramstyle, 6)
         self._settle_webhook_sql = (
             f"UPDATE webhooks SET state = {m[0]}, attempts = {m[1]}, due_at = {m[2]}, last_status = {m[3]}, "
-            f"lease_until = NULL WHERE id = {m[4]}"
+            f"first_attempt_at = COALESCE(first_attempt_at, {m[4]}), lease_until = NULL WHERE id = {m[5]}"
         )
         # PostgreSQL: rows another node's worker or dispatcher holds are skipped, not waited for.
         locking = not self.is_sqlite
@@ -473,7 +473,9 @@ class SqlStore:
         call do not queue up behind each other: the losers skip it at once.
         """
         key = {"call_id": str(call_id)}
-        run = {**key, "owner": owner, "claimed_at": codec.naive(now), "lease_until": codec.naive(lease_until)}
+        claimed = codec.naive(now)
+        run = {**key, "owner": owner, "claimed_at": claimed, "lease_until": codec.naive(lease_until),
+               "alive_at": claimed}  # fmt: skip
 
         def claim(conn: Connection) -> bool:
             if conn.execute(self._call_status, key).scalar_one_or_none() != CallStatus.QUEUED.value:
@@ -488,9 +490,13 @@ class SqlStore:
         except sqlalchemy.exc.IntegrityError:
             return False
 
-    async def renew_runs(self, owner: str, lease_until: datetime) -> None:
-        until = codec.naive(lease_until)
-        query = update(call_runs).where(call_runs.c.owner == owner).values(lease_until=until)
+    async def renew_runs(self, owner: str, lease_until: datetime, alive_at: datetime | None = None) -> None:
+        """The heartbeat of `owner`: its runs are held until `lease_until`; `alive_at`, when given, is
+        the time it was known alive running them."""
+        values: dict[str, Any] = {"lease_until": codec.naive(lease_until)}
+        if alive_at is not None:
+            values["alive_at"] = codec.naive(alive_at)
+        query = update(call_runs).where(call_runs.c.owner == owner).values(**values)
         await self._tx(lambda conn: conn.execute(query))
 
     async def end_run(self, call_id: UUID) -> None:
@@ -571,10 +577,13 @@ class SqlStore:
         due_at: datetime,
         last_status: int | None,
         log: Sequence[RequestRecord] = (),
+        first_attempt_at: datetime | None = None,
     ) -> None:
-        """Record a delivery's outcome, and its attempts in the request log, in one transaction."""
+        """Record a delivery's outcome, and its attempts in the request log, in one transaction. The
+        first delivery's start is kept once written (`first_attempt_at`: the retry horizon's origin)."""
         logged = [_request_row(_request_values(r), self._bind_time) for r in log]
-        outcome = (state, attempts, self._bind_time(due_at), last_status, str(item_id))
+        first = self._bind_time(first_attempt_at)
+        outcome = (state, attempts, self._bind_time(due_at), last_status, first, str(item_id))
 
         def settle(conn: Connection) -> None:
             if logged:
@@ -864,6 +873,7 @@ def _run_from_row(r: Any) -> Run:
         owner=r["owner"],
         claimed_at=codec.aware(r["claimed_at"]),  # type: ignore[arg-type]
         lease_until=codec.aware(r["lease_until"]),  # type: ignore[arg-type]
+        alive_at=codec.aware(r["alive_at"]),
     )
 
 
@@ -883,6 +893,7 @@ def _webhook_values(item: Outgoing) -> dict[str, Any]:
         "state": item.state,
         "lease_until": codec.naive(item.lease_until),
         "last_status": item.last_status,
+        "first_attempt_at": codec.naive(item.first_attempt_at),
     }
 
 
@@ -910,6 +921,7 @@ def _webhook_from_row(r: Any) -> Outgoing:
         attempts=r["attempts"],
         state=r["state"],
         last_status=r["last_status"],
+        first_attempt_at=codec.aware(r["first_attempt_at"]),
     )
 
 

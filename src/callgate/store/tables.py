@@ -102,6 +102,8 @@ call_runs = Table(
     Column("owner", String(64), nullable=False),
     Column("claimed_at", DateTime(), nullable=False),
     Column("lease_until", DateTime(), nullable=False, index=True),
+    # the last heartbeat (or the claim): when the worker was last known alive, running the call (0005)
+    Column("alive_at", DateTime()),
 )
 
 # The durable outbox: every callback is written in the transaction of the event that causes it, and
@@ -125,6 +127,8 @@ webhooks = Table(
     Column("state", String(16), nullable=False),
     Column("lease_until", DateTime()),
     Column("last_status", Integer()),
+    # when the first delivery started: the retry horizon counts from it (0005)
+    Column("first_attempt_at", DateTime()),
     Index("ix_webhooks_state_due", "state", "due_at"),
 )
 

@@ -4,9 +4,13 @@ Callbacks are written to the `webhooks` table in the transaction of the event th
 dispatcher claims the due ones (a lease renewed while the delivery lasts, so dispatchers on several
 nodes share the table and a crashed one's claims come back within `lease_s`), sends each through
 `WebhookClient` (which applies the URL's connection overrides and retries within one delivery) and marks
-it delivered, or schedules another delivery with backoff until `max_deliveries` is spent, then marks it
-failed. Every attempt is logged. One call's callbacks go out one at a time, in the order they were
-claimed (the order of their events), so an application sees `initiated` before `ringing`.
+it delivered, or keeps it pending with the time of its next delivery (`due_at`, backoff with jitter,
+see retry.py) until the schedule's horizon, counted from its first delivery (`first_attempt_at`), has
+passed; then it is marked failed. The row keeps both times, so a restarted dispatcher goes on with the
+schedule where the last one left it. A URL whose overrides name `#rc` or `#rp` gets the tries they say
+and no later delivery, as on Twilio. Every attempt is logged. One call's callbacks go out one at a time,
+in the order they were claimed (the order of their events), so an application sees `initiated` before
+`ringing`; one delivered again later may arrive after the next ones (SequenceNumber orders them).
 """
 
 from __future__ import annotations
@@ -14,13 +18,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from uuid import UUID, uuid4
 
 from callgate.store.base import NotificationRecord, Outgoing, RequestRecord, Store
-from callgate.webhooks.client import Attempt, HeadersHook, WebhookClient, WebhookRequest
+from callgate.webhooks.client import (
+    Attempt,
+    Delivery,
+    ErrorCode,
+    HeadersHook,
+    WebhookClient,
+    WebhookRequest,
+)
+from callgate.webhooks.retry import RetrySchedule
 
 log = logging.getLogger("callgate.webhooks")
 
@@ -33,8 +46,8 @@ class Dispatcher:
         sign: Callable[[Outgoing], Awaitable[HeadersHook]],
         *,
         clock: Callable[[], datetime],
-        max_deliveries: int = 3,
-        backoff_s: Sequence[float] = (1.0, 5.0, 30.0),
+        schedule: RetrySchedule | None = None,
+        draw: Callable[[], float] = random.random,
         concurrency: int = 64,
         poll_s: float = 0.5,
         lease_s: float = 15.0,
@@ -45,8 +58,8 @@ class Dispatcher:
         self.client = client
         self.sign = sign
         self.clock = clock
-        self.max_deliveries = max_deliveries
-        self.backoff_s = tuple(backoff_s)
+        self.schedule = schedule if schedule is not None else RetrySchedule()
+        self._draw = draw  # the jitter of the backoff: uniform in [0, 1)
         self.poll_s = poll_s
         self.lease_s = lease_s
         self._concurrency = concurrency
@@ -94,6 +107,11 @@ class Dispatcher:
             # next dispatcher to look (this process restarted, or another node) takes it.
             with contextlib.suppress(Exception):
                 await self.store.renew_webhooks(list(self._held), self.clock() - timedelta(seconds=1))
+
+    async def drain(self) -> None:
+        """Wait until every delivery under way (and those queued behind them) has been settled."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
 
     async def _run(self) -> None:
         while True:
@@ -147,6 +165,7 @@ class Dispatcher:
     async def _deliver(self, item: Outgoing) -> None:
         try:
             headers_for = await self.sign(item)
+            first_at = item.first_attempt_at or self.clock()
             delivery = await self.client.send(
                 WebhookRequest(
                     url=item.url, method=item.method, params=list(item.params), headers_for=headers_for
@@ -154,19 +173,14 @@ class Dispatcher:
             )
             attempts = item.attempts + 1
             now = self.clock()
-            if delivery.ok:
-                state, due = "delivered", now
-            elif attempts >= self.max_deliveries:
-                state, due = "failed", now
-            else:
-                wait = self.backoff_s[min(attempts - 1, len(self.backoff_s) - 1)]
-                state, due = "pending", now + timedelta(seconds=wait)
+            state, due = self._outcome(delivery, attempts, first_at, now)
             await self.store.settle_webhook(
                 item.id,
                 state=state,
                 attempts=attempts,
                 due_at=due,
                 last_status=delivery.final.status,
+                first_attempt_at=first_at,
                 log=[request_record(item.account_id, item.call_id, item.kind, a) for a in delivery.attempts],
             )
             if state == "failed" and item.call_id is not None:
@@ -178,6 +192,19 @@ class Dispatcher:
             log.exception("callback %s to %s could not be delivered", item.id, item.url)
         finally:
             self._held.discard(item.id)
+
+    def _outcome(
+        self, delivery: Delivery, attempts: int, first_at: datetime, now: datetime
+    ) -> tuple[str, datetime]:
+        """The callback's state after its `attempts`-th delivery, and when it is next due."""
+        if delivery.ok:
+            return "delivered", now
+        if delivery.overrides.tries_given:  # #rc/#rp: the tries of this delivery were all it gets
+            return "failed", now
+        if delivery.final.error_code == ErrorCode.INVALID_URL:  # no later delivery can mend it
+            return "failed", now
+        due = self.schedule.next_due(deliveries=attempts, first_at=first_at, now=now, draw=self._draw())
+        return ("failed", now) if due is None else ("pending", due)
 
     async def _give_up(self, item: Outgoing, final: Attempt) -> None:
         """A callback that never got through is a warning in the call's notifications, as Twilio's

@@ -14,6 +14,9 @@ the URL without it.
     e     egress edge location(s), comma separated        edge names       (any)
     sni   use TLS Server Name Indication                  y, n             (always)
 
+A URL that names `rc` or `rp` (with a value that can be used) decides how many tries a callback gets:
+1 + rc, as on Twilio, and the outbox does not deliver it again later (see outbox.py).
+
 A value that cannot be used does not fail the webhook: it is noted as an `OverrideWarning` (with
 Twilio's error code where Twilio has one: 11243 retry policy invalid, 11240 edge location invalid)
 and the default, or the nearest bound for an out-of-range number, is used instead. Callgate has one
@@ -61,6 +64,8 @@ class Overrides:
     retry_policy: frozenset[str] = DEFAULT_RETRY_POLICY
     edges: tuple[str, ...] = ()
     sni: bool | None = None
+    #: the fragment set rc or rp: these tries are all a callback gets (no later deliveries)
+    tries_given: bool = False
 
     def retries_on(self, failure: str) -> bool:
         """Whether a failure of this kind ("ct", "rt", "4xx", "5xx") is retried."""
@@ -72,6 +77,7 @@ class Overrides:
         values: dict[str, int] = {}
         warnings: list[OverrideWarning] = []
         policy = DEFAULT_RETRY_POLICY
+        policy_given = False
         edges: tuple[str, ...] = ()
         sni: bool | None = None
         for pair in fragment.split("&"):
@@ -84,7 +90,9 @@ class Overrides:
                 if number is not None:
                     values[name] = number
             elif name == "rp":
-                policy = _policy(value, warnings)
+                given = _policy(value, warnings)
+                policy = given or DEFAULT_RETRY_POLICY
+                policy_given = given is not None
             elif name == "e":
                 edges = _edges(value, warnings)
             elif name == "sni":
@@ -103,6 +111,7 @@ class Overrides:
             retry_policy=policy,
             edges=edges,
             sni=sni,
+            tries_given=policy_given or "rc" in values,
         )
         return overrides, tuple(warnings)
 
@@ -120,6 +129,8 @@ class Overrides:
                 pairs.append(f"{name}={mine}")
         if self.retry_policy != defaults.retry_policy:
             pairs.append("rp=" + ",".join(p for p in RETRY_POLICIES if p in self.retry_policy))
+        elif self.tries_given and self.retry_count == defaults.retry_count:
+            pairs.append(f"rc={self.retry_count}")  # rc=1 written out: the tries stay given
         if self.edges:
             pairs.append("e=" + ",".join(self.edges))
         if self.sni is not None:
@@ -141,7 +152,8 @@ def _number(name: str, value: str, warnings: list[OverrideWarning]) -> int | Non
     return clamped
 
 
-def _policy(value: str, warnings: list[OverrideWarning]) -> frozenset[str]:
+def _policy(value: str, warnings: list[OverrideWarning]) -> frozenset[str] | None:
+    """The retry policy of an rp value, or None if it names none that can be used."""
     tokens = [t.strip().lower() for t in value.split(",") if t.strip()]
     bad = [t for t in tokens if t not in RETRY_POLICIES]
     if bad:
@@ -152,7 +164,7 @@ def _policy(value: str, warnings: list[OverrideWarning]) -> frozenset[str]:
     if not good:
         if not bad:
             warnings.append(OverrideWarning(RETRY_POLICY_INVALID, "rp names no retry policy"))
-        return DEFAULT_RETRY_POLICY
+        return None
     return good
 
 
