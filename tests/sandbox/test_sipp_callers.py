@@ -61,3 +61,12 @@ async def test_an_rfc_2543_caller_without_branches(sandbox, tmp_path):
     scenario = tmp_path / "uac_2543.xml"
     scenario.write_text(text)
     assert await sipp(sandbox, tmp_path, ["-sf", str(scenario), "-mi", "127.0.0.1"], "+14155550160") == 0
+
+
+async def test_requests_of_no_call_get_their_final_responses(sandbox, tmp_path):
+    """OPTIONS 200, a BYE and a CANCEL of nothing 481; a malformed request 400 (the endpoint the
+    sandbox shares with the engine answers it)."""
+    assert await sipp(sandbox, tmp_path, ["-sf", str(SCENARIOS / "uac_strays.xml")], "+14155550100") == 0
+    malformed = Path(__file__).parents[1] / "telephony" / "aio" / "scenarios" / "uac_malformed.xml"
+    assert await sipp(sandbox, tmp_path, ["-sf", str(malformed)], "+14155550100") == 0
+    assert sandbox._calls == {}

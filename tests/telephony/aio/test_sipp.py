@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from callgate.telephony.aio.dialer import Dialer
 from callgate.telephony.aio.endpoint import SipEndpoint
 from callgate.telephony.aio.leg import CallLeg, Outcome
 from tests.telephony.aio.peers import SCENARIOS, Sipp, free_tcp_port
@@ -191,3 +192,38 @@ async def test_idle_tcp_connections_are_closed(tmp_path):
         assert sipp.destination not in tcp.connections
     finally:
         tcp.close()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_the_engine_gives_requests_no_call_claims_their_final_responses(tmp_path, transport):
+    """SIPp sends the engine's SIP port (the `Dialer`'s endpoints, as `callgate serve` opens them) an
+    OPTIONS, a BYE and a CANCEL of nothing, an INVITE (ACKing the 480), a MESSAGE and an unknown
+    method, and expects each final response (tests/telephony/aio/scenarios/uac_unclaimed.xml)."""
+    dialer = await Dialer.open("127.0.0.1", 0)
+    try:
+        endpoint = dialer.udp if transport == "udp" else dialer.tcp
+        assert endpoint is not None
+        host, port = endpoint.local_address
+        scenario = ["-sf", str(SCENARIOS / "uac_unclaimed.xml"), f"{host}:{port}"]
+        sipp = Sipp(scenario, tmp_path, tcp=transport == "tcp")
+        assert await sipp.finished() == 0, _sipp_errors(tmp_path)
+        # Every transaction has had its answer: what is left only waits out Timer J, or I (the
+        # ACKed 480), none of them for a user.
+        assert all(tx.answered for tx, _ in endpoint.layer._servers.values())
+    finally:
+        dialer.close()
+
+
+async def test_the_engine_answers_a_malformed_request_400(tmp_path):
+    dialer = await Dialer.open("127.0.0.1", 0)
+    try:
+        host, port = dialer.udp.local_address
+        scenario = ["-sf", str(SCENARIOS / "uac_malformed.xml"), f"{host}:{port}"]
+        assert await Sipp(scenario, tmp_path).finished() == 0, _sipp_errors(tmp_path)
+        assert dialer.udp.layer._servers == {}  # a stateless answer: nothing kept
+    finally:
+        dialer.close()
+
+
+def _sipp_errors(workdir) -> str:
+    return "\n".join(path.read_text(errors="replace")[-3000:] for path in workdir.glob("*_errors.log"))

@@ -214,6 +214,21 @@ def test_requests_without_a_3261_branch_match_by_their_other_fields():
     assert isinstance(second, RequestReceived) and second.transaction is not event.transaction
 
 
+def test_a_cancel_matches_the_invite_of_its_branch_or_of_its_other_fields():
+    """RFC 3261 9.2: the CANCEL of an INVITE names the INVITE's server transaction, with a 3261
+    branch or, from an RFC 2543 element, with the same Request-URI, Call-ID, From tag, CSeq and Via."""
+    layer = TransactionLayer(SipTimers())
+    for invite in (request("INVITE", branch="z9hG4bKc1"), old_style("INVITE")):
+        layer.receive_datagram(invite.serialize(), PEER, now=0.0)
+    drain(layer)
+    assert layer.matches_invite(request("CANCEL", branch="z9hG4bKc1"))
+    assert layer.matches_invite(old_style("CANCEL"))
+    assert not layer.matches_invite(request("CANCEL", branch="z9hG4bKc2"))
+    assert not layer.matches_invite(old_style("CANCEL", cseq=2))
+    layer.receive_datagram(request("OPTIONS", branch="z9hG4bKc3").serialize(), PEER, now=0.0)
+    assert not layer.matches_invite(request("CANCEL", branch="z9hG4bKc3"))  # an OPTIONS' branch
+
+
 def test_the_ack_of_a_2xx_reaches_the_user_even_when_it_matches_the_invite():
     layer = TransactionLayer(SipTimers())
     invite = old_style("INVITE")

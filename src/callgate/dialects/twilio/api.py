@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -24,6 +24,7 @@ from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.http import (
     PageRequest,
     authenticate,
+    client_gone,
     page_path,
     paging_filters,
     query_form,
@@ -102,6 +103,8 @@ class CompatApi:
                 return await handler(request, flavor, account)
             except ApiError as exc:
                 return flavor.error_response(exc, request.url.path, exc.all_errors)
+            except ClientDisconnect:
+                return client_gone(request)
             except Exception:
                 # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
                 log.exception("%s %s failed", request.method, request.url.path)

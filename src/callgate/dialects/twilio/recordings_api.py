@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -27,7 +27,14 @@ from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
-from callgate.dialects.twilio.http import PageRequest, authenticate, query_form, read_form, services
+from callgate.dialects.twilio.http import (
+    PageRequest,
+    authenticate,
+    client_gone,
+    query_form,
+    read_form,
+    services,
+)
 from callgate.dialects.twilio.render import account_path, rfc2822
 from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _method, _url
 from callgate.dialects.twilio.webhook import recording_sid
@@ -417,6 +424,8 @@ def _endpoint(
             return await handler(request, flavor, account_id)
         except ApiError as exc:
             return flavor.error_response(exc, request.url.path, exc.all_errors)
+        except ClientDisconnect:
+            return client_gone(request)
         except Exception:
             # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
             log.exception("%s %s failed", request.method, request.url.path)

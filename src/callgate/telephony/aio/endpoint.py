@@ -9,9 +9,11 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.sip.layer import (
     Address,
     LayerEvent,
+    ParseFailed,
     RequestReceived,
     ServerTransaction,
     StrayResponse,
@@ -21,13 +23,16 @@ from callgate.telephony.sip.layer import (
 from callgate.telephony.sip.message import Request, Response, response_for
 from callgate.telephony.sip.timers import SipTimers
 from callgate.telephony.sip.transaction import Event, Terminated, TimedOut
+from callgate.telephony.sip.unclaimed import answer, bad_request
 
 log = logging.getLogger(__name__)
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
     """A SIP UDP endpoint. Client transactions report to their own queues; new requests and stray
-    responses go to the callbacks the user agent sets."""
+    responses go to the callbacks the user agent sets. Until it sets `on_request`, every new request
+    gets its final response from `callgate.telephony.sip.unclaimed` (`answer_unclaimed`); a request
+    that does not parse gets a 400 where it can (`bad_request`)."""
 
     #: the transport named in our Via headers and Contact
     via_transport = "UDP"
@@ -41,7 +46,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._queues: dict[int, asyncio.Queue[Event]] = {}
         # Requests and stray responses of a known Call-ID go to that call's handlers; the rest (new
         # INVITEs, say) to `on_request` / `on_stray_response`.
-        self.on_request: Callable[[RequestReceived], None] = lambda event: None
+        self.on_request: Callable[[RequestReceived], None] = self.answer_unclaimed
         self.on_stray_response: Callable[[StrayResponse], None] = lambda event: None
         self._calls: dict[str, tuple[Callable[[RequestReceived], None], Callable[[StrayResponse], None]]] = {}
         # Datagrams leave together once per turn of the event loop (see `_send`).
@@ -120,6 +125,17 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self.layer.respond(transaction, response, self._loop.time())
         self._pump()
 
+    def answer_unclaimed(self, event: RequestReceived) -> None:
+        """Give a request that no call claims its final response now, so its transaction ends
+        (`callgate.telephony.sip.unclaimed`: 200 to OPTIONS, 481 outside a dialog, 480 to INVITE)."""
+        request, tx = event.request, event.transaction
+        if tx is None:
+            return  # an ACK of a 2xx, of no call of ours: nothing answers an ACK
+        matches = request.method == "CANCEL" and self.layer.matches_invite(request)
+        response = answer(request, to_tag=token_hex(6), matches_invite=matches)
+        if response is not None:
+            self.respond(tx, response)
+
     # the pump: send, dispatch, re-arm the one timer
 
     def _send(self, data: bytes, destination: Address) -> None:
@@ -179,6 +195,12 @@ class SipEndpoint(asyncio.DatagramProtocol):
         elif isinstance(event, StrayResponse):
             handlers = self._calls.get(event.response.headers.get("Call-ID") or "")
             self._guarded(handlers[1] if handlers else self.on_stray_response, event)
+        elif isinstance(event, ParseFailed):
+            log.debug("unparsable SIP message from %s:%s: %s", *event.source, event.reason)
+            response = bad_request(event.data, event.reason, to_tag=token_hex(6))
+            if response is not None:
+                self.layer.respond_statelessly(response, event.source)
+                self._pump()
 
     def _guarded(self, callback: Callable[[Any], None], event: RequestReceived | StrayResponse) -> None:
         """Run a user agent's callback; if it fails, log it and answer the request 500 (RFC 3261

@@ -5,7 +5,8 @@ Feed it datagrams (`receive_datagram`) and timer expiries; it says what to send 
 Responses match a client transaction by the top Via branch and the CSeq method; requests match a
 server transaction by branch and method (an ACK matches its INVITE's). A new request becomes a server
 transaction and a `RequestReceived` event; a 2xx to an INVITE whose transaction is gone (a
-retransmission the dialog must ACK again) is a `StrayResponse`; garbage is a `ParseFailed`.
+retransmission the dialog must ACK again) is a `StrayResponse`; garbage is a `ParseFailed`, which
+the user may answer outside any transaction (`respond_statelessly`, a 400 for a request).
 """
 
 from __future__ import annotations
@@ -63,8 +64,11 @@ class StrayResponse:
 
 @dataclass(frozen=True, slots=True)
 class ParseFailed:
+    """A message that did not parse, for `reason`; `data` holds a datagram's bytes (for a 400)."""
+
     source: Address
     reason: str
+    data: bytes = b""
 
 
 LayerEvent = TransactionEvent | RequestReceived | StrayResponse | ParseFailed
@@ -119,6 +123,16 @@ class TransactionLayer:
         if destination is not None:
             self._flush(transaction, destination)
 
+    def respond_statelessly(self, response: Response, source: Address) -> None:
+        """Send `response` outside any transaction (RFC 3261 8.2.7), to where its top Via says the
+        request that came from `source` wants it (18.2.2)."""
+        reply_to = source if self.reliable else _reply_address(response.vias[0], source)
+        self._outbox.append((response.serialize(), reply_to))
+
+    def matches_invite(self, cancel: Request) -> bool:
+        """Whether `cancel` matches a live INVITE server transaction (RFC 3261 9.2)."""
+        return (_server_key(cancel), "INVITE") in self._servers
+
     # what the socket calls
 
     def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
@@ -127,7 +141,7 @@ class TransactionLayer:
         try:
             message = parse_datagram(data)
         except RemoteProtocolError as exc:
-            self._events.append(ParseFailed(source, exc.reason))
+            self._events.append(ParseFailed(source, exc.reason, data))
             return
         self.receive_message(message, source, now)
 
@@ -186,15 +200,8 @@ class TransactionLayer:
         self._flush(tx, destination)
 
     def _request(self, request: Request, source: Address, now: float) -> None:
-        top = request.vias[0]
         method = "INVITE" if request.method == "ACK" else request.method
-        branch = top.branch or ""
-        if not branch.startswith("z9hG4bK"):
-            # RFC 3261 17.2.3: a request from an RFC 2543 element has no usable branch; its transaction
-            # is named by the Request-URI, Call-ID, From tag, CSeq number and top Via instead. (The ACK
-            # of a 2xx goes to the Contact, so a changed Request-URI keeps it out of the INVITE's.)
-            sent_by = f"{top.host}:{top.port or 5060}"
-            branch = f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{request.cseq.seq}|{sent_by}"
+        branch = _server_key(request)
         _stamp_via(request, source)
         entry = self._servers.get((branch, method))
         if entry is not None:
@@ -211,7 +218,8 @@ class TransactionLayer:
             return
         cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
         server = cls(request, reliable=self.reliable, timers=self.timers, now=now)
-        reply_to = source if self.reliable else _reply_address(request, source)  # 18.2.2: same connection
+        # 18.2.2: on a stream, the same connection
+        reply_to = source if self.reliable else _reply_address(request.vias[0], source)
         self._servers[(branch, method)] = (server, reply_to)
         self._where[id(server)] = (self._servers, (branch, method))
         self._events.append(RequestReceived(request, source, server))
@@ -244,6 +252,21 @@ class TransactionLayer:
             table.pop(key, None)
 
 
+def _server_key(request: Request) -> str:
+    """What names a request's server transaction, with its method: the top Via's branch.
+
+    RFC 3261 17.2.3: a request from an RFC 2543 element has no usable branch; its transaction is named
+    by the Request-URI, Call-ID, From tag, CSeq number and top Via instead. (The ACK of a 2xx goes to
+    the Contact, so a changed Request-URI keeps it out of the INVITE's; a CANCEL has all of them equal
+    to its INVITE's, 9.2.)"""
+    top = request.vias[0]
+    branch = top.branch or ""
+    if branch.startswith("z9hG4bK"):
+        return branch
+    sent_by = f"{top.host}:{top.port or 5060}"
+    return f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{request.cseq.seq}|{sent_by}"
+
+
 def _stamp_via(request: Request, source: Address) -> None:
     """RFC 3261 18.2.1 and RFC 3581 4: note in the top Via where the request really came from, so
     every response (which echoes the Via) carries `received` and a filled-in `rport`."""
@@ -264,9 +287,9 @@ def _stamp_via(request: Request, source: Address) -> None:
             return
 
 
-def _reply_address(request: Request, source: Address) -> Address:
-    """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport): the packet's source on UDP."""
-    via = request.vias[0]
+def _reply_address(via: Via, source: Address) -> Address:
+    """Where responses go, by the request's top Via (RFC 3261 18.2.2 with RFC 3581 rport): the
+    packet's source on UDP."""
     if "rport" in via.params or "received" in via.params:
         return source
     return (source[0], via.port or 5060)

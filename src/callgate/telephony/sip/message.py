@@ -259,6 +259,13 @@ def _parse_head(head: str) -> Request | Response:
     return message
 
 
+def parse_head(data: bytes) -> Request | Response:
+    """The start line and headers of a datagram, unchecked and without the body: enough to answer a
+    request that `parse_datagram` refused (a 400 echoes its Via, From, To, Call-ID and CSeq)."""
+    head, _ = _split(data)
+    return _parse_head(head)
+
+
 def parse_datagram(data: bytes) -> Request | Response:
     """The one message a UDP datagram holds (RFC 3261 18.3)."""
     head, body = _split(data)
