@@ -112,6 +112,8 @@ def signalwire_fields() -> set[str]:
 
 @dataclass(frozen=True)
 class Face:
+    """One face: the headings of its two tables, its seed files, and how to read their names."""
+
     name: str
     parameters_table: str
     fields_table: str
