@@ -148,6 +148,11 @@ def test_response_has_every_field_of_the_call_schema(live, account):
     assert set(call) == CALL_FIELDS
     assert call["to_formatted"] == "+442071838750"
     assert call["queue_time"] == "0"
+    # What an outbound call that has not been placed yet says (docs/COMPATIBILITY.md, the contract table).
+    assert call["date_updated"] == call["date_created"]
+    for always_null in ("phone_number_sid", "forwarded_from", "group_sid", "caller_name", "trunk_sid"):
+        assert call[always_null] is None, always_null
+    assert call["parent_call_sid"] is None and call["answered_by"] is None
     parsedate_to_datetime(call["date_created"])  # RFC 2822
     assert call["date_created"].endswith("+0000")
     base = f"/2010-04-01/Accounts/{auth[0]}/Calls/{call['sid']}"
