@@ -134,8 +134,9 @@ def test_a_dialled_call_that_was_not_answered_has_a_start_time(twilio, webapp):
 
 
 def test_byoc_routes_through_its_trunk_with_call_reason_as_subject(twilio, webapp, carrier):
+    """The carrier also checks that the INVITE's From user is the CallerId, not From."""
     call = twilio.calls.create(
-        to="+14155550100", from_=FROM, url=webapp.url("/never"), byoc=BYOC,
+        to="+14155550100", from_=FROM, caller_id="+14155550198", url=webapp.url("/never"), byoc=BYOC,
         call_reason="Your table is ready", status_callback=webapp.url("/byoc-status"),
     )  # fmt: skip
     done = final(webapp, "/byoc-status", call.sid)
