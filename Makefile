@@ -6,7 +6,13 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := sip-tester baresip kamailio tshark espeak-ng sox openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test system-deps lint typecheck unit signalwire-sdk bench clean
+# The pure and unit tests: no sockets, no processes, seconds.
+UNIT_TESTS := tests/core tests/telephony/sip tests/telephony/rtp tests/telephony/media \
+	tests/telephony/test_routing.py tests/test_layering.py tests/dialects/test_params.py \
+	tests/dialects/twilio/test_commands.py tests/dialects/twilio/test_twiml.py \
+	tests/dialects/twilio/test_addresses.py tests/webhooks/test_retry.py tests/webhooks/test_overrides.py
+
+.PHONY: serve test install install-test system-deps lint typecheck unit cov bench clean
 
 serve: $(VENV)/.installed
 	$(BIN)/callgate serve
@@ -15,6 +21,8 @@ test: system-deps $(VENV)/.installed-test $(SW_VENV)/.installed
 	$(BIN)/python scripts/run_tests.py
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +50,17 @@ system-deps:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests tests_signalwire bench scripts
 	$(BIN)/mypy
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(UNIT_TESTS)
+
+# Coverage of the main suite (the SignalWire SDK suite runs in its own environment, outside it).
+cov: system-deps $(VENV)/.installed-test
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider tests
+	$(BIN)/coverage report --skip-covered
 
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)
