@@ -4,10 +4,10 @@ framing into 20 ms frames, and a WAV writer that keeps its header true as it goe
 Calls carry 8 kHz mono G.711, so everything is converted to that on the way in: channels are
 averaged, 8-bit/24-bit/32-bit/float samples scaled to 16 bits, and other rates resampled by a
 windowed-sinc low-pass filter (below the new Nyquist frequency, so nothing aliases) followed by
-linear interpolation. Files are decoded a block at a time (`decode_audio`, `Resampler`): what decoding
-holds is its 16-bit result and one block, whatever the length of the file. `WavWriter` writes frames as they come and rewrites the RIFF and data sizes
-every `flush_every` frames and at close, so a process that dies mid-call leaves a WAV file that any
-reader opens, holding all but the last moments.
+linear interpolation. Files are decoded a block at a time (`decode_audio`, `Resampler`): decoding
+holds its 16-bit result and one block, whatever the length of the file. `WavWriter` writes frames as
+they come and rewrites the RIFF and data sizes every `flush_every` frames and at close, so a process
+that dies mid-call leaves a WAV file that any reader opens, holding all but the last moments.
 """
 
 from __future__ import annotations
