@@ -108,7 +108,8 @@ class AudioFetcher:
         if entry is not None and now < entry.fresh_until:
             self._cache.move_to_end(url)
             return entry.samples
-        headers = {}
+        # Audio is sent as it is: a compressed body could inflate past the limit within one chunk.
+        headers = {"Accept-Encoding": "identity"}
         if entry is not None:
             if entry.etag:
                 headers["If-None-Match"] = entry.etag
@@ -119,18 +120,23 @@ class AudioFetcher:
                 timeout=self._timeout, follow_redirects=True, transport=self._transport, trust_env=False
             )
         self.requests += 1
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
-            response = await self._download(url, headers, body)
-            if response.status_code == 304 and entry is not None:
-                fresh = _freshness(response, now)
-                entry.fresh_until = fresh if fresh is not None else now
-                self._cache.move_to_end(url)
-                return entry.samples
-            body.seek(0)
-            try:
-                samples = await asyncio.to_thread(decode_audio, body)
-            except AudioError as exc:
-                raise FetchError(f"{url}: {exc}") from None
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        try:
+            response = await self._download(url, headers, body, revalidating=entry is not None)
+        except BaseException:
+            body.close()
+            raise
+        if response.status_code == 304 and entry is not None:
+            body.close()
+            fresh = _freshness(response, now)
+            entry.fresh_until = fresh if fresh is not None else now
+            self._cache.move_to_end(url)
+            return entry.samples
+        try:
+            # The thread owns the file from here: a call that ends meanwhile does not close it under it.
+            samples = await asyncio.to_thread(_decode_and_close, body)
+        except AudioError as exc:
+            raise FetchError(f"{url}: {exc}") from None
         fresh = _freshness(response, now)
         if fresh is None:
             self._cache.pop(url, None)
@@ -143,13 +149,16 @@ class AudioFetcher:
             self._locks.pop(old, None)
         return samples
 
-    async def _download(self, url: str, headers: dict[str, str], body: IO[bytes]) -> httpx.Response:
-        """GET `url` into `body`, up to `MAX_BYTES`; the response (its body read) if 200 or 304."""
+    async def _download(
+        self, url: str, headers: dict[str, str], body: IO[bytes], *, revalidating: bool
+    ) -> httpx.Response:
+        """GET `url` into `body`, up to `MAX_BYTES`; the response (its body read) if 200, or 304 to
+        a revalidation."""
         assert self._client is not None
         try:
             async with asyncio.timeout(self._total_timeout_s):
                 async with self._client.stream("GET", url, headers=headers) as response:
-                    if response.status_code == 304:
+                    if response.status_code == 304 and revalidating:
                         return response
                     if response.status_code != 200:
                         raise FetchError(f"{url}: HTTP {response.status_code}")
@@ -173,3 +182,9 @@ class AudioFetcher:
 
     def _too_big(self) -> bool:
         return sum(entry.samples.nbytes for entry in self._cache.values()) > self._max_bytes
+
+
+def _decode_and_close(body: IO[bytes]) -> Samples:
+    with body:
+        body.seek(0)
+        return decode_audio(body)
