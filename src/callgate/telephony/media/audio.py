@@ -255,9 +255,13 @@ def _blocks(file: IO[bytes], size: int, frame_bytes: int) -> Iterator[bytes]:
 
 
 def frames(samples: Samples) -> list[Samples]:
-    """20 ms frames; the last one padded with silence."""
-    padded = np.concatenate([samples, np.zeros((-len(samples)) % FRAME, dtype=np.int16)])
-    return [padded[i : i + FRAME] for i in range(0, len(padded), FRAME)]
+    """20 ms frames, views of `samples` (no copy of a long file); the last one padded with silence."""
+    whole = len(samples) // FRAME * FRAME
+    out = [samples[i : i + FRAME] for i in range(0, whole, FRAME)]
+    if whole < len(samples):
+        tail = samples[whole:]
+        out.append(np.concatenate([tail, np.zeros(FRAME - len(tail), dtype=np.int16)]))
+    return out
 
 
 class WavWriter:
