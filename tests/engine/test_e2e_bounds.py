@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import numpy as np
 import pytest
 from starlette.responses import Response, StreamingResponse
 from twilio.base.exceptions import TwilioRestException
@@ -146,6 +148,35 @@ def test_a_play_of_a_file_too_large_is_refused_in_bounded_memory(served, declare
     notes = twilio.calls(call.sid).notifications.list()
     assert [(n.error_code, n.log) for n in notes] == [("11200", "1")]
     assert refusal in _message(notes[0])
+
+
+def float_wav(seconds: float, rate: int = 48000, channels: int = 2) -> bytes:
+    """A 32-bit float WAV: 384 kB a second at 48 kHz stereo, for 8 kB a second of call audio."""
+    frames = np.sin(np.arange(int(rate * seconds)) * (2 * np.pi * 440 / rate)).astype("<f4") * 0.5
+    payload = np.repeat(frames, channels).tobytes()
+    fmt = struct.pack("<HHIIHH", 3, channels, rate, rate * channels * 4, channels * 4, 32)
+    return (b"RIFF" + struct.pack("<I", 4 + 8 + 16 + 8 + len(payload)) + b"WAVE" + b"fmt "
+            + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(payload)) + payload)  # fmt: skip
+
+
+def test_a_large_file_is_decoded_in_bounded_memory(served):
+    server, twilio, app, _spoken = served
+    big = float_wav(80.0)  # 30 MB of file, 1.3 MB of call audio
+    app.route("/big.wav", lambda _hit: Response(big, media_type="audio/wav"))
+    doc = VoiceResponse()
+    doc.play(app.url("/big.wav"))
+    assert server.proc is not None
+    before = peak_rss_kb(server.proc.pid)
+    # 0160 answers and hangs up 5 s later: the file is fetched, decoded and playing by then.
+    call = twilio.calls.create(to="+14155550160", from_=FROM, url=app.route("/play-big", str(doc)),
+                               status_callback=app.url("/status-big"))  # fmt: skip
+    _completed(app, "/status-big", call.sid)
+    grown_mb = (peak_rss_kb(server.proc.pid) - before) / 1024
+    assert app.on("/big.wav")
+    assert not twilio.calls(call.sid).notifications.list(), "the file was played"
+    # On disk while it downloads, decoded a block at a time: decoding it whole in floating point
+    # would take several times its 30 MB.
+    assert grown_mb < 32, f"the server's peak memory grew by {grown_mb:.0f} MB"
 
 
 def test_a_say_too_long_is_cut_and_spoken_in_bounded_pieces(served):
