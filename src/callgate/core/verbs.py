@@ -38,6 +38,15 @@ class Say:
     loop: int = 1
 
 
+def cut_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last space before the limit when there is one
+    in its last tenth (a word is not cut in two), else at the limit."""
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", limit - limit // 10, limit + 1)
+    return text[: space if space > 0 else limit].rstrip()
+
+
 @dataclass(frozen=True, slots=True)
 class Play:
     url: str | None = None

@@ -4,6 +4,10 @@ The session is what a verb sees of the call: its audio (`play`, `press`, `digit_
 and audio files, the current document's URL (relative URLs resolve against it), and the debugger
 (`notify`). The API can interrupt it (`interrupt`): the running verb stops at once and the new
 document (a URL or inline markup) runs instead, as Twilio does for a call updated with Url or Twiml.
+
+Documents fetched in a row without media progress (a verb that played, waited or listened) are paced
+and bounded (`DocumentPacer`), so a `<Redirect>` loop ends the call instead of running until its time
+limit.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from urllib.parse import urljoin
 import numpy as np
 
 from callgate.core.call import Account, Call
-from callgate.core.verbs import Document, DocumentError, Play, Say, StartRecording
+from callgate.core.verbs import Dial, Document, DocumentError, Gather, Play, Record, Say, StartRecording
 from callgate.engine.callbacks import outgoing
 from callgate.engine.faces import Face, Params, RecordingRef
+from callgate.engine.pacing import DOCUMENT_LIMIT_REACHED, DocumentPacer
 from callgate.engine.verbs import Goto, Stop, runner_for
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.media.audio import frames
@@ -38,6 +43,10 @@ APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
 DOCUMENT_PARSE_FAILURE = 12100
 INVALID_CONTENT_TYPE = 12300
 FRAME = 160
+#: verbs that listen or ring: media progress when they kept the call this long (a Gather that waited
+#: for digits, a Dial that rang), not when they ended at once (a Dial that failed)
+LISTENING = (Gather, Record, Dial)
+LISTENED_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,9 @@ class Session:
         self.call_recordings: CallRecordings | None = None
         self._interrupt: Target | None = None
         self._inner: asyncio.Task[Target | None] | None = None
+        #: documents fetched since the call last made media progress
+        self.pacer = DocumentPacer()
+        self._progressed = False
 
     # what verbs use
 
@@ -97,6 +109,8 @@ class Session:
 
     async def play(self, samples: Samples, loops: int = 1) -> None:
         chunks = frames(samples)
+        if chunks and loops > 0:
+            self._progressed = True
         done = self.media.play(itertools.chain.from_iterable(itertools.repeat(chunks, loops)))
         try:
             await asyncio.shield(done)
@@ -108,9 +122,11 @@ class Session:
         self.media.stop_playing()
 
     async def press(self, digits: str) -> None:
+        self._progressed = self._progressed or bool(digits)
         await self.media.press(digits)
 
     async def wait(self, seconds: float) -> None:
+        self._progressed = self._progressed or seconds > 0
         await asyncio.sleep(seconds)
 
     async def echo(self, timeout_s: float | None) -> None:
@@ -124,6 +140,7 @@ class Session:
             while True:
                 yield heard.popleft() if heard else silence
 
+        self._progressed = True
         self.media.listeners.append(listen)
         self.media.play(frames_back())
         try:
@@ -192,6 +209,12 @@ class Session:
         """Run documents from `first` until one ends, hangs up or fails for good."""
         target: Target | None = first
         while target is not None:
+            if isinstance(target, Goto) and not await self._paced(target):
+                return
+            if self._interrupt is not None:  # the API sent the call elsewhere while it waited its turn
+                target, self._interrupt = self._interrupt, None
+                self._progressed = True
+                continue
             self._inner = asyncio.ensure_future(self._step(target))
             try:
                 target = await self._inner
@@ -200,6 +223,27 @@ class Session:
                     raise
             if self._interrupt is not None:
                 target, self._interrupt = self._interrupt, None
+                self._progressed = True  # the API sent the call elsewhere: a new run of documents
+
+    async def _paced(self, target: Goto) -> bool:
+        """Wait for the next document's turn; False when the call has fetched too many in a row
+        without media progress (reported, and the call ends)."""
+        if self._progressed:
+            self.pacer.progressed()
+            self._progressed = False
+        wait = self.pacer.before_fetch(self._now())
+        if wait is None:
+            message = (f"Document retrieval limit reached: {self.pacer.limit} documents in a row played "
+                       f"nothing (a <Redirect> or action loop?); not fetched: {target.url}")  # fmt: skip
+            await self.notify(DOCUMENT_LIMIT_REACHED, message, url=target.url, method=target.method)
+            await self._application_error()
+            return False
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return True
+
+    def _now(self) -> float:
+        return self.engine.clock().timestamp()
 
     async def _step(self, target: Target) -> Target | None:
         if self.hung_up.is_set():
@@ -214,7 +258,10 @@ class Session:
         for notice in document.notices:
             await self.notify(notice.code, notice.message, level=notice.level, url=self.document_url)
         for verb in document.verbs:
+            started = self._now()
             step = await runner_for(verb)(self, verb)
+            if isinstance(verb, LISTENING) and self._now() - started >= LISTENED_S:
+                self._progressed = True
             if isinstance(step, Stop):
                 self._stopped = True
                 return None

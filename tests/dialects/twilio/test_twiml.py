@@ -116,13 +116,19 @@ def test_loop_zero_means_repeat_and_is_kept():
     assert parse(r).verbs == (Say(text="hold on", loop=0), Play(url="https://example.com/music.mp3", loop=0))
 
 
-def test_say_beyond_the_voice_limit_warns_13521_and_is_kept():
+def test_say_beyond_the_voice_limit_warns_13521_and_is_cut_to_the_limit():
     r = VoiceResponse()
     r.say("a" * 3001, voice="Polly.Joanna")
     r.say("a" * 3001)  # a basic voice takes 4096
+    r.say("word " * 11_000)  # 55 KB, under the document's 64 KB
     doc = parse(r)
-    assert len(doc.verbs) == 2
-    assert doc.notices == (Notice(13521, "<Say> text is 3001 characters; the limit for this voice is 3000"),)
+    assert [len(v.text) for v in doc.verbs] == [3000, 3001, 4094]  # the last one cut at a word's end
+    assert doc.verbs[2].text.endswith(" word")
+    assert [n.message for n in doc.notices] == [
+        "<Say> text is 3001 characters; the limit for this voice is 3000: the first 3000 are spoken",
+        "<Say> text is 54999 characters; the limit for this voice is 4096: the first 4094 are spoken",
+    ]
+    assert {n.code for n in doc.notices} == {13521}
 
 
 def test_play_url_loop_and_digits():

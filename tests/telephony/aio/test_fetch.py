@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import threading
+import tracemalloc
 import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
+from callgate.telephony.aio import fetch
 from callgate.telephony.aio.fetch import AudioFetcher, FetchError
 from callgate.telephony.media.audio import encode_mp3
 from callgate.telephony.media.tones import tone
@@ -118,3 +120,101 @@ async def test_errors_in_one_line(server):
             await fetcher.get("http://127.0.0.1:9/nothing.wav")
     finally:
         await fetcher.close()
+
+
+class Streams:
+    """Bodies that would not fit in memory: how much of each the server got to send."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+        self.base = ""
+
+
+#: what the endless body sends at most, whatever the client does (it bounds a broken fetcher too)
+ENDLESS_CAP = 64 * 1024 * 1024
+
+
+@pytest.fixture
+def streams():
+    state = Streams()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Connection", "close")
+            if self.path in ("/declared", "/silent"):
+                self.send_header("Content-Length", str(1 << 30 if self.path == "/declared" else 1000))
+                self.end_headers()
+                self.wfile.flush()
+                self.rfile.read()  # no body: it waits for the client to go
+                return
+            self.end_headers()
+            chunk = b"\0" * 65536
+            state.sent[self.path] = 0
+            try:
+                while state.sent[self.path] < ENDLESS_CAP:
+                    self.wfile.write(chunk)
+                    state.sent[self.path] += len(chunk)
+            except OSError:  # the client closed the connection: what a bounded fetch does
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+async def test_a_content_length_over_the_limit_is_refused_before_the_body(streams):
+    fetcher = AudioFetcher(timeout=30.0)
+    try:
+        # The server sends no body: a fetcher that read it would wait for the read timeout.
+        with pytest.raises(FetchError, match=r"/declared: Content-Length 1073741824 is over the limit"):
+            await fetcher.get(streams.base + "/declared")
+    finally:
+        await fetcher.close()
+
+
+async def test_an_endless_body_is_cut_at_the_limit(streams, monkeypatch):
+    monkeypatch.setattr(fetch, "MAX_BYTES", 256 * 1024)
+    fetcher = AudioFetcher()
+    try:
+        with pytest.raises(FetchError, match=r"/endless: larger than the limit of 262144 bytes"):
+            await fetcher.get(streams.base + "/endless")
+    finally:
+        await fetcher.close()
+    assert streams.sent["/endless"] < ENDLESS_CAP, "the fetcher closed the connection, the rest was not sent"
+
+
+async def test_a_download_is_bounded_in_time(streams):
+    fetcher = AudioFetcher(timeout=30.0, total_timeout_s=0.2)
+    try:
+        with pytest.raises(FetchError, match=r"/silent: not fetched within 0.2 s"):
+            await fetcher.get(streams.base + "/silent")  # a body that never comes
+    finally:
+        await fetcher.close()
+
+
+async def test_a_large_file_is_decoded_in_memory_bounded_by_its_audio(server):
+    samples = (np.arange(8000 * 500) % 2000 - 1000).astype(np.int16)  # 500 s, 8 MB at 8 kHz
+    server.files["/long.wav"] = (wav_of(samples), {"Cache-Control": "no-store"})
+    fetcher = AudioFetcher()
+    tracemalloc.start()  # numpy's buffers are traced too
+    try:
+        got = await fetcher.get(server.base + "/long.wav")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await fetcher.close()
+    assert np.array_equal(got, samples)
+    # The download goes to disk and is decoded a block at a time: the result, its blocks once, and a
+    # block. Decoding the whole file in floating point would take several times the file.
+    assert peak < 2.5 * samples.nbytes, f"peak {peak / 1e6:.0f} MB for {samples.nbytes / 1e6:.0f} MB of audio"

@@ -7,7 +7,17 @@ import wave
 import numpy as np
 import pytest
 
-from callgate.telephony.media.audio import AudioError, WavWriter, frames, read_wav, trim_silence
+from callgate.telephony.media import audio
+from callgate.telephony.media.audio import (
+    AudioError,
+    Resampler,
+    WavWriter,
+    frames,
+    read_wav,
+    resample,
+    to_int16,
+    trim_silence,
+)
 from callgate.telephony.media.tones import goertzel, tone_share
 
 
@@ -126,3 +136,22 @@ def test_mp3_in_and_out():
     assert np.array_equal(wav, speechlike)
     with pytest.raises(AudioError, match="not audio we can decode"):
         read_audio(b"<html>not found</html>")
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 44100, 6000])
+@pytest.mark.parametrize("block", [1, 63, 1000, 1 << 16])
+def test_resampling_block_by_block_gives_what_resampling_the_whole_gives(rate, block):
+    pcm = np.random.default_rng(rate).normal(0, 8000, 20011)
+    whole = to_int16(resample(pcm, rate))
+    resampler = Resampler(rate)
+    got = resampler.finish([resampler.feed(pcm[i : i + block]) for i in range(0, len(pcm), block)])
+    assert len(got) == len(whole)
+    assert np.abs(got.astype(np.int32) - whole).max() <= 1  # the sums' order differs: one step of rounding
+
+
+def test_a_wav_file_is_decoded_from_the_file_a_block_at_a_time(monkeypatch):
+    monkeypatch.setattr(audio, "BLOCK_FRAMES", 333)
+    mono = sine(500, 22050, 1.0)
+    stereo = (np.stack([mono, mono], axis=1) * 32767).astype("<i2").reshape(-1)
+    out = audio.decode_audio(io.BytesIO(wav_bytes(stereo, 22050, channels=2)))
+    assert len(out) == 8000 and share_at(out, 500) > 0.9

@@ -24,8 +24,9 @@ Decisions (Twilio's public TwiML reference and error dictionary; SignalWire mirr
   maxLength 1..86400, Dial timeout 1..600, Dial timeLimit 1..86400 (the longest call), SignalWire
   Echo timeout 5..120. An invalid Record trim means "do-not-trim", as 13699 documents.
 - An empty <Say> (13520) or a <Play> with neither URL nor digits (12200) is dropped. A <Say> longer
-  than its voice's limit warns 13521 and is kept. SSML inside <Say> is reduced to what is spoken
-  (<sub alias> reads the alias; element boundaries separate words).
+  than its voice's limit warns 13521 and is cut to the limit (at a word boundary), so what is spoken
+  stays bounded (Twilio documents the limit and the warning, not what it speaks). SSML inside <Say>
+  is reduced to what is spoken (<sub alias> reads the alias; element boundaries separate words).
 - <Dial> with no valid target warns 13223 and stays, so the engine reports the failed dial to its
   action URL as the vendor does. At most ten <Number> and ten <Sip> nouns are kept.
 - <Echo> is in Twilio's TwiML schema (its helper libraries emit it) without attributes; SignalWire
@@ -63,6 +64,7 @@ from callgate.core.verbs import (
     StartRecording,
     StopRecording,
     Verb,
+    cut_text,
 )
 
 DIALECTS = frozenset({"twilio", "signalwire"})
@@ -328,7 +330,9 @@ def _say(r: _Reader, el: Element, *, in_gather: bool = False) -> Say | None:
     voice = a.text("voice")
     limit = _say_limit(voice)
     if len(text) > limit:
-        r.warn(13521, f"<Say> text is {len(text)} characters; the limit for this voice is {limit}")
+        text, total = cut_text(text, limit), len(text)
+        r.warn(13521, f"<Say> text is {total} characters; the limit for this voice is {limit}: "
+                      f"the first {len(text)} are spoken")  # fmt: skip
     return Say(text=text, voice=voice, language=a.text("language"), loop=loop)
 
 

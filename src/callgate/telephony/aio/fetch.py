@@ -3,24 +3,35 @@
 A response is kept with its validators (ETag, Last-Modified) and freshness (Cache-Control max-age,
 else Expires; `no-store` keeps nothing). While fresh it is served without a request; once stale it
 is revalidated with If-None-Match / If-Modified-Since, and a 304 keeps the decoded audio. The cache
-holds at most `max_entries` files (least recently used go first). Errors say what went wrong in one
-line (`FetchError`), for the engine to report as the vendors do (Twilio 11200 and friends).
+holds at most `max_entries` files and `max_cache_bytes` of decoded audio (least recently used go
+first). Errors say what went wrong in one line (`FetchError`), for the engine to report as the vendors
+do (Twilio 11200 and friends).
+
+A file is never held whole in memory: a Content-Length over `MAX_BYTES` is refused before the body is
+read, the body is streamed into a spooled temporary file (on disk past `SPOOL_BYTES`) and the stream
+is cut at `MAX_BYTES` (an endless one included), the whole download is bounded by `total_timeout_s`,
+and the file is decoded a block at a time, in a thread, so the call loop goes on meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
-from callgate.telephony.media.audio import AudioError, Samples, read_audio
+from callgate.telephony.media.audio import AudioError, Samples, decode_audio
 
+#: the largest audio file fetched (more is refused, and the rest is never read)
 MAX_BYTES = 64 * 1024 * 1024
+#: what a download keeps in memory before it goes on in a file on disk
+SPOOL_BYTES = 1024 * 1024
 
 
 class FetchError(RuntimeError):
@@ -63,7 +74,9 @@ class AudioFetcher:
         self,
         *,
         max_entries: int = 128,
+        max_cache_bytes: int = 256 * 1024 * 1024,
         timeout: float = 10.0,
+        total_timeout_s: float = 60.0,
         now: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -71,7 +84,9 @@ class AudioFetcher:
         self._transport = transport
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._max = max_entries
+        self._max_bytes = max_cache_bytes
         self._timeout = timeout
+        self._total_timeout_s = total_timeout_s
         self._now = now
         self._client: httpx.AsyncClient | None = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -93,7 +108,8 @@ class AudioFetcher:
         if entry is not None and now < entry.fresh_until:
             self._cache.move_to_end(url)
             return entry.samples
-        headers = {}
+        # Audio is sent as it is: a compressed body could inflate past the limit within one chunk.
+        headers = {"Accept-Encoding": "identity"}
         if entry is not None:
             if entry.etag:
                 headers["If-None-Match"] = entry.etag
@@ -104,21 +120,21 @@ class AudioFetcher:
                 timeout=self._timeout, follow_redirects=True, transport=self._transport, trust_env=False
             )
         self.requests += 1
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
         try:
-            response = await self._client.get(url, headers=headers)
-        except Exception as exc:  # httpx's errors, and the transport's refusal of an internal address
-            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+            response = await self._download(url, headers, body, revalidating=entry is not None)
+        except BaseException:
+            body.close()
+            raise
         if response.status_code == 304 and entry is not None:
+            body.close()
             fresh = _freshness(response, now)
             entry.fresh_until = fresh if fresh is not None else now
             self._cache.move_to_end(url)
             return entry.samples
-        if response.status_code != 200:
-            raise FetchError(f"{url}: HTTP {response.status_code}")
-        if len(response.content) > MAX_BYTES:
-            raise FetchError(f"{url}: larger than {MAX_BYTES} bytes")
         try:
-            samples = read_audio(response.content)
+            # The thread owns the file from here: a call that ends meanwhile does not close it under it.
+            samples = await asyncio.to_thread(_decode_and_close, body)
         except AudioError as exc:
             raise FetchError(f"{url}: {exc}") from None
         fresh = _freshness(response, now)
@@ -128,7 +144,47 @@ class AudioFetcher:
         validators = response.headers.get("etag"), response.headers.get("last-modified")
         self._cache[url] = _Entry(samples, *validators, fresh)
         self._cache.move_to_end(url)
-        while len(self._cache) > self._max:
+        while len(self._cache) > self._max or (len(self._cache) > 1 and self._too_big()):
             old, _ = self._cache.popitem(last=False)
             self._locks.pop(old, None)
         return samples
+
+    async def _download(
+        self, url: str, headers: dict[str, str], body: IO[bytes], *, revalidating: bool
+    ) -> httpx.Response:
+        """GET `url` into `body`, up to `MAX_BYTES`; the response (its body read) if 200, or 304 to
+        a revalidation."""
+        assert self._client is not None
+        try:
+            async with asyncio.timeout(self._total_timeout_s):
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    if response.status_code == 304 and revalidating:
+                        return response
+                    if response.status_code != 200:
+                        raise FetchError(f"{url}: HTTP {response.status_code}")
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > MAX_BYTES:
+                        over = f"Content-Length {declared} is over the limit of {MAX_BYTES} bytes"
+                        raise FetchError(f"{url}: {over}")
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_BYTES:  # the rest is never read: the connection is closed
+                            raise FetchError(f"{url}: larger than the limit of {MAX_BYTES} bytes")
+                        body.write(chunk)
+                    return response
+        except FetchError:
+            raise
+        except TimeoutError:
+            raise FetchError(f"{url}: not fetched within {self._total_timeout_s:g} s") from None
+        except Exception as exc:  # httpx's errors, and the transport's refusal of an internal address
+            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    def _too_big(self) -> bool:
+        return sum(entry.samples.nbytes for entry in self._cache.values()) > self._max_bytes
+
+
+def _decode_and_close(body: IO[bytes]) -> Samples:
+    with body:
+        body.seek(0)
+        return decode_audio(body)

@@ -4,11 +4,16 @@ The vendors' voice names map onto espeak-ng voices: Twilio's `man`/`woman`/`alic
 Polly names (`Polly.Joanna`, ...; the gender is looked up, the rest of the name ignored), Bandwidth's
 `gender` and `locale`; a `language` such as `en-US`, `en-GB`, `fr-FR` picks the espeak-ng language.
 The speech comes back as 8 kHz mono 16-bit samples, ready to frame and send.
+
+Long text is rendered in pieces (`pieces`: at most `PIECE_CHARS` characters, cut at the end of a
+sentence or a word), so one rendering holds seconds of audio, not an hour of it; the cache is bounded
+in renderings and in bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections import OrderedDict
 
@@ -19,6 +24,28 @@ _POLLY_MALE = {
     "matthew", "joey", "justin", "kevin", "brian", "russell", "geraint", "mathieu", "hans", "enrique",
     "miguel", "giorgio", "takumi", "cristiano", "ricardo", "maxim", "jacek", "jan", "mads", "filiz",
 }  # fmt: skip
+
+
+#: the most text rendered at once: about half a minute of speech
+PIECE_CHARS = 400
+_SENTENCE_END = re.compile(r"[.!?;:]\s|\n")
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
+    """`text` in pieces of at most `size` characters, each ending at a sentence's end where one falls in
+    its second half, else at a space, else at `size`."""
+    out = []
+    text = text.strip()
+    while len(text) > size:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, size // 2, size + 1)]
+        cut = ends[-1] if ends and ends[-1] <= size else text.rfind(" ", size // 2, size + 1)
+        if cut <= 0:
+            cut = size
+        out.append(text[:cut].strip())
+        text = text[cut:].strip()
+    if text:
+        out.append(text)
+    return out
 
 
 class SpeechError(RuntimeError):
@@ -59,11 +86,13 @@ def espeak_voice(voice: str | None, language: str | None, gender: str | None = N
 
 
 class Speaker:
-    """Renders text to samples with espeak-ng; keeps the last `size` renderings."""
+    """Renders text to samples with espeak-ng; keeps the last `size` renderings, `max_bytes` at most."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._cache: OrderedDict[tuple[str, str], Samples] = OrderedDict()
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     async def speak(
         self, text: str, voice: str | None = None, language: str | None = None, gender: str | None = None
@@ -94,9 +123,12 @@ class Speaker:
                 return await self.speak(text, voice, "en-US", gender)
             raise SpeechError(f"espeak-ng failed: {err.decode(errors='replace').strip()[:200]}")
         samples = read_wav(out)
+        del out
         self._cache[key] = samples
-        if len(self._cache) > self._size:
-            self._cache.popitem(last=False)
+        self._bytes += samples.nbytes
+        while len(self._cache) > self._size or (len(self._cache) > 1 and self._bytes > self._max_bytes):
+            _, old = self._cache.popitem(last=False)
+            self._bytes -= old.nbytes
         return samples
 
 
