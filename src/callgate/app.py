@@ -82,7 +82,7 @@ async def start_engine(
         faces,
         dialer,
         http,
-        speaker(),
+        speaker(library=settings.speech == "library"),
         AudioFetcher(transport=GuardedTransport(guard)),
         recordings=services.recordings,
         recordings_dir=Path(settings.recordings),

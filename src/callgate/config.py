@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     )
     sip: str = Field("127.0.0.1:0", description="HOST:PORT of the engine's SIP endpoint (UDP and TCP)")
     media_host: str | None = Field(None, description="address for RTP (default: the SIP host)")
+    speech: Literal["library", "program"] = Field(
+        "library",
+        description="espeak-ng as the library the espeakng-loader wheel ships, in-process (no package to "
+        "install), or as the espeak-ng program (Debian package espeak-ng)",
+    )
     media_ports: Literal["per-call", "shared"] = Field(
         "per-call",
         description="RTP ports: a pair of each call's own (16384-32767), or one pair that every call "

@@ -74,7 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Cl
     )
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
     path = f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, PATH=path)
+    server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, PATH=path, CALLGATE_SPEECH="program")
     with twilio_user(server) as (client, app, _account):
         yield server, client, app, spoken
 
