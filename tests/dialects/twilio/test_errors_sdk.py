@@ -250,6 +250,32 @@ def test_method_not_allowed_uses_the_vendor_body(live, account):
     assert r.status_code == 405 and r.json()["code"] == 20004
 
 
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [
+        ("PUT", "/Calls.json", "GET, POST"),
+        ("TRACE", "/Calls", "GET, POST"),
+        ("PATCH", "/Calls/CA" + "0" * 32 + ".json", "GET, POST, DELETE"),
+        ("OPTIONS", "/Applications/AP" + "0" * 32, "GET, POST, DELETE"),
+        ("DELETE", "/Applications.json", "GET, POST"),
+        ("POST", "/Recordings.json", "GET"),
+        ("TRACE", "/Notifications/NO" + "0" * 32 + ".json", "GET"),
+    ],
+)
+def test_method_not_allowed_names_the_methods_the_resource_takes(live, account, method, path, allow):
+    # RFC 9110 15.5.6: a 405 carries Allow.
+    sid = TWILIO.render_account(account.id)
+    url = f"{live.base_url}/2010-04-01/Accounts/{sid}{path}"
+    r = httpx.request(method, url, auth=(sid, account.auth_token))
+    assert (r.status_code, r.json()["code"], r.headers.get("allow")) == (405, 20004, allow)
+
+
+def test_method_not_allowed_outside_the_api_names_the_route_methods(live):
+    r = httpx.post(f"{live.base_url}/openapi.json")
+    assert (r.status_code, r.json()["code"]) == (405, 20004)
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
 def test_wrong_content_type_is_refused(live, account):
     sid = TWILIO.render_account(account.id)
     r = httpx.post(

@@ -18,16 +18,24 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError, InvalidCallState, MethodNotAllowed
+from callgate.core.errors import ApiError, InternalError, InvalidCallState
 from callgate.core.status import CallStatus
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
-from callgate.dialects.twilio.http import PageRequest, authenticate, query_form, read_form, services
+from callgate.dialects.twilio.http import (
+    PageRequest,
+    ResourceRoute,
+    authenticate,
+    handler_for,
+    query_form,
+    read_form,
+    services,
+)
 from callgate.dialects.twilio.render import account_path, rfc2822
 from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _method, _url
 from callgate.dialects.twilio.webhook import recording_sid
@@ -38,7 +46,6 @@ log = logging.getLogger(__name__)
 
 #: (request, face, the account the path names: authenticated unless the route is public)
 Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # Recording sids: `RE` + 32 hex digits on Twilio, the UUID on SignalWire (as the webhooks render them).
 _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
@@ -396,7 +403,7 @@ def recording_routes(
         ("/Calls/{call}/Recordings/{sid}", call_recording, False),
     ]
     return [
-        Route(base + path, _endpoint(api, handlers, public=public), methods=_ALL_METHODS)
+        ResourceRoute(base + path, _endpoint(api, handlers, public=public))
         for path, handlers, public in table
     ]
 
@@ -411,9 +418,7 @@ def _endpoint(
                 account_id = (await authenticate(request, flavor, account_id)).id
             elif account_id is None:
                 raise _not_found(request)
-            handler = handlers.get(request.method)
-            if handler is None:
-                raise MethodNotAllowed(f"The HTTP method {request.method} is not allowed on this resource")
+            handler = handler_for(handlers, request)
             return await handler(request, flavor, account_id)
         except ApiError as exc:
             return flavor.error_response(exc, request.url.path, exc.all_errors)
