@@ -162,7 +162,7 @@ async def delete_call(request: Request, flavor: Flavor, account: Account) -> Res
 
 
 async def list_calls(request: Request, flavor: Flavor, account: Account) -> Response:
-    parsed = parse_form(query_form(request), schemas.LIST_CALLS)
+    parsed = parse_form(query_form(request), schemas.list_calls(flavor))
     page = PageRequest.from_parsed(parsed)
     flt = commands.call_filter(parsed, flavor)
     rows = await services(request).calls.search(account.id, flt, page.window)

@@ -47,7 +47,7 @@ from callgate.dialects.twilio.http import (
     services,
 )
 from callgate.dialects.twilio.render import account_path, rfc2822
-from callgate.dialects.twilio.schemas import PAGING
+from callgate.dialects.twilio.schemas import PAGING, _instant
 from callgate.store.base import NotificationRecord, RequestRecord
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ _API_VERSION = "2010-04-01"
 LIST_EVENTS = PAGING
 LIST_NOTIFICATIONS = (
     Param("Log", Kind.INT, code=20001, minimum=0, maximum=1, description="0: errors only; 1: warnings only."),
-    Param("MessageDate", code=20001, description="YYYY-MM-DD: notifications of this UTC day."),
-    Param("MessageDate<", attr="message_date_before", code=20001, description="On or before this day."),
-    Param("MessageDate>", attr="message_date_after", code=20001, description="On or after this day."),
+    _instant("MessageDate", description="YYYY-MM-DD: notifications of this UTC day."),
+    _instant("MessageDate<", "message_date_before", "On or before this day."),
+    _instant("MessageDate>", "message_date_after", "On or after this day."),
     *PAGING,
 )
 

@@ -37,7 +37,7 @@ from callgate.dialects.twilio.http import (
     services,
 )
 from callgate.dialects.twilio.render import account_path, rfc2822
-from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _method, _url
+from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _instant, _method, _url
 from callgate.dialects.twilio.webhook import recording_sid
 from callgate.engine.recordings import CONTENT_TYPES, MediaFormat, RecordingService
 from callgate.store.base import Recording, RecordingFilter
@@ -55,9 +55,9 @@ _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
 _RENDER_CONFERENCE: dict[str, Callable[[UUID], str]] = {"twilio": prefixed_sid("CF")[0], "signalwire": str}
 
 LIST_RECORDINGS = (
-    Param("DateCreated", code=20001, description="YYYY-MM-DD: recordings created on this UTC day."),
-    Param("DateCreated<", attr="date_created_before", code=20001, description="Created on or before."),
-    Param("DateCreated>", attr="date_created_after", code=20001, description="Created on or after."),
+    _instant("DateCreated", description="YYYY-MM-DD: recordings created on this UTC day."),
+    _instant("DateCreated<", "date_created_before", "Created on or before."),
+    _instant("DateCreated>", "date_created_after", "Created on or after."),
     Param("CallSid", attr="call_sid", code=20001, description="Only the recordings of this call."),
     Param("ConferenceSid", attr="conference_sid", code=20001),
     Param("IncludeSoftDeleted", Kind.BOOL, code=20001, default=False),
