@@ -173,7 +173,7 @@ def _date_or_instant(name: str, raw: str) -> str:
             return raw
         match = _RFC3339.fullmatch(raw)
         if match is not None:
-            day, clock, fraction, zulu, offset = match.groups()
+            day, clock, fraction, _zulu, offset = match.groups()
             text = f"{day}T{clock}{'.' + fraction.ljust(6, '0') if fraction else ''}{offset or '+00:00'}"
             moment = datetime.fromisoformat(text)
             try:
