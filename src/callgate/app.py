@@ -174,7 +174,12 @@ def create_app(
         path = request.url.path
         error: ApiError
         if status == 405:
-            error = MethodNotAllowed(f"The HTTP method {request.method} is not allowed on {path}")
+            # Starlette's router names the route's methods in the exception's Allow header.
+            allow = (getattr(exc, "headers", None) or {}).get("Allow", "")
+            error = MethodNotAllowed(
+                f"The HTTP method {request.method} is not allowed on {path}",
+                allow=[m.strip() for m in allow.split(",") if m.strip()],
+            )
         else:
             error = NotFound(f"The requested resource {path} was not found")
         flavor = SIGNALWIRE if path.startswith("/api/laml/") else TWILIO

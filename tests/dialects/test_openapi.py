@@ -20,9 +20,26 @@ VALID_STRINGS = {
 }
 
 
+NO_NUL = "^[^\\x00]*$"  # the pattern of free text
+
+
+def _formats(schema):
+    return {alt.get("format") for alt in schema.get("anyOf", [schema])}
+
+
+def _types(schema):
+    return {alt.get("type", schema.get("type")) for alt in schema.get("anyOf", [schema])}
+
+
 def valid_value(name, schema):
     if schema.get("type") == "array":
         return [valid_value(name, schema["items"])]
+    if "boolean" in _types(schema):
+        return "true"
+    if "date" in _formats(schema):
+        return "2026-11-22"
+    if "uri" in _formats(schema):
+        return "https://example.com/x"
     if "enum" in schema:
         return schema["enum"][-1]
     if schema.get("type") == "integer":
@@ -37,6 +54,14 @@ def valid_value(name, schema):
 def invalid_value(schema):
     if schema.get("type") == "array":
         return invalid_value(schema["items"])
+    if "boolean" in _types(schema):
+        return "perhaps"
+    if "date" in _formats(schema):
+        return "22/11/2026"
+    if "uri" in _formats(schema):
+        return "not a url"
+    if schema.get("pattern") == NO_NUL:
+        return "a\x00b"
     if "enum" in schema:
         return "not-one-of-them"
     if schema.get("type") == "integer":
@@ -202,3 +227,30 @@ def test_responses_match_their_documented_schemas(live, account, document):
         assert set(schemas[name].get("required", [])) <= set(body)
         for key, value in body.items():
             assert _matches(value, props[key]), (name, key, value)
+
+
+def _body_schema(document, path):
+    return document["paths"][path]["post"]["requestBody"]
+
+
+def test_the_document_declares_the_rules_the_server_enforces(document):
+    calls, laml = "/2010-04-01/Accounts/{account}/Calls", "/api/laml/2010-04-01/Accounts/{account}/Calls"
+    create = _body_schema(document, calls + ".json")
+    assert create["required"] is True
+    props = create["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert props["To"]["minLength"] == 1  # a blank To is a missing To (21201)
+    assert props["CallReason"]["pattern"] == NO_NUL
+    query = {p["name"]: p["schema"] for p in document["paths"][calls + ".json"]["get"]["parameters"]}
+    assert query["StartTime>"]["anyOf"] == [{"format": "date"}, {"format": "date-time"}]
+    assert query["PageToken"]["pattern"] == "^P[AB][0-9a-f]{32}$"
+    assert query["ParentCallSid"]["pattern"] == "^CA[0-9a-fA-F]{32}$"
+    laml_query = {p["name"]: p["schema"] for p in document["paths"][laml + ".json"]["get"]["parameters"]}
+    assert laml_query["ParentCallSid"]["pattern"].startswith("^[0-9a-fA-F]{8}-")
+    apps = "/2010-04-01/Accounts/{account}/Applications"
+    app_props = _body_schema(document, apps + ".json")["content"]["application/x-www-form-urlencoded"][
+        "schema"
+    ]
+    assert app_props["properties"]["FriendlyName"]["pattern"] == NO_NUL
+    # as Twilio's document: every parameter optional, so the body is too (an update may change nothing)
+    for path in (apps + ".json", apps + "/{sid}.json", calls + "/{sid}.json"):
+        assert _body_schema(document, path)["required"] is False, path

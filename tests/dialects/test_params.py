@@ -1,4 +1,12 @@
-from callgate.dialects.params import Form, Kind, Param, is_http_url, openapi_parameter_schema, parse_form
+from callgate.dialects.params import (
+    Form,
+    Kind,
+    Param,
+    is_http_url,
+    openapi_form_body,
+    openapi_parameter_schema,
+    parse_form,
+)
 
 PARAMS = (
     Param("Name", required_code=1, missing_message="Name please"),
@@ -41,6 +49,40 @@ def test_blank_counts_as_missing_and_unknown_keys_are_ignored():
     parsed = parse_form(Form.from_pairs([("Name", ""), ("Other", "1")]), PARAMS)
     assert [e.code for e in parsed.errors] == [1]
     assert parsed.values == {}
+
+
+def test_a_blank_value_of_a_fixed_form_is_a_bad_value():
+    params = (
+        *PARAMS,
+        Param("Token", code=7, pattern=r"P[AB][0-9a-f]{32}"),
+        Param("Since", Kind.DATE_TIME, code=8),
+        Param("Cleared", Kind.URL, code=9, clearable=True),
+    )
+    blanks = [("Count", ""), ("Flag", ""), ("Mode", ""), ("Hook", ""), ("Token", ""), ("Since", "")]
+    parsed = parse_form(Form.from_pairs([("Name", "x"), *blanks, ("Cleared", "")]), params)
+    assert [(e.code, e.param, e.message) for e in parsed.errors] == [
+        (code, name, f"{name} must not be empty")
+        for code, (name, _) in zip((2, 3, 4, 6, 7, 8), blanks, strict=True)
+    ]
+    assert parsed.values == {"name": "x", "cleared": None}
+
+
+def test_dates_are_days_or_rfc3339_instants_in_utc():
+    since = (Param("Since", Kind.DATE_TIME, code=8),)
+
+    def value(raw):
+        parsed = parse_form(Form.from_pairs([("Since", raw)]), since)
+        return parsed.errors[0].message if parsed.errors else parsed.values["since"]
+
+    assert value("2026-11-22") == "2026-11-22"
+    assert value("2026-11-22T10:00:00Z") == "2026-11-22T10:00:00+00:00"
+    assert value("2026-11-22t12:00:00.5+02:00") == "2026-11-22T10:00:00.500000+00:00"
+    assert value("2026-11-22T10:00:00.1234567z") == "2026-11-22T10:00:00.123456+00:00"
+    # the edges of time stay at the edges instead of overflowing
+    assert value("0001-01-01T00:00:00+23:59") == "0001-01-01T00:00:00+00:00"
+    assert value("9999-12-31T23:59:59-23:59") == "9999-12-31T23:59:59.999999+00:00"
+    for bad in ("2026-11-22T10:00", "2026-11-22 10:00:00Z", "2026-13-01", "22/11/2026", "٢٠٢٦-١١-٢٢"):
+        assert value(bad) == f"Since must be a date (YYYY-MM-DD) or an RFC 3339 date-time: {bad}", bad
 
 
 def test_http_urls():
@@ -119,3 +161,24 @@ def test_a_value_seen_before_is_not_checked_again():
         assert parse_form(Form.from_pairs([("Thing", "nope")]), params).errors[0].message == "bad: nope"
     assert checked.count("ok-1") == 1  # remembered
     assert checked.count("nope") == 3  # a refused value is judged every time
+
+
+def test_openapi_schema_says_what_parsing_refuses():
+    free, required = Param("Text", code=1), Param("To", code=2, required_code=3)
+    assert openapi_parameter_schema(free) == {"type": "string", "pattern": "^[^\\x00]*$", "x-error-code": 1}
+    assert openapi_parameter_schema(required)["minLength"] == 1  # a blank counts as absent
+    assert openapi_parameter_schema(Param("Since", Kind.DATE_TIME))["anyOf"] == [
+        {"format": "date"},
+        {"format": "date-time"},
+    ]
+    assert openapi_parameter_schema(Param("Hook", Kind.URL, clearable=True))["anyOf"] == [
+        {"format": "uri"},
+        {"maxLength": 0},
+    ]
+    # booleans: the parser takes true and false only, as the seeds say
+    assert openapi_parameter_schema(PARAMS[2])["type"] == "boolean"
+
+
+def test_a_form_body_is_required_only_where_a_parameter_is():
+    assert openapi_form_body(PARAMS)["required"] is True
+    assert openapi_form_body(PARAMS[1:])["required"] is False

@@ -68,7 +68,7 @@ def test_call_recordings_take_every_twilio_parameter(twilio_spec):
 
 @needs_shared
 def test_list_calls_takes_every_twilio_filter(twilio_spec):
-    assert _query_params(twilio_spec, CALLS, "get") <= names(schemas.LIST_CALLS)
+    assert _query_params(twilio_spec, CALLS, "get") <= names(schemas.list_calls(TWILIO))
 
 
 @needs_shared

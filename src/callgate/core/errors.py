@@ -16,6 +16,8 @@ Dialects render these in their own body shapes; the engine and the store raise t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ApiError(Exception):
     """Base of every error an API request can answer with."""
@@ -83,10 +85,15 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
-    """Twilio error 20004: the resource does not take this HTTP method."""
+    """Twilio error 20004: the resource does not take this HTTP method; `allow` names those it takes
+    (the response's Allow header, RFC 9110 15.5.6)."""
 
     http_status = 405
     code = 20004
+
+    def __init__(self, message: str, *, allow: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.allow = tuple(allow)
 
 
 class PriceTooHigh(ApiError):

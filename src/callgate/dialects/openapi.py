@@ -143,7 +143,7 @@ def _paths(flavor: Flavor, prefix: str) -> dict[str, Any]:
                 body=schemas.create_call(flavor),
             ),
             "get": _operation(
-                flavor, f"list_calls{suffix}", "List calls", 200, "CallPage", query=schemas.LIST_CALLS
+                flavor, f"list_calls{suffix}", "List calls", 200, "CallPage", query=schemas.list_calls(flavor)
             ),
         }
         paths[f"{base}/Calls/{{sid}}{suffix}"] = {

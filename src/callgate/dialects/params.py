@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -140,6 +141,8 @@ def _convert(param: Param, raw: str) -> Any:
         if low == _FALSE:
             return False
         raise ValueError(f"{param.name} must be true or false: {raw}")
+    if param.kind is Kind.DATE_TIME:
+        return _date_or_instant(param.name, raw)
     if param.kind is Kind.ENUM:
         for choice in param.choices:
             if raw == choice or (param.case_insensitive and raw.lower() == choice.lower()):
@@ -152,6 +155,43 @@ def _convert(param: Param, raw: str) -> Any:
         if reason:
             raise ValueError(reason)
     return raw
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# RFC 3339 5.6 date-time (T and Z in either case); any number of fraction digits, microseconds kept
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?(?:([Zz])|([+-]\d{2}:\d{2}))",
+    re.ASCII,
+)
+_UTC_MIN = datetime.min.replace(tzinfo=UTC)
+_UTC_MAX = datetime.max.replace(tzinfo=UTC)
+
+
+def _date_or_instant(name: str, raw: str) -> str:
+    """A bare date (`YYYY-MM-DD`) as given, or an RFC 3339 date-time as the ISO form of its UTC
+    instant (one the standard library reads back; the edges of time stay at the edges)."""
+    try:
+        if _DATE.fullmatch(raw):
+            date.fromisoformat(raw)
+            return raw
+        match = _RFC3339.fullmatch(raw)
+        if match is not None:
+            day, clock, fraction, _zulu, offset = match.groups()
+            text = f"{day}T{clock}{'.' + fraction.ljust(6, '0') if fraction else ''}{offset or '+00:00'}"
+            moment = datetime.fromisoformat(text)
+            try:
+                return moment.astimezone(UTC).isoformat()
+            except OverflowError:  # 0001-01-01T00:00:00+01:00 and its like
+                return (_UTC_MIN if moment.year == 1 else _UTC_MAX).isoformat()
+    except ValueError:
+        pass
+    raise ValueError(f"{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time: {raw}")
+
+
+def _blank_is_absent(param: Param) -> bool:
+    """Whether a blank value counts as not given: for free text only. A blank number, boolean, URL,
+    date, choice or patterned value is a bad value (unless it clears a field: `clearable`)."""
+    return param.kind is Kind.STRING and param.pattern is None
 
 
 # (id(param), raw) -> (param, its value): an application sends the same values request after request.
@@ -240,8 +280,14 @@ def parse_form(form: Form, params: Sequence[Param]) -> Parsed:
             out.present.add(name)
             out.values[target] = None
             continue
-        if not raws or (not param.many and raws[-1] == ""):
-            continue  # blank: as if absent
+        if not raws:
+            continue
+        if not param.many and raws[-1] == "":
+            if _blank_is_absent(param):
+                continue
+            out.present.add(name)
+            out.errors.append(InvalidParameter(f"{name} must not be empty", code=param.code, param=name))
+            continue
         out.present.add(name)
         try:
             if param.many:
@@ -298,6 +344,14 @@ def required_message(param: Param) -> str:
     return param.missing_message or f"Missing required parameter {param.name} in the post body"
 
 
+_NO_NUL = "^[^\\x00]*$"
+
+
+def _boolean_schema() -> dict[str, Any]:
+    """A boolean as `_convert` reads one: `true` or `false` (any case, which JSON Schema cannot say)."""
+    return {"type": "boolean"}
+
+
 def openapi_parameter_schema(param: Param) -> dict[str, Any]:
     """The JSON Schema of one parameter's value."""
     schema: dict[str, Any]
@@ -308,17 +362,20 @@ def openapi_parameter_schema(param: Param) -> dict[str, Any]:
         if param.maximum is not None:
             schema["maximum"] = param.maximum
     elif param.kind is Kind.BOOL:
-        schema = {"type": "boolean"}
+        schema = _boolean_schema()
     elif param.kind is Kind.ENUM:
         schema = {"type": "string", "enum": list(param.choices)}
     elif param.kind is Kind.URL:
         schema = {"type": "string", "format": "uri"}
+        if param.clearable:  # a blank value clears the field
+            schema = {"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]}
     elif param.kind is Kind.DATE_TIME:
-        schema = {"type": "string", "format": "date-time"}
+        schema = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
     else:
-        schema = {"type": "string"}
-        if param.pattern is not None:
-            schema["pattern"] = f"^{param.pattern}$"
+        # Free text may hold anything but NUL (PostgreSQL cannot store it).
+        schema = {"type": "string", "pattern": f"^{param.pattern}$" if param.pattern else _NO_NUL}
+        if param.required_code is not None:
+            schema["minLength"] = 1  # a blank value counts as absent
     if param.max_length is not None:
         schema["maxLength"] = param.max_length
     if param.default is not None:
@@ -342,7 +399,9 @@ def openapi_form_body(params: Iterable[Param]) -> dict[str, Any]:
     required = [p.name for p in plist if p.required_code is not None]
     if required:
         schema["required"] = required
-    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+    # As Twilio's own document: a body is required only where a parameter is (an update that
+    # changes nothing answers the resource as it is).
+    return {"required": bool(required), "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 
 
 def openapi_query(params: Iterable[Param]) -> list[dict[str, Any]]:

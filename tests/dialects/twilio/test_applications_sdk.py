@@ -153,3 +153,35 @@ def test_a_blank_url_clears_it(twilio):
     cleared = twilio.applications(app.sid).update(status_callback="")
     assert cleared.status_callback is None and cleared.voice_url == "https://example.com/a"
     assert twilio.applications(app.sid).fetch().status_callback is None
+
+
+@pytest.mark.parametrize(
+    ("field", "code"), [("SmsMethod", 21403), ("VoiceUrl", None), ("FriendlyName", None)]
+)
+def test_blank_values(live, account, field, code):
+    """A blank method is a bad one (21403); a blank URL clears it; blank text is as if not given."""
+    sid = TWILIO.render_account(account.id)
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Applications.json",
+        data={field: ""},
+        auth=(sid, account.auth_token),
+    )
+    if code is None:
+        assert r.status_code == 201
+    else:
+        assert (r.status_code, r.json()["code"], r.json()["message"]) == (
+            400,
+            code,
+            f"{field} must not be empty",
+        )
+
+
+def test_an_update_without_parameters_answers_the_application_unchanged(live, account, twilio):
+    app = twilio.applications.create(friendly_name="same", voice_url="https://example.com/a")
+    sid = TWILIO.render_account(account.id)
+    r = httpx.post(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Applications/{app.sid}.json",
+        auth=(sid, account.auth_token),
+    )
+    assert r.status_code == 200
+    assert (r.json()["friendly_name"], r.json()["voice_url"]) == ("same", "https://example.com/a")

@@ -216,6 +216,15 @@ def test_unknown_account_is_401_not_404(live):
         ({"EndTime": "2026-13-01"}, 20001),
         ({"ParentCallSid": "CA123"}, 20001),
         ({"Page": "-1"}, 20001),
+        # blank values of a fixed form are bad values, not absent ones
+        ({"PageToken": ""}, 21481),
+        ({"Status": ""}, 20001),
+        ({"PageSize": ""}, 20007),
+        ({"StartTime": ""}, 20001),
+        ({"ParentCallSid": ""}, 20001),
+        # dates are YYYY-MM-DD or RFC 3339 date-times (with their offset)
+        ({"StartTime<": "2026-11-22T10:00"}, 20001),
+        ({"EndTime>": "2026-11-22 10:00:00Z"}, 20001),
     ],
 )
 def test_list_rejects_bad_filters(live, account, params, code):
@@ -225,6 +234,23 @@ def test_list_rejects_bad_filters(live, account, params, code):
     )
     assert r.status_code == 400
     assert r.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"StartTime>": "0001-01-01T00:00:00+23:59"},  # before the first instant a UTC datetime can hold
+        {"EndTime<": "9999-12-31T23:59:59-23:59"},
+        {"StartTime": "2026-11-22t10:00:00.123456789z"},
+        {"StartTime": "2026-11-22", "EndTime>": "2026-11-22T10:00:00+05:30"},
+    ],
+)
+def test_list_takes_every_rfc3339_date_time(live, account, params):
+    sid = TWILIO.render_account(account.id)
+    r = httpx.get(
+        f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", params=params, auth=(sid, account.auth_token)
+    )
+    assert (r.status_code, r.json()["calls"]) == (200, [])
 
 
 def test_update_rejects_bad_input_and_keeps_the_call(twilio):
@@ -260,6 +286,32 @@ def test_method_not_allowed_uses_the_vendor_body(live, account):
     sid = TWILIO.render_account(account.id)
     r = httpx.put(f"{live.base_url}/2010-04-01/Accounts/{sid}/Calls.json", auth=(sid, account.auth_token))
     assert r.status_code == 405 and r.json()["code"] == 20004
+
+
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [
+        ("PUT", "/Calls.json", "GET, POST"),
+        ("TRACE", "/Calls", "GET, POST"),
+        ("PATCH", "/Calls/CA" + "0" * 32 + ".json", "GET, POST, DELETE"),
+        ("OPTIONS", "/Applications/AP" + "0" * 32, "GET, POST, DELETE"),
+        ("DELETE", "/Applications.json", "GET, POST"),
+        ("POST", "/Recordings.json", "GET"),
+        ("TRACE", "/Notifications/NO" + "0" * 32 + ".json", "GET"),
+    ],
+)
+def test_method_not_allowed_names_the_methods_the_resource_takes(live, account, method, path, allow):
+    # RFC 9110 15.5.6: a 405 carries Allow.
+    sid = TWILIO.render_account(account.id)
+    url = f"{live.base_url}/2010-04-01/Accounts/{sid}{path}"
+    r = httpx.request(method, url, auth=(sid, account.auth_token))
+    assert (r.status_code, r.json()["code"], r.headers.get("allow")) == (405, 20004, allow)
+
+
+def test_method_not_allowed_outside_the_api_names_the_route_methods(live):
+    r = httpx.post(f"{live.base_url}/openapi.json")
+    assert (r.status_code, r.json()["code"]) == (405, 20004)
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 def test_wrong_content_type_is_refused(live, account):

@@ -13,18 +13,20 @@ from uuid import UUID
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from callgate.core.call import APPLICATION_FIELDS, Account
-from callgate.core.errors import ApiError, InternalError, InvalidParameter, MethodNotAllowed, NotFound
+from callgate.core.errors import ApiError, InternalError, InvalidParameter, NotFound
 from callgate.dialects.params import parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio import commands, schemas
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.http import (
     PageRequest,
+    ResourceRoute,
     authenticate,
     client_gone,
+    handler_for,
     page_path,
     paging_filters,
     query_form,
@@ -36,8 +38,6 @@ from callgate.dialects.twilio.render import page_body
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Flavor, Account], Awaitable[Response]]
-# Every method reaches the endpoint, so an unsupported one gets the vendor error body (20004).
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _not_found(request: Request) -> NotFound:
@@ -78,7 +78,7 @@ class CompatApi:
         # `.json` first: `{sid}` would otherwise swallow the suffix.
         for suffix in (".json", ""):
             for path, _ in table:
-                routes.append(Route(base + path + suffix, self._endpoints[path], methods=_ALL_METHODS))
+                routes.append(ResourceRoute(base + path + suffix, self._endpoints[path]))
         return routes
 
     def calls_shortcut(self) -> tuple[re.Pattern[str], Callable[[Request], Awaitable[Response]]]:
@@ -95,11 +95,7 @@ class CompatApi:
             flavor, account_id = self.flavor_for(request.path_params["account"])
             try:
                 account = await authenticate(request, flavor, account_id)
-                handler = handlers.get(request.method)
-                if handler is None:
-                    raise MethodNotAllowed(
-                        f"The HTTP method {request.method} is not allowed on this resource"
-                    )
+                handler = handler_for(handlers, request)
                 return await handler(request, flavor, account)
             except ApiError as exc:
                 return flavor.error_response(exc, request.url.path, exc.all_errors)
@@ -169,7 +165,7 @@ async def delete_call(request: Request, flavor: Flavor, account: Account) -> Res
 
 
 async def list_calls(request: Request, flavor: Flavor, account: Account) -> Response:
-    parsed = parse_form(query_form(request), schemas.LIST_CALLS)
+    parsed = parse_form(query_form(request), schemas.list_calls(flavor))
     page = PageRequest.from_parsed(parsed)
     flt = commands.call_filter(parsed, flavor)
     rows = await services(request).calls.search(account.id, flt, page.window)

@@ -30,24 +30,30 @@ from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError, MethodNotAllowed
+from callgate.core.errors import ApiError, InternalError
 from callgate.dialects.params import Kind, Param, openapi_query, parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid
-from callgate.dialects.twilio.http import PageRequest, authenticate, query_form, services
+from callgate.dialects.twilio.http import (
+    PageRequest,
+    ResourceRoute,
+    authenticate,
+    handler_for,
+    query_form,
+    services,
+)
 from callgate.dialects.twilio.render import account_path, rfc2822
-from callgate.dialects.twilio.schemas import PAGING
+from callgate.dialects.twilio.schemas import PAGING, _instant
 from callgate.store.base import NotificationRecord, RequestRecord
 
 log = logging.getLogger(__name__)
 
 #: (request, face, the authenticated account)
 Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 #: the faces that have these resources (see the module docstring for SignalWire)
 SERVED_FLAVORS = frozenset({"twilio"})
@@ -63,9 +69,9 @@ _API_VERSION = "2010-04-01"
 LIST_EVENTS = PAGING
 LIST_NOTIFICATIONS = (
     Param("Log", Kind.INT, code=20001, minimum=0, maximum=1, description="0: errors only; 1: warnings only."),
-    Param("MessageDate", code=20001, description="YYYY-MM-DD: notifications of this UTC day."),
-    Param("MessageDate<", attr="message_date_before", code=20001, description="On or before this day."),
-    Param("MessageDate>", attr="message_date_after", code=20001, description="On or after this day."),
+    _instant("MessageDate", description="YYYY-MM-DD: notifications of this UTC day."),
+    _instant("MessageDate<", "message_date_before", "On or before this day."),
+    _instant("MessageDate>", "message_date_after", "On or after this day."),
     *PAGING,
 )
 
@@ -287,7 +293,7 @@ def event_routes(prefix: str, flavors: tuple[Flavor, ...]) -> list[BaseRoute]:
         ("/Calls/{call}/Notifications/{sid}.json", fetch),
         ("/Calls/{call}/Notifications/{sid}", fetch),
     ]
-    return [Route(base + path, _endpoint(api, handlers), methods=_ALL_METHODS) for path, handlers in table]
+    return [ResourceRoute(base + path, _endpoint(api, handlers)) for path, handlers in table]
 
 
 def _endpoint(api: CompatApi, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
@@ -297,9 +303,7 @@ def _endpoint(api: CompatApi, handlers: dict[str, Handler]) -> Callable[[Request
             if flavor.name not in SERVED_FLAVORS:
                 raise _not_found(request)
             account = await authenticate(request, flavor, account_id)
-            handler = handlers.get(request.method)
-            if handler is None:
-                raise MethodNotAllowed(f"The HTTP method {request.method} is not allowed on this resource")
+            handler = handler_for(handlers, request)
             return await handler(request, flavor, account.id)
         except ApiError as exc:
             return flavor.error_response(exc, request.url.path, exc.all_errors)

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from callgate.core.call import Account, Application, Call
-from callgate.core.errors import ApiError, AuthenticationFailed
+from callgate.core.errors import ApiError, AuthenticationFailed, MethodNotAllowed
 from callgate.dialects.responses import JSONResponse
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -88,6 +88,8 @@ class Flavor:
         headers = {}
         if isinstance(error, AuthenticationFailed):
             headers["WWW-Authenticate"] = f'Basic realm="{self.realm}"'
+        elif isinstance(error, MethodNotAllowed) and error.allow:
+            headers["Allow"] = ", ".join(error.allow)
         return JSONResponse(body, status_code=status, headers=headers)
 
 

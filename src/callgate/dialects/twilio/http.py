@@ -7,15 +7,17 @@ import binascii
 import hmac
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from callgate.core.call import Account
-from callgate.core.errors import AuthenticationFailed, InvalidParameter
+from callgate.core.errors import AuthenticationFailed, InvalidParameter, MethodNotAllowed
 from callgate.dialects.params import Form, Parsed
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.engine.services import Services
@@ -24,6 +26,27 @@ from callgate.store.base import Page
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+
+H = TypeVar("H")
+
+
+class ResourceRoute(Route):
+    """A route that every HTTP method reaches: its endpoint answers the methods the resource does not
+    take itself (`handler_for`), in the face's error body and with the resource's own Allow header."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any]) -> None:
+        super().__init__(path, endpoint)
+        self.methods = None  # Starlette's 405 would be a plain-text page listing the wrong methods
+
+
+def handler_for(handlers: Mapping[str, H], request: Request) -> H:
+    """The handler of the request's method, or 405 (Twilio 20004) with the methods the resource takes."""
+    handler = handlers.get(request.method)
+    if handler is None:
+        raise MethodNotAllowed(
+            f"The HTTP method {request.method} is not allowed on this resource", allow=list(handlers)
+        )
+    return handler
 
 
 def services(request: Request) -> Services:

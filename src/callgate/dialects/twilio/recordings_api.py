@@ -18,9 +18,9 @@ from uuid import UUID
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError, InvalidCallState, MethodNotAllowed
+from callgate.core.errors import ApiError, InternalError, InvalidCallState
 from callgate.core.status import CallStatus
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
@@ -29,14 +29,16 @@ from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
 from callgate.dialects.twilio.http import (
     PageRequest,
+    ResourceRoute,
     authenticate,
     client_gone,
+    handler_for,
     query_form,
     read_form,
     services,
 )
 from callgate.dialects.twilio.render import account_path, rfc2822
-from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _method, _url
+from callgate.dialects.twilio.schemas import BAD_URL, PAGING, _instant, _method, _url
 from callgate.dialects.twilio.webhook import recording_sid
 from callgate.engine.recordings import CONTENT_TYPES, MediaFormat, RecordingService
 from callgate.store.base import Recording, RecordingFilter
@@ -45,7 +47,6 @@ log = logging.getLogger(__name__)
 
 #: (request, face, the account the path names: authenticated unless the route is public)
 Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # Recording sids: `RE` + 32 hex digits on Twilio, the UUID on SignalWire (as the webhooks render them).
 _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
@@ -55,9 +56,9 @@ _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
 _RENDER_CONFERENCE: dict[str, Callable[[UUID], str]] = {"twilio": prefixed_sid("CF")[0], "signalwire": str}
 
 LIST_RECORDINGS = (
-    Param("DateCreated", code=20001, description="YYYY-MM-DD: recordings created on this UTC day."),
-    Param("DateCreated<", attr="date_created_before", code=20001, description="Created on or before."),
-    Param("DateCreated>", attr="date_created_after", code=20001, description="Created on or after."),
+    _instant("DateCreated", description="YYYY-MM-DD: recordings created on this UTC day."),
+    _instant("DateCreated<", "date_created_before", "Created on or before."),
+    _instant("DateCreated>", "date_created_after", "Created on or after."),
     Param("CallSid", attr="call_sid", code=20001, description="Only the recordings of this call."),
     Param("ConferenceSid", attr="conference_sid", code=20001),
     Param("IncludeSoftDeleted", Kind.BOOL, code=20001, default=False),
@@ -403,7 +404,7 @@ def recording_routes(
         ("/Calls/{call}/Recordings/{sid}", call_recording, False),
     ]
     return [
-        Route(base + path, _endpoint(api, handlers, public=public), methods=_ALL_METHODS)
+        ResourceRoute(base + path, _endpoint(api, handlers, public=public))
         for path, handlers, public in table
     ]
 
@@ -418,9 +419,7 @@ def _endpoint(
                 account_id = (await authenticate(request, flavor, account_id)).id
             elif account_id is None:
                 raise _not_found(request)
-            handler = handlers.get(request.method)
-            if handler is None:
-                raise MethodNotAllowed(f"The HTTP method {request.method} is not allowed on this resource")
+            handler = handler_for(handlers, request)
             return await handler(request, flavor, account_id)
         except ApiError as exc:
             return flavor.error_response(exc, request.url.path, exc.all_errors)

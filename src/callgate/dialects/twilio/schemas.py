@@ -310,27 +310,37 @@ PAGING = (
     Param("PageToken", code=PAGE_TOKEN_CODE, pattern=r"P[AB][0-9a-f]{32}"),
 )
 
+
+def _instant(name: str, attr: str | None = None, description: str = "") -> Param:
+    return Param(name, Kind.DATE_TIME, attr=attr, code=20001, description=description)
+
+
+# A call sid on each face: `CA` + 32 hex digits on Twilio, the UUID itself on SignalWire.
+CALL_SID_PATTERNS = {
+    "twilio": r"CA[0-9a-fA-F]{32}",
+    "signalwire": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+}
+
+
+@cache
+def list_calls(flavor: Flavor) -> tuple[Param, ...]:
+    """List Calls' filters and paging: Twilio's ListCall query parameters."""
+    parent = Param(
+        "ParentCallSid", attr="parent_call_sid", code=20001, pattern=CALL_SID_PATTERNS[flavor.name]
+    )
+    return (*LIST_CALLS[:2], parent, *LIST_CALLS[2:])
+
+
 LIST_CALLS = (
     Param("To", description="Only calls to this address."),
     Param("From", attr="from_", description="Only calls from this address."),
-    Param("ParentCallSid", attr="parent_call_sid"),
     Param("Status", Kind.ENUM, code=20001, choices=CALL_STATUSES),
-    Param("StartTime", code=20001, description="YYYY-MM-DD: calls that started on this day."),
-    Param(
-        "StartTime<",
-        attr="start_time_before",
-        code=20001,
-        description="Calls that started on or before this date or time.",
-    ),
-    Param(
-        "StartTime>",
-        attr="start_time_after",
-        code=20001,
-        description="Calls that started on or after this date or time.",
-    ),
-    Param("EndTime", code=20001),
-    Param("EndTime<", attr="end_time_before", code=20001),
-    Param("EndTime>", attr="end_time_after", code=20001),
+    _instant("StartTime", description="Calls that started on this UTC day (a date, or a time on that day)."),
+    _instant("StartTime<", "start_time_before", "Calls that started on or before this date or time."),
+    _instant("StartTime>", "start_time_after", "Calls that started on or after this date or time."),
+    _instant("EndTime", description="Calls that ended on this UTC day."),
+    _instant("EndTime<", "end_time_before"),
+    _instant("EndTime>", "end_time_after"),
     *PAGING,
 )
 
