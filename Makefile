@@ -12,7 +12,7 @@ UNIT_TESTS := tests/core tests/telephony/sip tests/telephony/rtp tests/telephony
 	tests/dialects/twilio/test_commands.py tests/dialects/twilio/test_twiml.py \
 	tests/dialects/twilio/test_addresses.py tests/webhooks/test_retry.py tests/webhooks/test_overrides.py
 
-.PHONY: serve test install install-test system-deps lint typecheck unit cov bench clean
+.PHONY: serve test install install-test system-deps lint typecheck unit cov bench lock clean
 
 serve: $(VENV)/.installed
 	$(BIN)/callgate serve
@@ -24,21 +24,33 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml
+# Every machine installs the same versions: the locks pin the whole set (`make lock` writes them anew
+# from pyproject.toml); Callgate itself is installed over them without resolving anything.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements-test.lock $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r requirements-test.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
+
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install -q pip-tools
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --extra test \
+		-o requirements-test.lock pyproject.toml
+	$(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links -o requirements-signalwire.lock \
+		requirements-signalwire.txt
 
 # signalwire 2.1.1 pins twilio 6.54.0, so its SDK lives in a virtual environment of its own.
-$(SW_VENV)/.installed: requirements-signalwire.txt
+$(SW_VENV)/.installed: requirements-signalwire.lock
 	@test -x $(SW_VENV)/bin/python || $(PYTHON) -m venv $(SW_VENV)
 	$(SW_VENV)/bin/python -m pip install -q --upgrade pip
-	$(SW_VENV)/bin/python -m pip install -q -r requirements-signalwire.txt
+	$(SW_VENV)/bin/python -m pip install -q -r requirements-signalwire.lock
 	@touch $@
 
 system-deps:
