@@ -16,10 +16,9 @@ import random
 import struct
 import wave
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from engine_support import EngineServer, Hit, VoiceApp, tone_wav
+from engine_support import Hit, PhoneBookServer, VoiceApp, tone_wav
 from signalwire.voice_response import VoiceResponse
 from support import Account
 
@@ -53,13 +52,6 @@ def words_wav(count: int, word_s: float = 0.3, pause_s: float = 0.3, rate_hz: in
         w.setframerate(rate_hz)
         w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
     return out.getvalue()
-
-
-class PhoneBookServer(EngineServer):
-    """The engine's server, its sandbox with the phone book of the workdir."""
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "CALLGATE_SANDBOX_PHONES": str(Path(self.workdir) / "phones.toml")}
 
 
 @pytest.fixture(scope="module")
