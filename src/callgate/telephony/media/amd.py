@@ -72,7 +72,7 @@ class MachineDetector:
         #: the partial result before `result` (`machine_start` while a greeting goes on), and when
         self.interim: str | None = None
         self.interim_ms = 0
-        #: the words of the current spell of speech
+        #: the words heard so far (a spell of speech, until it decides)
         self.words = 0
         self._voiced_ms = 0  # how long the current voiced segment has lasted
         self._pending = np.zeros(0, dtype=np.int16)
@@ -147,7 +147,7 @@ class MachineDetector:
             self._voiced_ms = 0
             return
         self._voiced_ms += FRAME_MS
-        if self._voiced_ms == WORD_MIN_MS:
+        if self._voiced_ms - FRAME_MS < WORD_MIN_MS <= self._voiced_ms:  # counted once, as it reaches it
             self.words += 1
 
     def _message_end(self, now: int, loud: bool) -> None:
