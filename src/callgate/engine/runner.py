@@ -35,6 +35,7 @@ from callgate.core.events import (
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.core.verbs import StartRecording
+from callgate.engine import detection
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.callbacks import outgoing
 from callgate.engine.calls import CallService
@@ -49,8 +50,7 @@ from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import Speaker
-from callgate.telephony.media.amd import AmdSettings, MachineDetector
-from callgate.telephony.media.audio import Samples
+from callgate.telephony.media.amd import AmdSettings
 from callgate.telephony.routing import Unroutable
 from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
 from callgate.webhooks.outbox import request_record
@@ -610,71 +610,25 @@ class CallRunner:
         ref = RecordingRef.of(recording)
         return {"recording": ref.to_json(), "recording_status": "completed"}
 
-    def _amd_settings(self) -> AmdSettings | None:
-        """MachineDetection's settings, or None without it (SendDigits turns it off, as on Twilio)."""
-        options = self.call.options
-        if options.machine_detection not in ("Enable", "DetectMessageEnd") or options.send_digits:
-            return None
-        return AmdSettings(
-            detect_message_end=options.machine_detection == "DetectMessageEnd",
-            timeout_ms=options.machine_detection_timeout_s * 1000,
-            speech_threshold_ms=options.machine_detection_speech_threshold_ms,
-            speech_end_threshold_ms=options.machine_detection_speech_end_threshold_ms,
-            silence_timeout_ms=options.machine_detection_silence_timeout_ms,
-            words_threshold=options.machine_words_threshold,
-        )
-
     async def _detect_machine(self, settings: AmdSettings) -> None:
-        """Listen to the far end until it is known who answered or the call ends (either side), write
-        AnsweredBy on the call (what is known by then: `unknown` if nothing was decided) and, with
-        AsyncAmd, send the AsyncAmdStatusCallback; with AsyncAmdPartialResults, the interim result
-        (`machine_start` while a greeting goes on) goes there first."""
+        """Detect who answered (`engine/detection.py`), until known or the call ends (either side),
+        write AnsweredBy on the call (what is known by then: `unknown` if nothing was decided) and,
+        with AsyncAmd, send the AsyncAmdStatusCallback; with AsyncAmdPartialResults, the interim
+        result (`machine_start` while a greeting goes on) goes there first."""
         assert self.media is not None and self.leg is not None
-        detector = MachineDetector(settings)
-        loop = asyncio.get_running_loop()
-        known: asyncio.Future[str] = loop.create_future()
-        interim: asyncio.Future[str] = loop.create_future()
+        options = self.call.options
 
-        def listen(inbound: Samples, _outbound: Samples) -> None:
-            if known.done():
-                return
-            result = detector.feed(inbound)
-            if detector.interim is not None and not interim.done():
-                interim.set_result(detector.interim)
-            if result is not None:
-                known.set_result(result)
+        async def interim(answered_by: str, detection_ms: int) -> None:
+            await self._amd_callback(self.call, answered_by, detection_ms)
 
-        self.media.listeners.append(listen)
-        stops = [asyncio.ensure_future(self.leg.remote_hangup.wait()),
-                 asyncio.ensure_future(self._amd_stop.wait())]  # fmt: skip
-        waits: set[asyncio.Future[Any]] = {known, *stops}
-        if self.call.options.async_amd_partial_results:
-            waits.add(interim)
-        # The detector counts time in the audio; the clock is only a bound for a stream that carries
-        # none (no media negotiated): then nobody could be told, and the answer is what is known.
-        deadline = loop.time() + settings.timeout_ms / 1000 + 2
-        try:
-            while not known.done() and not any(stop.done() for stop in stops):
-                done, _ = await asyncio.wait(waits, timeout=max(0.0, deadline - loop.time()),
-                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-                if not done:
-                    break
-                if interim in done:  # a partial result (AsyncAmdPartialResults)
-                    waits.discard(interim)
-                    if self.call.options.async_amd:
-                        await self._amd_callback(self.call, interim.result(), detector.interim_ms)
-        finally:
-            for stop in stops:
-                stop.cancel()
-            if listen in self.media.listeners:
-                self.media.listeners.remove(listen)
-        answered_by = known.result() if known.done() else detector.hung_up()
-        took_ms = detector.elapsed_ms
+        partials = interim if options.async_amd and options.async_amd_partial_results else None
+        answered_by, took_ms = await detection.listen(settings, self.media, self.leg.remote_hangup,
+                                                      self._amd_stop, partials)  # fmt: skip
         event = CallUpdated({"changed": ["answered_by"], "answered_by": answered_by, "detection_ms": took_ms})
         call = await self._apply(event, answered_by=answered_by)
         if call is None:  # ended through the API meanwhile: the result is still the call's
             call = await self._apply(CallSettled({"answered_by": answered_by}), answered_by=answered_by)
-        if call is not None and self.call.options.async_amd:
+        if call is not None and options.async_amd:
             await self._amd_callback(call, answered_by, took_ms)
 
     async def _amd_callback(self, call: Call, answered_by: str, detection_ms: int) -> None:
@@ -694,7 +648,7 @@ class CallRunner:
         options = self.call.options
         if options.send_digits:
             await session.press(options.send_digits)
-        amd = self._amd_settings()
+        amd = detection.amd_settings(options)
         if amd is not None:
             # A task of its own, which the call's end lets finish (`end`): the result is written even
             # when the document is stopped meanwhile (the API ended the call).
