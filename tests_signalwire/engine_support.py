@@ -65,6 +65,14 @@ class EngineServer(Server):
         raise RuntimeError(f"callgate serve did not answer /healthz in time:\n{self.log_tail()}")
 
 
+class PhoneBookServer(EngineServer):
+    """The engine's server, its sandbox with scripted phones: the phone book `phones.toml` of its
+    workdir (docs/SANDBOX.md)."""
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "CALLGATE_SANDBOX_PHONES": str(self.workdir / "phones.toml")}
+
+
 @dataclass(frozen=True)
 class Reply:
     body: bytes | str = b""

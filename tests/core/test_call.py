@@ -26,7 +26,7 @@ def test_defaults_are_the_vendor_defaults():
     assert options.machine_detection_speech_threshold_ms == 2400
     assert options.machine_detection_speech_end_threshold_ms == 1200
     assert options.machine_detection_silence_timeout_ms == 5000
-    assert options.machine_words_threshold == 6
+    assert options.machine_words_threshold is None  # SignalWire's: its face fills in its default, 6
     assert options.trim == "trim-silence"
     assert options.recording_channels == "mono"
     assert options.recording_track == "both"

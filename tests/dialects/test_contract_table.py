@@ -38,19 +38,10 @@ SIGNALWIRE_SEED = SEEDS / "001_c81459d285dfd053.txt"  # plain text: Path paramet
 PARAMETER_COLUMNS = ["parameter", "validated (rule and error code)", "effect on a call", "proven by"]
 FIELD_COLUMNS = ["field", "value (what Callgate puts there, when)", "proven by"]
 
-# Behaviour being changed while this table was written: their rows say `pending` until the change
-# lands with its tests. No other row may say it (and no field row at all).
+# A row may say `pending` while its behaviour is being changed, until the change lands with its
+# tests; none does now (and no field row ever may).
 PENDING = "pending"
-PENDING_PARAMETERS = frozenset(
-    {
-        "Trim",
-        "AsyncAmd",
-        "AsyncAmdStatusCallback",
-        "AsyncAmdStatusCallbackMethod",
-        "AsyncAmdPartialResults",
-        "MachineWordsThreshold",
-    }
-)
+PENDING_PARAMETERS: frozenset[str] = frozenset()
 
 NAME_CELL = re.compile(r"`([^`]+)`")
 TEST_REF = re.compile(r"(tests(?:_signalwire)?/(?:\w+/)*test_\w+\.py)::(test_\w+)")

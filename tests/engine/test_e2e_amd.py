@@ -39,6 +39,8 @@ def place_calls(client: Client, app: WebApp) -> dict[str, str]:
     wait = VoiceResponse()
     wait.pause(length=20)
     app.route("/wait", str(wait))
+    app.route("/pause-1", '<Response><Pause length="1"/><Hangup/></Response>')
+    app.route("/pause-4", '<Response><Pause length="4"/><Hangup/></Response>')
     calls: dict[str, str] = {}
 
     def place(name: str, to: str, url: str = "/hangup", **options: object) -> None:
@@ -54,6 +56,11 @@ def place_calls(client: Client, app: WebApp) -> dict[str, str]:
     place("async", number("0110"), url="/wait", machine_detection="Enable", async_amd="true",
           async_amd_status_callback=app.url("/amd"))  # fmt: skip
     place("digits", number("0100"), machine_detection="Enable", send_digits="1")
+    # Calls that end before detection has decided: the document hangs up, or the API ends them.
+    place("async-silent-ended", number("0190"), url="/pause-1", machine_detection="Enable", async_amd="true",
+          async_amd_status_callback=app.url("/amd"))  # fmt: skip
+    place("async-greeting-ended", number("0111"), url="/pause-4", machine_detection="DetectMessageEnd",
+          async_amd="true", async_amd_status_callback=app.url("/amd"))  # fmt: skip
     return calls
 
 
@@ -115,3 +122,54 @@ def test_send_digits_turns_detection_off(placed):
     assert "AnsweredBy" not in fetched.params
     wait_completed(app, "/status", sid)
     assert client.calls(sid).fetch().answered_by is None
+
+
+@pytest.mark.parametrize(
+    ("name", "answered_by"),
+    [
+        ("async-silent-ended", "unknown"),  # nothing decided after 1 s of silence
+        ("async-greeting-ended", "machine_end_other"),  # a machine, 4 s into its 8 s greeting
+    ],
+)
+def test_a_call_ended_before_detection_decided_still_reports_what_was_known(placed, name, answered_by):
+    client, app, calls = placed
+    sid = calls[name]
+    amd = voice_request(app, "/amd", sid)
+    assert amd.signature_ok
+    assert amd.params["AnsweredBy"] == answered_by
+    final = wait_completed(app, "/status", sid)
+    assert final.params["AnsweredBy"] == answered_by, "the result is the call's before its end is told"
+    assert client.calls(sid).fetch().answered_by == answered_by
+    assert len([h for h in app.on("/amd") if h.params["CallSid"] == sid]) == 1
+
+
+def test_a_call_ended_through_the_api_during_async_detection_still_reports_it(placed):
+    client, app, _calls = placed
+    # Placed now, not with the others: detection must still be listening (silence, 10 s to decide).
+    sid = client.calls.create(
+        to=number("0190"), from_=FROM, url=app.url("/wait"), status_callback=app.url("/status"),
+        machine_detection="Enable", machine_detection_silence_timeout=10000, async_amd="true",
+        async_amd_status_callback=app.url("/amd"),
+    ).sid  # fmt: skip
+    voice_request(app, "/wait", sid)  # answered, the document going, detection still listening
+    client.calls(sid).update(status="completed")
+    amd = voice_request(app, "/amd", sid)
+    assert amd.params["AnsweredBy"] == "unknown"
+    assert 0 <= int(amd.params["MachineDetectionDuration"]) < 10000  # before the silence timeout
+    wait_completed(app, "/status", sid)
+    assert client.calls(sid).fetch().answered_by == "unknown"
+
+
+def test_a_call_ended_through_the_api_during_detection_gets_its_answered_by(placed):
+    client, app, _calls = placed
+    sid = client.calls.create(
+        to=number("0190"), from_=FROM, url=app.url("/hangup"), status_callback=app.url("/status"),
+        status_callback_event=["answered", "completed"], machine_detection="Enable",
+        machine_detection_silence_timeout=10000,
+    ).sid  # fmt: skip
+    app.wait_for(lambda hits: [h for h in hits if h.path == "/status" and h.params["CallSid"] == sid
+                               and h.params["CallStatus"] == "in-progress"], timeout=60)  # fmt: skip
+    client.calls(sid).update(status="completed")  # within the 10 s of silence detection waits for
+    wait_completed(app, "/status", sid)
+    assert client.calls(sid).fetch().answered_by == "unknown"
+    assert not [h for h in app.on("/hangup") if h.params["CallSid"] == sid], "no document once it ended"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
+import time
 import wave
 from collections.abc import Iterator
 
@@ -24,11 +27,16 @@ pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
 FROM = "+14155550199"
 MESSAGE = "Please call me back tomorrow morning"
+SIX_SECONDS = "+14155550778"  # answers, plays exactly 6 s of tone, hangs up
 PHONES = f"""
 [[phones]]
 number = "+14155550777"
 steps = [{{ ring = 1 }}, "answer", {{ wait = 1.5 }}, {{ say = "{MESSAGE}" }}, {{ wait = 1 }},
          {{ press = "#" }}]
+
+[[phones]]
+number = "{SIX_SECONDS}"
+steps = [{{ ring = 1 }}, "answer", {{ play = "six-seconds.wav" }}, "hangup"]
 """
 
 
@@ -40,6 +48,7 @@ def setup(
     workdir = tmp_path_factory.mktemp("record")
     # A caller who waits for the beep, leaves a message and presses #.
     (workdir / "phones.toml").write_text(PHONES)
+    (workdir / "six-seconds.wav").write_bytes(tone_wav(seconds=6.0, freq=500.0))
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_RECORDINGS=str(workdir / "rec"),
                    CALLGATE_SANDBOX_PHONES=str(workdir / "phones.toml"),
                    CALLGATE_MEDIA_PORTS=request.param)  # fmt: skip
@@ -106,3 +115,39 @@ def test_the_record_verb_records_the_caller_until_the_finish_key(setup):
     message = asyncio.run(Speaker().speak(MESSAGE))
     middle = message[len(message) // 4 : 3 * len(message) // 4]  # trim-silence shortened the ends
     assert best_alignment(pcm(audio.content), middle) > 0.8, "the caller's message"
+
+
+def stall(pid: int, times: int, seconds: float) -> None:
+    """Stop the process now and then, as a busy machine does (its sandbox, a process of its own,
+    goes on playing)."""
+    for _ in range(times):
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)  # the stall itself
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.2)  # it runs again, and sees the time it lost
+
+
+def test_an_untrimmed_recording_holds_the_whole_call_through_a_stalled_process(setup):
+    server, twilio, app, account = setup
+    doc = VoiceResponse()
+    doc.pause(length=30)
+    call = twilio.calls.create(
+        to=SIX_SECONDS, from_=FROM, url=app.route("/voice-six", str(doc)), record=True, trim="do-not-trim",
+        status_callback=app.url("/status-six"), recording_status_callback=app.url("/recording-six"),
+    )  # fmt: skip
+    app.wait_for(lambda hits: [h for h in hits if h.path == "/voice-six" and h.params["CallSid"] == call.sid])
+    assert server.proc is not None
+    stall(server.proc.pid, times=2, seconds=0.5)  # the recorder is on: the document was asked for
+    wait_completed(app, "/status-six", call.sid)
+    (status,) = [h for h in app.wait_hits("/recording-six") if h.params["CallSid"] == call.sid]
+    audio = pcm(httpx.get(status.params["RecordingUrl"] + ".wav", timeout=10).content)
+    seconds = len(audio) / 8000
+    # The whole answered call, its 6 s of tone, a second of which came while Callgate was stopped.
+    assert 5.5 < seconds < 7.0
+    assert int(status.params["RecordingDuration"]) == 6
+    blocks = audio[: len(audio) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    tone_frames = int((np.sqrt((blocks**2).mean(axis=1)) > 2000).sum())
+    assert tone_frames >= 270, f"{tone_frames} of the tone's 300 frames"  # less its first moments
+    assert twilio.recordings(status.params["RecordingSid"]).fetch().duration == "6"

@@ -47,7 +47,8 @@ class CallOptions:
     machine_detection_speech_threshold_ms: int = 2400
     machine_detection_speech_end_threshold_ms: int = 1200
     machine_detection_silence_timeout_ms: int = 5000
-    machine_words_threshold: int = 6
+    #: SignalWire's MachineWordsThreshold (its face fills in its default, 6); None: words are not counted
+    machine_words_threshold: int | None = None
     async_amd: bool = False
     async_amd_status_callback: str | None = None
     async_amd_status_callback_method: str = "POST"

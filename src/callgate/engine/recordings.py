@@ -111,15 +111,17 @@ class RecordingService:
         self.ids = ids
 
     async def start(self, recording: Recording, stream: RtpStream) -> RecordingHandle:
-        """Store `recording` (made by `planned`) `in-progress` and start writing it from `stream`."""
+        """Start writing `recording` (made by `planned`) from `stream` and store it `in-progress`.
+        The recorder listens before the row is written: the recording holds the call from now, not
+        from whenever the store has answered."""
         recorder = self._recorder(recording, stream)
+        recorder.start()
         try:
             await self.store.insert_recording(recording)
         except BaseException:
             recorder.close()
             Path(str(recording.path)).unlink(missing_ok=True)
             raise
-        recorder.start()
         return RecordingHandle(recording, recorder)
 
     def planned(

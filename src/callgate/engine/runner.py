@@ -35,6 +35,7 @@ from callgate.core.events import (
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.core.verbs import StartRecording
+from callgate.engine import detection
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.callbacks import outgoing
 from callgate.engine.calls import CallService
@@ -49,8 +50,7 @@ from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.aio.tts import Speaker
-from callgate.telephony.media.amd import AmdSettings, MachineDetector
-from callgate.telephony.media.audio import Samples
+from callgate.telephony.media.amd import AmdSettings
 from callgate.telephony.routing import Unroutable, byoc_trunk
 from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
 from callgate.webhooks.outbox import request_record
@@ -207,6 +207,7 @@ class CallRunner:
         self._recordings_lock = asyncio.Lock()
         self._recordings_sync: asyncio.Task[None] | None = None
         self._amd_task: asyncio.Future[None] | None = None
+        self._amd_stop = asyncio.Event()  # the call ends: detection says what it knows by then
         #: the recordings documents started, with the names they gave them
         self._named_recordings: list[tuple[str | None, UUID]] = []
 
@@ -490,8 +491,7 @@ class CallRunner:
         if self._ended:
             return
         self._ended = True
-        if self._amd_task is not None:
-            self._amd_task.cancel()  # the call ends before anyone could tell who answered it
+        self._amd_stop.set()  # detection still going ends with the call, and says what it knows
         leg = self.leg
         assert leg is not None
         end = at or self._now()  # the call ends now, not when the far end answers our BYE
@@ -501,6 +501,10 @@ class CallRunner:
                 await leg.hangup()
         if self.media is not None:
             self.media.close()
+        if self._amd_task is not None:  # answered_by is written before the end
+            (failed,) = await asyncio.gather(self._amd_task, return_exceptions=True)
+            if isinstance(failed, Exception):
+                log.error("call %s: machine detection failed", self.call.id, exc_info=failed)
         start = self.call.start_time
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
@@ -620,51 +624,34 @@ class CallRunner:
         ref = RecordingRef.of(recording)
         return {"recording": ref.to_json(), "recording_status": "completed"}
 
-    def _amd_settings(self) -> AmdSettings | None:
-        """MachineDetection's settings, or None without it (SendDigits turns it off, as on Twilio)."""
-        options = self.call.options
-        if options.machine_detection not in ("Enable", "DetectMessageEnd") or options.send_digits:
-            return None
-        return AmdSettings(
-            detect_message_end=options.machine_detection == "DetectMessageEnd",
-            timeout_ms=options.machine_detection_timeout_s * 1000,
-            speech_threshold_ms=options.machine_detection_speech_threshold_ms,
-            speech_end_threshold_ms=options.machine_detection_speech_end_threshold_ms,
-            silence_timeout_ms=options.machine_detection_silence_timeout_ms,
-        )
-
     async def _detect_machine(self, settings: AmdSettings) -> None:
-        """Listen to the far end until it is known who answered (or it hangs up), write AnsweredBy on
-        the call and, with AsyncAmd, send the AsyncAmdStatusCallback."""
+        """Detect who answered (`engine/detection.py`), until known or the call ends (either side),
+        write AnsweredBy on the call (what is known by then: `unknown` if nothing was decided) and,
+        with AsyncAmd, send the AsyncAmdStatusCallback; with AsyncAmdPartialResults, the interim
+        result (`machine_start` while a greeting goes on) goes there first."""
         assert self.media is not None and self.leg is not None
-        detector = MachineDetector(settings)
-        known: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        options = self.call.options
 
-        def listen(inbound: Samples, _outbound: Samples) -> None:
-            if not known.done() and detector.feed(inbound) is not None:
-                known.set_result(str(detector.result))
+        async def interim(answered_by: str, detection_ms: int) -> None:
+            await self._amd_callback(self.call, answered_by, detection_ms)
 
-        self.media.listeners.append(listen)
-        hangup: asyncio.Future[Any] = asyncio.ensure_future(self.leg.remote_hangup.wait())
-        waits: set[asyncio.Future[Any]] = {known, hangup}
-        # The detector counts time in the audio; the clock is only a bound for a stream that carries
-        # none (no media negotiated): then nobody could be told, and the answer is what is known.
-        bound_s = settings.timeout_ms / 1000 + 2
-        try:
-            await asyncio.wait(waits, timeout=bound_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hangup.cancel()
-            if listen in self.media.listeners:
-                self.media.listeners.remove(listen)
-        answered_by = known.result() if known.done() else detector.hung_up()
-        took_ms = detector.elapsed_ms
+        partials = interim if options.async_amd and options.async_amd_partial_results else None
+        answered_by, took_ms = await detection.listen(settings, self.media, self.leg.remote_hangup,
+                                                      self._amd_stop, partials)  # fmt: skip
         event = CallUpdated({"changed": ["answered_by"], "answered_by": answered_by, "detection_ms": took_ms})
         call = await self._apply(event, answered_by=answered_by)
-        options = self.call.options
-        if call is None or not options.async_amd or not options.async_amd_status_callback:
+        if call is None:  # ended through the API meanwhile: the result is still the call's
+            call = await self._apply(CallSettled({"answered_by": answered_by}), answered_by=answered_by)
+        if call is not None and options.async_amd:
+            await self._amd_callback(call, answered_by, took_ms)
+
+    async def _amd_callback(self, call: Call, answered_by: str, detection_ms: int) -> None:
+        """Queue an AsyncAmdStatusCallback request, if the call has the URL."""
+        options = call.options
+        if not options.async_amd_status_callback:
             return
         engine = self.engine
-        params = self.face.amd_params(call, answered_by=answered_by, detection_duration_ms=took_ms)
+        params = self.face.amd_params(call, answered_by=answered_by, detection_duration_ms=detection_ms)
         item = outgoing(call, kind="amd", url=options.async_amd_status_callback,
                         method=options.async_amd_status_callback_method, params=params, at=engine.clock(),
                         item_id=engine.ids())  # fmt: skip
@@ -675,12 +662,13 @@ class CallRunner:
         options = self.call.options
         if options.send_digits:
             await session.press(options.send_digits)
-        amd = self._amd_settings()
+        amd = detection.amd_settings(options)
         if amd is not None:
-            if options.async_amd:  # the document runs at once; the result comes on its own
-                self._amd_task = asyncio.ensure_future(self._detect_machine(amd))
-            else:  # the document waits for the result, and its request says who answered
-                await self._detect_machine(amd)
+            # A task of its own, which the call's end lets finish (`end`): the result is written even
+            # when the document is stopped meanwhile (the API ended the call).
+            self._amd_task = asyncio.ensure_future(self._detect_machine(amd))
+            if not options.async_amd:  # the document waits for the result, and its request says who answered
+                await asyncio.shield(self._amd_task)
         if options.markup:
             await session.run(Inline(options.markup))
             return

@@ -41,3 +41,15 @@ def test_long_values_and_sip_passwords_are_not_remembered():
     options = create(with_password).options
     assert options.sip_auth_password == "p"
     assert create(with_password).options is not options
+
+
+def test_machine_words_and_partial_results_are_signalwires_own():
+    url = ("Url", "https://example.com/a")
+    laml = create([url, ("MachineDetection", "Enable")], SIGNALWIRE).options
+    assert (laml.machine_words_threshold, laml.async_amd_partial_results) == (6, False)  # its defaults
+    given = [url, ("MachineWordsThreshold", "3"), ("AsyncAmdPartialResults", "true")]
+    laml = create(given, SIGNALWIRE).options
+    assert (laml.machine_words_threshold, laml.async_amd_partial_results) == (3, True)
+    # Twilio has neither: accepted (and checked), then left unused, so its rules stay its own.
+    twiml = create(given).options
+    assert (twiml.machine_words_threshold, twiml.async_amd_partial_results) == (None, False)

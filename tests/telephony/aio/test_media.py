@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 import wave
 
@@ -15,6 +17,7 @@ from callgate.telephony.media.audio import frames
 from callgate.telephony.media.recorder import Recorder
 from callgate.telephony.media.tones import tone
 from tests.audio_checks import best_alignment
+from tests.telephony.aio.waits import ticks, until
 
 pytestmark = pytest.mark.anyio
 
@@ -189,6 +192,9 @@ async def test_a_clock_that_is_behind_still_lets_the_loop_read_its_sockets():
                 clock.remove(self)  # type: ignore[arg-type]
                 done.set_result(None)
 
+        def missed_tick(self) -> None:
+            pass
+
     clock.add(Busy())  # type: ignore[arg-type]
     await asyncio.wait_for(done, 10)
     assert ran_after == [1]
@@ -229,6 +235,48 @@ async def test_the_clock_reads_the_rtp_sockets_not_the_event_loop():
     finally:
         a.close()
         b.close()
+
+
+async def test_a_stalled_process_loses_no_time_of_what_it_hears():
+    """The process stops for half a second (a busy machine) while a far end of its own keeps sending:
+    nothing goes out for the lost ticks, but the listeners get every frame of that time, in order and
+    at once, so a recording keeps the call's length and a detector its time; none waits behind."""
+    from callgate.telephony.media import g711
+    from callgate.telephony.rtp.packet import RtpPacket
+
+    clock = MediaClock()
+    stream = await RtpStream.open(clock=clock)
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind(("127.0.0.1", 0))
+    heard: list[np.ndarray] = []
+    count = 100  # 2 s of audio, each frame its own bytes
+    sent = threading.Event()
+
+    def far_end() -> None:  # a phone on a clock of its own
+        start = time.monotonic()
+        for seq in range(count):
+            time.sleep(max(0.0, start + seq * 0.02 - time.monotonic()))
+            packet = RtpPacket(0, seq, seq * 160, 0x4321, bytes([seq]) * 160)
+            far.sendto(packet.serialize(), stream.local_address)
+        sent.set()
+
+    try:
+        stream.connect(far.getsockname(), codec="PCMU", payload_type=0, dtmf_payload_type=101)
+        stream.sending = False
+        stream.listeners.append(lambda inbound, outbound: heard.append(inbound))
+        sender = threading.Thread(target=far_end, daemon=True)
+        sender.start()
+        await until(lambda: len(heard) >= 10, stream)
+        time.sleep(0.5)  # the stall: the loop (and the clock) stops, the far end goes on
+        await until(lambda: stream.stats.packets_received == count, stream)
+        await ticks(stream, 4)  # the jitter buffer's depth, and a tick of slack
+        sender.join(5)
+    finally:
+        stream.close()
+        far.close()
+    seq_of = {int(g711.decode(bytes([seq]) * 160, "PCMU")[0]): seq for seq in range(count)}
+    played = [seq_of[int(f[0])] for f in heard if int(f[0]) in seq_of and (f == f[0]).all()]
+    assert played == list(range(count)), "every frame the far end sent, in order, none left behind"
 
 
 async def test_the_clock_stops_once_its_last_stream_closes():

@@ -129,3 +129,59 @@ def test_any_chunking_gives_the_same_answer(chunk):
 def test_a_beep_alone_is_not_taken_for_speech_that_ends():
     # A machine that only beeps: a second of tone is a spell of sound under the speech threshold.
     assert run(np.concatenate([BEEP, silence(3)]))[0] == HUMAN
+
+
+# SignalWire's MachineWordsThreshold: words are voiced segments, here bursts of noise (speech-like: no
+# tone for the beep rule to find), cut apart by pauses.
+NOISE = np.random.default_rng(18)
+
+
+def word(ms_long: int) -> np.ndarray:
+    return (NOISE.normal(0, 3000, ms_long * 8)).astype(np.int16)
+
+
+def words(count: int, ms_long: int = 200, pause_ms: int = 140) -> np.ndarray:
+    """`count` words, each `ms_long`, `pause_ms` of silence between them."""
+    parts: list[np.ndarray] = []
+    for i in range(count):
+        if i:
+            parts.append(silence(pause_ms / 1000))
+        parts.append(word(ms_long))
+    return np.concatenate(parts)
+
+
+def test_a_spell_that_reaches_the_words_threshold_is_a_machine_before_the_speech_threshold():
+    audio = np.concatenate([silence(0.5), words(3), silence(5)])  # 0.9 s of speech: a person's length
+    assert run(audio)[0] == HUMAN  # Twilio's rules: words are not counted
+    result, at = run(audio, AmdSettings(words_threshold=3))
+    assert result == MACHINE_START
+    assert at == 500 + 2 * (200 + 140) + 60  # the third word, once it has lasted a word's minimum
+    assert run(audio, AmdSettings(words_threshold=4))[0] == HUMAN  # three words are not four
+
+
+def test_a_pause_of_one_frame_parts_words_and_a_click_is_no_word():
+    detector = MachineDetector(AmdSettings(words_threshold=100))
+    detector.feed(np.concatenate([word(100), silence(0.02), word(100), silence(0.1), word(40)]))
+    assert detector.words == 2
+    detector.feed(word(60))  # a 40 ms click, then a word of its own after no pause: one segment
+    assert detector.words == 3
+
+
+def test_detect_message_end_reports_the_machine_as_an_interim_result_then_the_end_of_its_greeting():
+    audio = np.concatenate([words(6), silence(5)])
+    detector = MachineDetector(AmdSettings(detect_message_end=True, words_threshold=6))
+    for start in range(0, len(audio), 160):
+        if detector.feed(audio[start : start + 160]) is not None:
+            break
+    assert (detector.interim, detector.interim_ms) == (MACHINE_START, 5 * (200 + 140) + 60)
+    assert detector.result == MACHINE_END_SILENCE
+    assert detector.elapsed_ms == 6 * 200 + 5 * 140 + 1200
+
+
+def test_a_long_greeting_is_an_interim_machine_once_it_passes_the_speech_threshold():
+    detector = MachineDetector(END_OF_MESSAGE)
+    detector.feed(MESSAGE[: 8000 * 4])
+    assert detector.result is None and detector.interim == MACHINE_START
+    start = spoken(MESSAGE)[0]
+    assert start + 2400 < detector.interim_ms <= start + 2400 + 500
+    assert MachineDetector().interim is None  # nothing heard, nothing to report

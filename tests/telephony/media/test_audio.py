@@ -123,6 +123,12 @@ def test_trim_silence_and_frames():
     assert [len(p) for p in parts] == [160, 160, 160] and parts[-1][10:].sum() == 0
 
 
+def test_trim_silence_keeps_the_silence_between_sounds():
+    quiet, loud = np.zeros(8000, dtype=np.int16), np.full(1600, 5000, dtype=np.int16)
+    trimmed = trim_silence(np.concatenate([quiet, loud, quiet, loud, quiet]), keep=0.1)
+    assert len(trimmed) == 800 + 1600 + 8000 + 1600 + 800  # only the ends go
+
+
 def test_mp3_in_and_out():
     from callgate.telephony.media.audio import encode_mp3, read_audio
 

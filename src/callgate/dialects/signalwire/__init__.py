@@ -133,6 +133,7 @@ SIGNALWIRE = Flavor(
         "ringing_queued",
     ),
     machine_detection_modes=("Enable", "DetectMessageEnd", "none"),
+    amd_words_and_partials=True,
     missing_handler_message="Url, Laml, Twiml or ApplicationSid parameter is required",
     token_of=lambda account: account.signalwire_token,
     error_body=signalwire_error_body,

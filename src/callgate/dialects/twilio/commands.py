@@ -15,6 +15,7 @@ from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.markup import check_markup
 
 _OPTION_NAMES = frozenset(CallOptions.__dataclass_fields__)
+MACHINE_WORDS_DEFAULT = 6  # SignalWire's MachineWordsThreshold default (the schema's too)
 
 
 def _markup_names(flavor: Flavor) -> str:
@@ -131,6 +132,11 @@ def create_call(parsed: Parsed, flavor: Flavor) -> CreateCall:
     options["dialect"] = flavor.name
     if options.get("machine_detection") == "none":
         options["machine_detection"] = None
+    if flavor.amd_words_and_partials:
+        options.setdefault("machine_words_threshold", MACHINE_WORDS_DEFAULT)
+    else:  # SignalWire's parameters, accepted elsewhere and left unused
+        options.pop("machine_words_threshold", None)
+        options.pop("async_amd_partial_results", None)
     return CreateCall(to=to, from_=from_, options=_call_options(options))  # type: ignore[arg-type]
 
 

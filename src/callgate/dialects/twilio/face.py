@@ -24,6 +24,7 @@ TWILIO = Flavor(
     send_digits_pattern=r"[0-9#*w]{1,32}",
     status_callback_events=("initiated", "ringing", "answered", "completed"),
     machine_detection_modes=("Enable", "DetectMessageEnd"),
+    amd_words_and_partials=False,
     missing_handler_message="Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml",
     token_of=lambda account: account.auth_token,
     error_body=twilio_error_body,

@@ -65,6 +65,9 @@ class Flavor:
     send_digits_pattern: str
     status_callback_events: tuple[str, ...]
     machine_detection_modes: tuple[str, ...]
+    #: MachineWordsThreshold and AsyncAmdPartialResults are this face's (SignalWire's); another face
+    #: accepts them, as Twilio ignores what it does not know, and leaves them unused
+    amd_words_and_partials: bool
     #: the message when none of Url, the inline document or ApplicationSid is given (21205)
     missing_handler_message: str
     #: the account secret checked by HTTP Basic

@@ -69,6 +69,7 @@ PERIOD = 0.02
 _FIXED = struct.Struct("!BBHII")  # the RTP fixed header
 _monotonic = time.monotonic
 SILENT_FRAME = np.zeros(FRAME, dtype=np.int16)
+MAX_CATCH_UP_TICKS = 500  # a stall longer than 10 s loses its time beyond that (a suspended process)
 
 
 class MediaClock:
@@ -76,7 +77,10 @@ class MediaClock:
 
     The task wakes every `period / slots` (2 ms) and ticks the streams of that slot: each stream
     keeps its exact 20 ms grid (shifted by its slot), and the process's sending is spread over the
-    period instead of leaving in one burst, so no tick waits behind a thousand others.
+    period instead of leaving in one burst, so no tick waits behind a thousand others. When the
+    process stalls (more than five periods late), the missed ticks are not sent in a burst; each
+    stream's listeners get their frames at once instead (`_catch_up`), so a recording or a detector
+    keeps the call's time.
     """
 
     def __init__(self, period: float = PERIOD, slots: int = 10) -> None:
@@ -194,17 +198,13 @@ class MediaClock:
             streams = self._slots[n % self.slots]
             if streams:
                 self.lateness.append(max(0.0, now - target))
-            if now - target > 5 * self.period:  # the process stalled: skip the missed ticks
+            late = now - target
+            if late > 5 * self.period:  # the process stalled: no burst of late ticks, but no lost time
                 start, n = now - (n % self.slots) * step, n % self.slots
+                self._catch_up(min(round(late / self.period), MAX_CATCH_UP_TICKS))
             n += 1
             if readers:
-                for fd, _ in poll(0):
-                    reader = readers.get(fd)
-                    if reader is not None:
-                        try:
-                            reader.readable()
-                        except Exception:  # one stream's packet must not stop the clock
-                            log.exception("reading RTP failed")
+                self._read(poll, readers)
             for stream in list(streams.values()):
                 try:
                     stream.tick()
@@ -214,6 +214,32 @@ class MediaClock:
             for port in self._ports.values():  # the slot's packets of shared ports leave together
                 if port.queued:
                     port.flush()
+
+    def _read(self, poll: Callable[[float], list[tuple[int, int]]], readers: dict[int, _Readable]) -> None:
+        """Read the sockets that hold datagrams (one datagram each, or a shared port's batch)."""
+        for fd, _ in poll(0):
+            reader = readers.get(fd)
+            if reader is not None:
+                try:
+                    reader.readable()
+                except Exception:  # one stream's packet must not stop the clock
+                    log.exception("reading RTP failed")
+
+    def _catch_up(self, missed: int) -> None:
+        """The process stalled for `missed` ticks. Nothing is sent for them (a burst of stale audio
+        helps no far end), but each stream's listeners still get a frame for each, what arrived
+        meanwhile, read from the sockets as it goes: a recording keeps the call's length and its
+        audio, a detector counts the time that passed."""
+        streams = [stream for slot in self._slots for stream in slot.values()]
+        for _ in range(missed):
+            if self._readers:
+                self._read(self._poller.poll, self._readers)
+            for stream in streams:
+                try:
+                    stream.missed_tick()
+                except Exception:
+                    log.exception("media stream tick failed")
+                    self.remove(stream)
 
 
 class _Readable(Protocol):
@@ -447,7 +473,15 @@ class RtpStream:
             # RFC 3550 6.2: about every 5 s, randomised by 0.5-1.5 so that streams do not synchronise.
             self._next_report = self._ticks + max(1, int(self.rtcp_interval * (0.5 + random.random())))
             self._send_rtcp()
-        outbound = self._next_outbound()
+        self._hand_over(self._next_outbound())
+
+    def missed_tick(self) -> None:
+        """A tick the clock could not run in time (the process stalled): nothing is sent (silence is
+        what the far end heard), and the listeners get the frame received for it."""
+        self._hand_over(SILENT_FRAME)
+
+    def _hand_over(self, outbound: Samples) -> None:
+        """The tick's received frame (silence for a lost one) and `outbound` to the listeners."""
         frame = self._jitter.pop()
         inband = self._inband if self.digit_listeners else None
         if self.listeners or inband is not None:  # decoding is for listeners; else the frame is dropped

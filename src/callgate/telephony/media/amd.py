@@ -9,11 +9,16 @@ documents for its parameters (Create Call, "Answering Machine Detection"):
   (MachineDetectionSpeechEndThreshold): longer than `speech_threshold_ms`
   (MachineDetectionSpeechThreshold) is a machine, shorter a person (`human`);
 * a fax machine's calling tone (CNG, 1100 Hz, ITU-T T.30): `fax`;
-* nothing certain within `timeout_ms` (MachineDetectionTimeout): `unknown`.
+* nothing certain within `timeout_ms` (MachineDetectionTimeout): `unknown`;
+* with `words_threshold` (SignalWire's MachineWordsThreshold), a spell that reaches that many words
+  is a machine, however short. A word is a voiced segment: at least `WORD_MIN_MS` of speech, ended
+  by any pause (a frame below the speech level); the pauses inside a spell are shorter than the
+  speech-end threshold.
 
 `Enable` reports a machine at once (`machine_start`). `DetectMessageEnd` waits for the end of its
 greeting: the end of a beep (`machine_end_beep`), silence after the speech (`machine_end_silence`),
-or the timeout (`machine_end_other`). Speech is told from silence by level (a frame whose RMS
+or the timeout (`machine_end_other`); meanwhile `interim` says `machine_start`, the partial result
+(SignalWire's AsyncAmdPartialResults). Speech is told from silence by level (a frame whose RMS
 reaches `SPEECH_RMS`, about -42 dBFS); a beep is a frame whose energy sits in one narrow band,
 held for `BEEP_MS`, at any frequency.
 """
@@ -33,6 +38,7 @@ BEEP_MS = 160  # a tone held this long is a beep, not a vowel
 BEEP_SHARE = 0.95  # the share of a frame's energy in its strongest three FFT bins, for a tone
 BEEP_MIN_HZ = 400.0  # vowels hold their energy low (voiced speech at 250 Hz reaches 0.9 above)
 FAX_CNG_HZ = 1100.0
+WORD_MIN_MS = 60  # a shorter voiced segment is a click or a consonant's burst, not a word
 
 HUMAN = "human"
 MACHINE_START = "machine_start"
@@ -45,13 +51,15 @@ UNKNOWN = "unknown"
 
 @dataclass(frozen=True, slots=True)
 class AmdSettings:
-    """Twilio's AMD parameters, with its defaults."""
+    """Twilio's AMD parameters, with its defaults, and SignalWire's word count (None: not counted,
+    as on Twilio)."""
 
     detect_message_end: bool = False
     timeout_ms: int = 30_000
     speech_threshold_ms: int = 2400
     speech_end_threshold_ms: int = 1200
     silence_timeout_ms: int = 5000
+    words_threshold: int | None = None
 
 
 class MachineDetector:
@@ -61,6 +69,12 @@ class MachineDetector:
         self.settings = settings or AmdSettings()
         self.elapsed_ms = 0
         self.result: str | None = None
+        #: the partial result before `result` (`machine_start` while a greeting goes on), and when
+        self.interim: str | None = None
+        self.interim_ms = 0
+        #: the words heard so far (a spell of speech, until it decides)
+        self.words = 0
+        self._voiced_ms = 0  # how long the current voiced segment has lasted
         self._pending = np.zeros(0, dtype=np.int16)
         self._speech_start: int | None = None  # when the current spell of speech began
         self._last_sound = 0  # when sound was last heard
@@ -86,7 +100,8 @@ class MachineDetector:
         return self.result
 
     def hung_up(self) -> str:
-        """The far end hung up first: what is known by then."""
+        """The call ended (either side hung up) before the result was known: what is known by then,
+        `unknown` if nothing was decided."""
         if self.result is None:
             self.result = MACHINE_END_OTHER if self._machine else UNKNOWN
         return self.result
@@ -103,6 +118,7 @@ class MachineDetector:
         steady = peak is not None and self._tone_bin is not None and abs(peak - self._tone_bin) <= 1
         self._tone_ms = self._tone_ms + FRAME_MS if steady else (FRAME_MS if peak is not None else 0)
         self._tone_bin = peak
+        self._count_words(loud)
         if self._machine:
             self._message_end(now, loud)
         elif self._speech_start is None:
@@ -113,15 +129,26 @@ class MachineDetector:
         else:
             if loud:
                 self._last_sound = now
-            if self._last_sound - self._speech_start > s.speech_threshold_ms:
+            many_words = s.words_threshold is not None and self.words >= s.words_threshold
+            if self._last_sound - self._speech_start > s.speech_threshold_ms or many_words:
                 if s.detect_message_end:
                     self._machine = True
+                    self.interim, self.interim_ms = MACHINE_START, now
                 else:
                     self.result = MACHINE_START
             elif now - self._last_sound >= s.speech_end_threshold_ms:
                 self.result = HUMAN
         if self.result is None and now >= s.timeout_ms:
             self.result = MACHINE_END_OTHER if self._machine else UNKNOWN
+
+    def _count_words(self, loud: bool) -> None:
+        """A voiced segment counts as a word once it has lasted `WORD_MIN_MS`; a pause ends it."""
+        if not loud:
+            self._voiced_ms = 0
+            return
+        self._voiced_ms += FRAME_MS
+        if self._voiced_ms - FRAME_MS < WORD_MIN_MS <= self._voiced_ms:  # counted once, as it reaches it
+            self.words += 1
 
     def _message_end(self, now: int, loud: bool) -> None:
         """A machine's greeting goes on: wait for its beep to end, or for silence."""
