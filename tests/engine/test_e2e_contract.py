@@ -143,3 +143,27 @@ def test_byoc_routes_through_its_trunk_with_call_reason_as_subject(twilio, webap
     # +14155550100 answers in the sandbox; through the trunk, the carrier's scenario answers busy.
     assert (done.params["CallStatus"], done.params["SipResponseCode"]) == ("busy", "486")
     assert carrier.wait() == 0, "the carrier got the INVITE with the Subject and the number"
+
+
+def test_a_record_true_call_that_kept_no_audio_reports_absent(twilio, webapp):
+    # 0190 answers and never makes a sound, the document plays nothing: trim-silence keeps nothing.
+    doc = VoiceResponse()
+    doc.pause(length=1)
+    doc.hangup()
+    call = twilio.calls.create(
+        to="+14155550190", from_=FROM, twiml=str(doc), record=True,
+        recording_status_callback=webapp.url("/absent-recording"),
+        recording_status_callback_event=["in-progress", "completed", "absent"],
+        status_callback=webapp.url("/absent-status"),
+    )  # fmt: skip
+    done = final(webapp, "/absent-status", call.sid)
+    assert done.params["CallStatus"] == "completed"
+    assert "RecordingUrl" not in done.params, "no audio was kept to point at"
+    hits = webapp.wait_for(lambda hs: [h for h in hs if h.path == "/absent-recording"
+                                        and h.params.get("CallSid") == call.sid
+                                        and h.params["RecordingStatus"] == "absent"])  # fmt: skip
+    assert hits[0].signature_ok
+    statuses = [h.params["RecordingStatus"] for h in of_call(webapp, "/absent-recording", call.sid)]
+    assert statuses == ["in-progress", "absent"]
+    (recording,) = twilio.calls(call.sid).recordings.list()
+    assert recording.status == "absent"

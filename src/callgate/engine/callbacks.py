@@ -99,7 +99,8 @@ class StatusCallbacks:
             return ()
         now = self._clock()
         recorded = event.data.get("recording")
-        recording = RecordingRef.from_json(recorded) if recorded else None
+        kept = event.data.get("recording_status", "completed") == "completed"
+        recording = RecordingRef.from_json(recorded) if recorded and kept else None
         params = face.status_params(call, event=name, sequence=sequence, at=now, recording=recording)
         method = options.status_callback_method or "POST"
         url = options.status_callback

@@ -619,10 +619,8 @@ class CallRunner:
         if handle is None:
             return {}
         recording = await self.engine.recordings.finish(handle)
-        if recording.status != "completed":
-            return {"recording_status": recording.status}
-        ref = RecordingRef.of(recording)
-        return {"recording": ref.to_json(), "recording_status": "completed"}
+        # An `absent` one is reported too (RecordingStatusCallbackEvent=absent), without its audio.
+        return {"recording": RecordingRef.of(recording).to_json(), "recording_status": recording.status}
 
     async def _detect_machine(self, settings: AmdSettings) -> None:
         """Detect who answered (`engine/detection.py`), until known or the call ends (either side),
