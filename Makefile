@@ -10,7 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UNIT_TESTS := tests/core tests/telephony/sip tests/telephony/rtp tests/telephony/media \
 	tests/telephony/test_routing.py tests/test_layering.py tests/dialects/test_params.py \
 	tests/dialects/twilio/test_commands.py tests/dialects/twilio/test_twiml.py \
-	tests/dialects/twilio/test_addresses.py tests/webhooks/test_retry.py tests/webhooks/test_overrides.py
+	tests/dialects/twilio/test_addresses.py tests/webhooks/test_retry.py tests/webhooks/test_overrides.py \
+	tests/test_architecture.py tests/test_locks.py
 
 .PHONY: serve test install install-test system-deps lint typecheck unit cov bench lock diagrams clean
 
