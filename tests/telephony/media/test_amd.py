@@ -45,7 +45,8 @@ def ms(samples: np.ndarray) -> int:
 def spoken(samples: np.ndarray) -> tuple[int, int]:
     """When the speech in `samples` starts and ends (ms): its first and last 20 ms frame loud enough
     to be speech (RMS -42 dBFS; espeak-ng fades in and out more quietly than that)."""
-    whole = np.concatenate([samples, np.zeros(-len(samples) % 160, dtype=samples.dtype)])  # the last frame too
+    # The last, partial frame too.
+    whole = np.concatenate([samples, np.zeros(-len(samples) % 160, dtype=samples.dtype)])
     frames = whole.reshape(-1, 160).astype(np.float64)
     loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) >= 250)
     return int(loud[0]) * 20, (int(loud[-1]) + 1) * 20
