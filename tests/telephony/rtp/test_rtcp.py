@@ -29,6 +29,7 @@ from callgate.telephony.rtp.rtcp import (
     serialize_compound,
     unix_from_ntp,
 )
+from tests.fuzz import Mutator
 
 # 2023-11-14 22:13:20.5 UTC: NTP seconds 1_700_000_000 + 2_208_988_800 = 0xe8fe6f80, fraction 0x80000000.
 NTP = 0xE8FE6F80_80000000
@@ -377,24 +378,7 @@ INTERESTING = [
 ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        op = rng.randrange(6)
-        at = rng.randrange(len(out) + 1)
-        if op == 0 and out:
-            out[min(at, len(out) - 1)] = rng.randrange(256)
-        elif op == 1 and out:
-            out[min(at, len(out) - 1)] ^= 1 << rng.randrange(8)  # one bit: counts, P, lengths
-        elif op == 2:
-            del out[at : at + rng.randint(1, 12)]
-        elif op == 3:
-            out[at:at] = rng.choice(INTERESTING)
-        elif op == 4:
-            out[at:at] = out[at : at + 4 * rng.randint(1, 6)]
-        else:
-            del out[at:]
-    return bytes(out)
+mutate = Mutator(INTERESTING, max_edits=3, max_cut=12, max_copy=24, word=4, bit_flips=True)
 
 
 def test_mutated_compounds_parse_and_round_trip_or_fail_cleanly():
