@@ -7,6 +7,7 @@ import pytest
 
 from callgate.telephony.rtp.errors import PacketError
 from callgate.telephony.rtp.packet import RtpPacket, header, seq_distance, seq_newer
+from tests.fuzz import Mutator
 from tests.telephony.rtp.golden import bad, good, vector
 
 GOLDEN = vector("rtp/good/pcmu_marker.bin")  # M=1, PT=0, seq 0x1234, ts 160, ssrc 0xDEADBEEF, 4 bytes PCMU
@@ -46,16 +47,22 @@ def test_sequence_arithmetic_across_the_wrap():
     assert seq_newer(65535, 2) and not seq_newer(2, 65535) and not seq_newer(7, 7)
 
 
+# Bytes that steer the header: V=2 with P, X, CC bits; the one-byte extension profile; RTCP types.
+mutate = Mutator([b"\x80", b"\xa0", b"\x90", b"\x8f", b"\xbe\xde", b"\xc8", b"\x00", b"\xff"], bit_flips=True)
+
+
 def test_mutations_parse_or_fail_cleanly():
     rng = random.Random(1)
-    base = bytearray(GOLDEN + bytes(160))
-    for _ in range(5000):
-        data = bytearray(base[: rng.randrange(0, len(base) + 1)])
-        for _ in range(rng.randrange(1, 4)):
-            if data:
-                data[rng.randrange(len(data))] = rng.randrange(256)
+    seeds = [path.values[0] for path in good("rtp")] + [GOLDEN + bytes(160)]
+    parsed = refused = 0
+    for i in range(5000):
+        data = mutate(rng, seeds[i % len(seeds)])
         try:
-            packet = RtpPacket.parse(bytes(data))
-        except PacketError:
+            packet = RtpPacket.parse(data)
+        except PacketError as exc:
+            assert exc.reason
+            refused += 1
             continue
+        parsed += 1
         assert RtpPacket.parse(packet.serialize()) == packet
+    assert parsed > 1000 and refused > 1000  # both paths really ran
