@@ -110,8 +110,10 @@ async def test_served_responses_of_every_shape_arrive_whole():
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while not server.started:
+                assert not serving.done(), "the server stopped before it started"
+                await asyncio.sleep(0.01)  # polling uvicorn's flag under a deadline
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello"

@@ -5,7 +5,8 @@ SIP endpoint and the sandbox on loopback ports of their own. `VoiceApp` is the u
 a threaded HTTP server on 127.0.0.1 that answers per-test routes with LaML, checks the signature of
 every request with the SignalWire SDK's `RequestValidator`, and records each request. Tests wait on
 what it received (a condition variable), never on sleeps. This virtual environment has neither
-starlette nor uvicorn (nor Callgate's `tests` package), so the app is built on `http.server`.
+starlette nor uvicorn (of Callgate's `tests` package it imports only the standard-library
+`tests.healthz`), so the app is built on `http.server`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import array
 import io
 import math
 import os
-import subprocess
 import threading
 import time
 import wave
@@ -24,9 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
 from signalwire.request_validator import RequestValidator
-from support import HOST, STARTUP_DEADLINE_S, Server, callgate_bin
+from support import HOST, Server
 
 WAIT_S = 60.0
 
@@ -38,31 +37,6 @@ class EngineServer(Server):
         env = {k: v for k, v in os.environ.items() if k not in ("CALLGATE_DB", "CALLGATE_HTTP")}
         env.update(CALLGATE_WORKER="true", CALLGATE_SIP=f"{HOST}:0", CALLGATE_SANDBOX_SIP=f"{HOST}:0")
         return env
-
-    def start(self) -> None:
-        assert self.proc is None, "server already running"
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [callgate_bin(), "serve", "--http", f"{HOST}:{self.port}", "--db", self.db_url],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env(),
-                cwd=self.workdir,
-            )
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code, self.proc = self.proc.returncode, None
-                raise RuntimeError(f"callgate serve exited with {code} during start-up:\n{self.log_tail()}")
-            try:
-                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)  # polling /healthz under a deadline
-        self.stop()
-        raise RuntimeError(f"callgate serve did not answer /healthz in time:\n{self.log_tail()}")
 
 
 class PhoneBookServer(EngineServer):

@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from tests.healthz import NotHealthy, wait_healthy
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +75,10 @@ class Server:
         self.log_path = workdir / "callgate.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def env(self) -> dict[str, str]:
+        """The environment the process runs in (the engine's tests turn its worker on)."""
+        return _server_env()
+
     def log_tail(self, chars: int = 4000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
@@ -90,31 +94,16 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=_server_env(),
+                env=self.env(),
                 cwd=self.workdir,
             )
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            code = self.proc.poll()
-            if code is not None:
-                self.proc = None
-                raise RuntimeError(
-                    f"callgate serve ({self.backend}) exited with {code} during start-up:\n{self.log_tail()}"
-                )
-            try:
-                verify = str(self.tls[0]) if self.tls else True
-                response = requests.get(f"{self.base_url}/healthz", timeout=1, verify=verify)
-                if response.status_code == 200 and response.json() == {"status": "ok"}:
-                    return
-            except requests.RequestException as exc:
-                last_error = exc
-            time.sleep(0.05)  # polling /healthz under a deadline
-        self.stop()
-        raise RuntimeError(
-            f"callgate serve ({self.backend}) did not answer /healthz within {STARTUP_DEADLINE_S} s "
-            f"({last_error}):\n{self.log_tail()}"
-        )
+        try:
+            wait_healthy(
+                self.proc, self.base_url, STARTUP_DEADLINE_S, cafile=self.tls[0] if self.tls else None
+            )
+        except NotHealthy as exc:
+            self.stop()
+            raise RuntimeError(f"callgate serve ({self.backend}) {exc}:\n{self.log_tail()}") from None
 
     def stop(self) -> int | None:
         proc, self.proc = self.proc, None

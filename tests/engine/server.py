@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
 from twilio.rest import Client
 
 from tests.conftest import free_port
 from tests.engine.webapp import WebApp
+from tests.healthz import NotHealthy, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -63,22 +63,24 @@ class Serve:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
                 cwd=self.workdir,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"callgate serve exited during start-up:\n{self.log_tail()}")
-            if self.command == "worker":
-                if " worker " in self.log_tail(20000):
-                    return self
-            else:
-                try:
-                    if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                        return self
-                except requests.RequestException:
-                    pass
-            time.sleep(0.05)  # polling /healthz under a deadline
-        self.stop()
-        raise RuntimeError(f"callgate serve did not start:\n{self.log_tail()}")
+        if self.command == "worker":  # no HTTP: it says it runs in its log
+            self._wait_for_log(" worker ", 60)
+            return self
+        try:
+            wait_healthy(self.proc, self.base_url, 60)
+        except NotHealthy as exc:
+            self.stop()
+            raise RuntimeError(f"callgate serve {exc}:\n{self.log_tail()}") from None
+        return self
+
+    def _wait_for_log(self, words: str, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while words not in self.log_tail(20000):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"callgate {self.command} did not start:\n{self.log_tail()}")
+            time.sleep(0.05)  # polling the log under a deadline
 
     def stop(self) -> int | None:
         proc, self.proc = self.proc, None

@@ -73,6 +73,15 @@ async def serve() -> AsyncIterator[Callable[..., asyncio.Future[Canned]]]:
         await server.wait_closed()
 
 
+async def idle_connections_closed(pool: Http11Pool) -> None:
+    """Until the pool's kept-alive connections have seen the server close them (at most TIMEOUT)."""
+    kept = [conn for idle in pool._idle.values() for conn in idle]
+    assert kept, "the pool kept no connection alive"
+    async with asyncio.timeout(TIMEOUT):
+        while not all(conn.closed for conn in kept):
+            await asyncio.sleep(0.005)  # polling the connections under a deadline
+
+
 async def get(pool: Http11Pool, url: str, limit: int = 65536, body: bytes = b""):
     return await pool.request(
         "POST" if body else "GET",
@@ -142,7 +151,7 @@ async def test_a_kept_alive_connection_the_server_closed_is_replaced_once(serve)
     )
     pool = Http11Pool(HostGuard())
     assert (await get(pool, canned.base + "/1")).body == b"1"
-    await asyncio.sleep(0.05)  # the server's FIN arrives
+    await idle_connections_closed(pool)  # the server's FIN has arrived
     assert (await get(pool, canned.base + "/2")).body == b"2"
     assert canned.connections == 2
     await pool.aclose()

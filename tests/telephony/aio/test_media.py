@@ -41,8 +41,8 @@ async def test_audio_and_digits_cross_and_are_recorded(tmp_path, codec, pt):
         sent = np.concatenate([tone((440.0,), 0.3), tone((660.0, 990.0), 0.3)])
         await asyncio.wait_for(a.play(frames(sent)), timeout=5)
         await asyncio.wait_for(a.press("12w34#"), timeout=5)
-        for _ in range(10):  # the last frames still in flight and in b's jitter buffer
-            await asyncio.sleep(0.02)
+        await until(lambda: len(heard) >= 5, b)  # the last key has crossed ...
+        await ticks(b, 4)  # ... and the jitter buffer's depth, and a tick of slack
     finally:
         a.close()
         b.close()
@@ -60,7 +60,8 @@ async def test_garbage_and_rtcp_on_the_port_are_counted_not_raised():
     try:
         a.sock.sendto(b"\x00\x01garbage", b.local_address)
         a.sock.sendto(bytes.fromhex("80c8000600000001") + bytes(20), b.local_address)  # an RTCP SR
-        await asyncio.sleep(0.1)
+        await until(lambda: b.stats.bad_packets >= 1, b)  # the garbage is read ...
+        await ticks(b, 2)  # ... and, a slot behind it, the RTCP packet (not counted)
         assert b.stats.bad_packets == 1
     finally:
         a.close()

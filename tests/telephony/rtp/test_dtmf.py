@@ -4,17 +4,28 @@ import pytest
 
 from callgate.telephony.rtp.dtmf import DtmfEvent, DtmfReceiver, DtmfSender
 from callgate.telephony.rtp.errors import PacketError
+from tests.telephony.rtp.golden import bad, good, vector
+
+
+@pytest.mark.parametrize("data", good("dtmf"))
+def test_good_vectors_round_trip(data):
+    assert DtmfEvent.parse(data).serialize() == data
+
+
+@pytest.mark.parametrize(("data", "reason"), bad("dtmf"))
+def test_bad_vectors_give_the_exact_reason(data, reason):
+    with pytest.raises(PacketError) as caught:
+        DtmfEvent.parse(data)
+    assert caught.value.reason == reason
 
 
 def test_payload_golden_bytes():
     # Event 11 (#), E=1, volume 10, duration 800 (100 ms at 8 kHz): RFC 4733 2.3.
     event = DtmfEvent(event=11, end=True, volume=10, duration=800)
-    assert event.serialize() == bytes.fromhex("0b8a0320")
-    assert DtmfEvent.parse(bytes.fromhex("0b8a0320")) == event and event.digit == "#"
-    assert DtmfEvent.parse(bytes.fromhex("0f0a00a0")).digit == "D"
-    assert DtmfEvent.parse(bytes.fromhex("100a00a0")).digit is None  # 16: flash, not a digit
-    with pytest.raises(PacketError, match="telephone-event payload of 3 bytes, expected 4"):
-        DtmfEvent.parse(b"\x01\x02\x03")
+    assert event.serialize() == vector("dtmf/good/hash_end.bin")
+    assert DtmfEvent.parse(vector("dtmf/good/hash_end.bin")) == event and event.digit == "#"
+    assert DtmfEvent.parse(vector("dtmf/good/d.bin")).digit == "D"
+    assert DtmfEvent.parse(vector("dtmf/good/flash.bin")).digit is None  # 16: flash, not a digit
 
 
 def run(sender: DtmfSender, start: int = 1000) -> list[list | None]:

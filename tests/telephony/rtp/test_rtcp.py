@@ -1,5 +1,6 @@
-"""RTCP packets: hand-written golden packets parse to exact fields and serialise to the exact bytes;
-malformed ones give the exact reason; thousands of mutations parse (and round-trip) or are refused."""
+"""RTCP packets: hand-written golden packets (vectors/rtcp, annotated in vectors/generate.py) parse to
+exact fields and serialise to the exact bytes; malformed ones give the exact reason; thousands of
+mutations parse (and round-trip) or are refused."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from callgate.telephony.rtp.rtcp import (
     serialize_compound,
     unix_from_ntp,
 )
+from tests.fuzz import Mutator
+from tests.telephony.rtp.golden import bad, good, vector
 
 # 2023-11-14 22:13:20.5 UTC: NTP seconds 1_700_000_000 + 2_208_988_800 = 0xe8fe6f80, fraction 0x80000000.
 NTP = 0xE8FE6F80_80000000
@@ -43,68 +46,29 @@ BLOCK = bytes.fromhex(
 )
 BLOCK_FIELDS = ReportBlock(0x9ABCDEF0, 64, -2, 65541, 24, 0x6F808000, 0x54000)
 
-SR = (
-    bytes.fromhex(
-        "81c8000c"  # V=2 P=0 RC=1, PT=200 (SR), length 12: 13 words = 52 bytes
-        "12345678"  # SSRC of the sender
-        "e8fe6f80"  # NTP timestamp, seconds
-        "80000000"  # NTP timestamp, fraction (.5)
-        "0001e240"  # RTP timestamp 123456
-        "00000064"  # sender's packet count 100
-        "00003e80"  # sender's octet count 16000
-    )
-    + BLOCK
-)
+SR = vector("rtcp/good/sr.bin")  # RC=1: the sender's info, then BLOCK
+RR = vector("rtcp/good/rr.bin")  # RC=1, from 0x9abcdef0 on 0x12345678
+SDES = vector("rtcp/good/sdes_cname.bin")  # SC=1: CNAME "user@192.0.2.10" of 0x12345678
+BYE = vector("rtcp/good/bye_reason.bin")  # SC=1: 0x12345678 leaves, "call ended"
+SR_NO_BLOCKS = vector("rtcp/good/sr_no_blocks.bin")
+COMPOUND = vector("rtcp/good/compound_sr_sdes.bin")  # the usual shape: a report, then a CNAME
+PLI = vector("rtcp/good/pli.bin")  # PT=206 (PSFB, RFC 4585) FMT=1
+APP = vector("rtcp/good/app.bin")  # PT=204, name "name"
+RR_EMPTY = vector("rtcp/good/rr_empty.bin")  # RC=0, length 1: just the SSRC
 
-RR = bytes.fromhex(
-    "81c90007"  # V=2 P=0 RC=1, PT=201 (RR), length 7: 32 bytes
-    "9abcdef0"  # SSRC of the packet sender
-    "12345678"  # SSRC reported on
-    "0a000003"  # fraction lost 10/256, cumulative lost 3
-    "0000ffff"  # extended highest sequence number 65535 (no wrap yet)
-    "000000a0"  # jitter 160
-    "00000000"  # LSR 0: no SR received yet
-    "00000000"  # DLSR 0
-)
 
-SDES = bytes.fromhex(
-    "81ca0006"  # V=2 P=0 SC=1, PT=202 (SDES), length 6: 28 bytes
-    "12345678"  # chunk 1: SSRC
-    "010f"  # item CNAME (1), 15 bytes:
-    "75736572403139322e302e322e3130"  # "user@192.0.2.10"
-    "000000"  # end item (null) + 2 nulls to the 32-bit boundary (4 + 17 + 3 = 24)
-)
+@pytest.mark.parametrize("data", good("rtcp"))
+def test_good_vectors_round_trip(data):
+    packets = parse_compound(data)
+    assert serialize_compound(packets) == data
+    assert b"".join(packet.serialize() for packet in packets) == data
 
-BYE = bytes.fromhex(
-    "81cb0004"  # V=2 P=0 SC=1, PT=203 (BYE), length 4: 20 bytes
-    "12345678"  # SSRC leaving
-    "0a"  # reason length 10
-    "63616c6c20656e646564"  # "call ended"
-    "00"  # 1 + 10 + 1 = 12: padded to the word
-)
 
-SR_NO_BLOCKS = bytes.fromhex(
-    "80c80006"  # V=2 P=0 RC=0, PT=200, length 6: 28 bytes
-    "12345678"  # SSRC
-    "e8fe6f8080000000"  # NTP timestamp
-    "0001e240"  # RTP timestamp 123456
-    "00000064"  # 100 packets
-    "00003e80"  # 16000 octets
-)
-COMPOUND = SR_NO_BLOCKS + SDES  # the usual shape: a report, then a CNAME
-
-PLI = bytes.fromhex(
-    "81ce0002"  # V=2 P=0 FMT=1 (PLI), PT=206 (PSFB, RFC 4585), length 2: 12 bytes
-    "9abcdef0"  # SSRC of the packet sender
-    "12345678"  # SSRC of the media source
-)
-APP = bytes.fromhex(
-    "80cc0003"  # V=2 P=0 subtype 0, PT=204 (APP), length 3: 16 bytes
-    "9abcdef0"  # SSRC
-    "6e616d65"  # name "name"
-    "deadbeef"  # application data
-)
-RR_EMPTY = bytes.fromhex("80c90001 9abcdef0")  # RC=0, length 1: just the SSRC
+@pytest.mark.parametrize(("data", "reason"), bad("rtcp"))
+def test_bad_vectors_give_the_exact_reason(data, reason):
+    with pytest.raises(PacketError) as caught:
+        parse_compound(data)
+    assert caught.value.reason == reason
 
 
 def test_sender_report_with_one_block():
@@ -153,7 +117,8 @@ def test_compound_sender_report_and_cname():
 
 
 def test_unknown_types_are_kept_whole_between_known_ones():
-    data = RR_EMPTY + PLI + APP + BYE
+    data = vector("rtcp/good/unknown_between_known.bin")
+    assert data == RR_EMPTY + PLI + APP + BYE
     rr, pli, app, bye = parse_compound(data)
     assert rr == ReceiverReport(0x9ABCDEF0)
     assert pli == UnknownRtcp(206, PLI) and pli.count == 1
@@ -163,51 +128,25 @@ def test_unknown_types_are_kept_whole_between_known_ones():
 
 
 def test_padding_is_kept_exactly():
-    zeros = bytes.fromhex(
-        "a0c90002"  # V=2 P=1 RC=0, PT=201, length 2: 12 bytes
-        "9abcdef0"  # SSRC
-        "00000004"  # 4 padding octets, the last counting them
-    )
+    zeros = vector("rtcp/good/rr_padding_zeros.bin")  # P=1: 4 padding octets, the last counting them
     [rr] = parse_compound(zeros)
     assert rr == ReceiverReport(0x9ABCDEF0, padding=bytes.fromhex("00000004"))
     assert rr.serialize() == zeros
-    filler = bytes.fromhex(
-        "a0c90003"  # P=1, length 3: 16 bytes
-        "9abcdef0"  # SSRC
-        "aabbccdd"  # padding octets need not be zero ...
-        "eeff0008"  # ... only the count (8) at the end matters
-    )
+    filler = vector("rtcp/good/rr_padding_filler.bin")  # P=1: padding octets need not be zero
     [rr] = parse_compound(filler)
     assert rr == ReceiverReport(0x9ABCDEF0, padding=bytes.fromhex("aabbccdd eeff0008"))
     assert rr.serialize() == filler
 
 
 def test_report_extension_words_are_kept():
-    data = bytes.fromhex(
-        "80c90002"  # RC=0, length 2
-        "9abcdef0"  # SSRC
-        "cafef00d"  # one word of profile-specific extension
-    )
+    data = vector("rtcp/good/rr_extension.bin")  # RC=0, one word of profile-specific extension
     [rr] = parse_compound(data)
     assert rr == ReceiverReport(0x9ABCDEF0, extension=bytes.fromhex("cafef00d"))
     assert rr.serialize() == data
 
 
 def test_sdes_chunks_several_items_and_a_full_word_of_nulls():
-    data = bytes.fromhex(
-        "82ca0009"  # SC=2, PT=202, length 9: 40 bytes
-        "00000001"  # chunk 1: SSRC 1
-        "01026162"  # CNAME "ab": ends on a word boundary ...
-        "00000000"  # ... so the end item takes a whole word of nulls
-        "00000002"  # chunk 2: SSRC 2
-        "0203626f62"  # NAME "bob"
-        "0604"  # TOOL, 4 bytes:
-        "6367"  # "cg" ...
-        "0201"  # ... (value bytes "cg\x02\x01")
-        "0803"  # PRIV, 3 bytes:
-        "017870"  # prefix length 1, prefix "x", value "p"
-        "00000000"  # items 5 + 6 + 5 = 16 bytes, a whole number of words: 4 nulls (chunk 4 + 16 + 4)
-    )
+    data = vector("rtcp/good/sdes_two_chunks.bin")  # the first chunk's end item is a whole word of nulls
     [sdes] = parse_compound(data)
     assert isinstance(sdes, SourceDescription)
     assert sdes.chunks == (
@@ -219,66 +158,17 @@ def test_sdes_chunks_several_items_and_a_full_word_of_nulls():
 
 
 def test_goodbye_without_reason_with_empty_reason_and_with_no_sources():
-    two = bytes.fromhex("82cb0002 00000001 00000002")  # SC=2, length 2: two SSRCs, no reason
+    two = vector("rtcp/good/bye_two_sources.bin")  # SC=2, length 2: two SSRCs, no reason
     assert parse_compound(two) == [Goodbye((1, 2))]
     assert Goodbye((1, 2)).serialize() == two
     # A reason field of length 0, padded to the word: present but empty.
-    empty = bytes.fromhex("81cb0002 00000001 00000000")
+    empty = vector("rtcp/good/bye_empty_reason.bin")
     assert parse_compound(empty) == [Goodbye((1,), "")]
     assert Goodbye((1,), "").serialize() == empty
-    assert parse_compound(bytes.fromhex("80cb0000")) == [Goodbye(())]
-    utf8 = bytes.fromhex(
-        "81cb0003"  # SC=1, length 3: 16 bytes
-        "00000001"  # SSRC
-        "06616469c3b373"  # "adiós": 6 bytes in UTF-8 (ó is c3 b3)
-        "00"  # 1 + 6 + 1 = 8
-    )
+    assert parse_compound(vector("rtcp/good/bye_no_sources.bin")) == [Goodbye(())]
+    utf8 = vector("rtcp/good/bye_utf8_reason.bin")  # "adiós": 6 bytes in UTF-8
     assert Goodbye((1,), "adiós").serialize() == utf8
     assert parse_compound(utf8) == [Goodbye((1,), "adiós")]
-
-
-@pytest.mark.parametrize(
-    ("data", "reason"),
-    [
-        ("", "empty RTCP packet"),
-        ("81c800", "RTCP header at offset 0 needs 4 bytes, 3 received"),
-        (COMPOUND.hex() + "8000", "RTCP header at offset 56 needs 4 bytes, 2 received"),
-        ("41c90001 9abcdef0", "RTCP version 1 at offset 0, expected 2"),
-        (RR_EMPTY.hex() + "01c90001 9abcdef0", "RTCP version 0 at offset 8, expected 2"),
-        ("80000001 00000000", "packet type 0 at offset 0 is not RTCP (192-223, RFC 5761 4)"),
-        (RR[:20].hex(), "RTCP length field 7 (32 bytes) at offset 0 exceeds the 20 bytes received"),
-        ("82" + RR[1:].hex(), "RR with 2 report blocks needs 52 bytes after its header, the packet has 28"),
-        ("82" + SR[1:].hex(), "SR with 2 report blocks needs 72 bytes after its header, the packet has 48"),
-        ("80c80001 12345678", "SR with 0 report blocks needs 24 bytes after its header, the packet has 4"),
-        ("a0c90000", "RTCP padding bit set at offset 0 on a packet with no body"),
-        ("a0c90002 9abcdef0 00000000", "RTCP padding count 0 at offset 0 is not a positive multiple of 4"),
-        ("a0c90002 9abcdef0 00000003", "RTCP padding count 3 at offset 0 is not a positive multiple of 4"),
-        (
-            "a0c90002 9abcdef0 0000000c",
-            "RTCP padding count 12 at offset 0 exceeds the 8 bytes after the header",
-        ),
-        # The padding eats the SSRC: what is left is too short for an RR.
-        ("a0c90001 00000004", "RR with 0 report blocks needs 4 bytes after its header, the packet has 0"),
-        ("82" + SDES[1:].hex(), "SDES source count 2 exceeds the 1 chunks the packet holds"),
-        ("81ca0002 12345678 01026162", "SDES chunk for SSRC 0x12345678 has no end item"),
-        ("81ca0002 12345678 01016101", "SDES item type 1 for SSRC 0x12345678 has no length octet"),
-        ("81ca0002 12345678 010a6162", "SDES item type 1 for SSRC 0x12345678 claims 10 bytes, 2 remain"),
-        (
-            "81ca0002 12345678 00000001",
-            "SDES chunk for SSRC 0x12345678 has non-zero bytes after its end item",
-        ),
-        ("81ca0003 12345678 00000000 00000000", "SDES has 4 bytes after its 1 chunks"),
-        ("82cb0001 12345678", "BYE with 2 sources needs 8 bytes after its header, the packet has 4"),
-        ("81cb0002 12345678 0a636161", "BYE reason claims 10 bytes, 3 remain"),
-        ("81cb0003 12345678 01610000 00000000", "BYE has 4 bytes after its reason"),
-        ("81cb0002 12345678 01610001", "BYE reason is followed by non-zero bytes"),
-        ("81cb0002 12345678 02c32800", "BYE reason is not UTF-8 (byte 0)"),
-    ],
-)
-def test_malformed_packets_give_the_exact_reason(data, reason):
-    with pytest.raises(PacketError) as caught:
-        parse_compound(bytes.fromhex(data))
-    assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize(
@@ -377,24 +267,7 @@ INTERESTING = [
 ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        op = rng.randrange(6)
-        at = rng.randrange(len(out) + 1)
-        if op == 0 and out:
-            out[min(at, len(out) - 1)] = rng.randrange(256)
-        elif op == 1 and out:
-            out[min(at, len(out) - 1)] ^= 1 << rng.randrange(8)  # one bit: counts, P, lengths
-        elif op == 2:
-            del out[at : at + rng.randint(1, 12)]
-        elif op == 3:
-            out[at:at] = rng.choice(INTERESTING)
-        elif op == 4:
-            out[at:at] = out[at : at + 4 * rng.randint(1, 6)]
-        else:
-            del out[at:]
-    return bytes(out)
+mutate = Mutator(INTERESTING, max_edits=3, max_cut=12, max_copy=24, word=4, bit_flips=True)
 
 
 def test_mutated_compounds_parse_and_round_trip_or_fail_cleanly():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.message import StreamParser, parse_datagram
+from tests.fuzz import Mutator
 
 SEEDS = [p.read_bytes() for p in sorted((Path(__file__).parent / "data" / "good").glob("*.sip"))]
 INTERESTING = [
@@ -21,23 +22,7 @@ INTERESTING = [
 ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(5)
-        at = rng.randrange(len(out) + 1)
-        if op == 0 and out:
-            out[min(at, len(out) - 1)] = rng.randrange(256)
-        elif op == 1:
-            del out[at : at + rng.randint(1, 40)]
-        elif op == 2:
-            out[at:at] = rng.choice(INTERESTING)
-        elif op == 3:
-            piece = out[at : at + rng.randint(1, 60)]
-            out[at:at] = piece
-        else:
-            del out[at:]
-    return bytes(out)
+mutate = Mutator(INTERESTING, max_cut=40, max_copy=60)
 
 
 def test_mutated_datagrams_parse_or_fail_cleanly():

@@ -22,6 +22,7 @@ from callgate.telephony.sip.sdp import (
     negotiate_answer,
     next_version,
 )
+from tests.fuzz import Mutator
 
 
 def sdp(*lines: str) -> str:
@@ -738,22 +739,7 @@ INTERESTING = [
 ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(5)
-        at = rng.randrange(len(out) + 1)
-        if op == 0 and out:
-            out[min(at, len(out) - 1)] = rng.randrange(256)
-        elif op == 1:
-            del out[at : at + rng.randint(1, 20)]
-        elif op == 2:
-            out[at:at] = rng.choice(INTERESTING)
-        elif op == 3:
-            out[at:at] = out[at : at + rng.randint(1, 40)]
-        else:
-            del out[at:]
-    return bytes(out)
+mutate = Mutator(INTERESTING, max_cut=20, max_copy=40)
 
 
 def test_mutated_sdp_parses_or_fails_cleanly():
