@@ -20,8 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError, InvalidCallState
-from callgate.core.status import CallStatus
+from callgate.core.errors import ApiError, InternalError
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
 from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
@@ -69,8 +68,6 @@ MEDIA_QUERY = (Param("RequestedChannels", Kind.INT, code=20001, minimum=1, maxim
 
 #: Twilio's alias for the recording of a call that is going now (in-progress or paused)
 CURRENT = "Twilio.CURRENT"
-#: the recordings of a call that the API may pause, resume and stop
-CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
 #: CreateCallRecording: start recording a call in progress
 START_RECORDING = (
     Param(
@@ -284,33 +281,19 @@ async def start_call_recording(request: Request, flavor: Flavor, account_id: UUI
     parsed = parse_form(await read_form(request), START_RECORDING)
     _raise_all(parsed)
     values = {p.target: p.default for p in START_RECORDING if p.default is not None} | parsed.values
-    call_id = _call_id(request, flavor)
-    calls = services(request).calls
-    call = await calls.get(account_id, call_id)
-    if call is None:
-        raise _not_found(request)
-    if call.status is not CallStatus.IN_PROGRESS:
-        raise InvalidCallState("Call is not in-progress. Cannot record.")
-    recordings = recording_service(request)
-    recording = recordings.planned(
-        call,
-        source="StartCallRecordingAPI",
+    recording = await recording_service(request).start_on_call(
+        services(request).calls,
+        account_id,
+        _call_id(request, flavor),
+        folder=_recordings_dir(request),
         channels=values["channels"],
         track=values["track"],
         trim=values["trim"],
-        folder=_recordings_dir(request),
         status_callback=values.get("callback"),
         status_callback_method=values["callback_method"],
         status_callback_events=tuple(values.get("events") or ("completed",)),
     )
-    await recordings.store.insert_recording(recording)
-    try:
-        moved = await calls.recordings_changed(account_id, call_id)
-    except BaseException:
-        await recordings.store.delete_recording(account_id, recording.id)  # the call ended meanwhile
-        raise
-    if moved is None:
-        await recordings.store.delete_recording(account_id, recording.id)
+    if recording is None:
         raise _not_found(request)
     body = recording_json(recording, flavor, base_url=_base_url(request), via_call=True)
     return JSONResponse(body, status_code=201)
@@ -321,33 +304,21 @@ async def control_call_recording(request: Request, flavor: Flavor, account_id: U
     names the one going now. The worker running the call follows at once."""
     parsed = parse_form(await read_form(request), CONTROL_RECORDING)
     _raise_all(parsed)
-    status = parsed.values["status"]
     call_id = _call_id(request, flavor)
-    recordings = recording_service(request)
-    if request.path_params["sid"] == CURRENT:
-        going = [
-            r
-            for r in await recordings.of_call(account_id, call_id)
-            if r.status in ("in-progress", "paused") and r.source in CONTROLLABLE
-        ]
-        if not going:
-            raise _not_found(request)
-        rec = going[-1]
-    else:
-        rec = await _find(request, flavor, account_id, call_id)
-    if rec.source not in CONTROLLABLE:
-        raise InvalidCallState(f"A recording made by {rec.source} cannot be paused, resumed or stopped")
-    if rec.status not in ("in-progress", "paused"):
-        raise InvalidCallState(f"The recording is {rec.status}: only a recording in progress can change")
-    calls = services(request).calls
-    call = await calls.get(account_id, call_id)
-    if call is None or call.status is not CallStatus.IN_PROGRESS:
-        raise InvalidCallState("Call is not in-progress. Cannot update the recording.")
-    behavior = parsed.values.get("pause_behavior", "silence") if status == "paused" else None
-    changed = await recordings.control(account_id, rec.id, status, behavior)
-    if changed is None:  # it ended meanwhile
-        raise InvalidCallState("The recording is no longer in progress")
-    await calls.recordings_changed(account_id, call_id, "update the recording")
+    sid = request.path_params["sid"]
+    recording_id = None if sid == CURRENT else parse_recording(flavor, sid)
+    if recording_id is None and sid != CURRENT:
+        raise _not_found(request)
+    changed = await recording_service(request).control_on_call(
+        services(request).calls,
+        account_id,
+        call_id,
+        recording_id,
+        parsed.values["status"],
+        parsed.values.get("pause_behavior", "silence"),
+    )
+    if changed is None:
+        raise _not_found(request)
     return JSONResponse(recording_json(changed, flavor, base_url=_base_url(request), via_call=True))
 
 
