@@ -10,28 +10,26 @@ A recording is found only under its own account, so another account's sid answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
-from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
+from callgate.dialects.twilio.api import _not_found, _page_response, _raise_all
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
 from callgate.dialects.twilio.http import (
+    Dispatcher,
+    Handler,
     PageRequest,
     ResourceRoute,
-    authenticate,
-    client_gone,
-    handler_for,
     query_form,
     read_form,
     services,
@@ -44,8 +42,6 @@ from callgate.store.base import Recording, RecordingFilter
 
 log = logging.getLogger(__name__)
 
-#: (request, face, the account the path names: authenticated unless the route is public)
-Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
 
 # Recording sids: `RE` + 32 hex digits on Twilio, the UUID on SignalWire (as the webhooks render them).
 _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
@@ -351,7 +347,6 @@ def recording_routes(
     prefix: str, flavors: tuple[Flavor, ...], *, media_auth: bool = False
 ) -> list[BaseRoute]:
     """The Recordings routes under `prefix`, for `flavors` (as `CompatApi(prefix, flavors)`)."""
-    api = CompatApi(prefix, flavors)
     base = f"{prefix}/2010-04-01/Accounts/{{account}}"
     media_public = not media_auth
     fetch_or_delete: dict[str, Handler] = {"GET": fetch_recording, "DELETE": delete_recording}
@@ -375,34 +370,9 @@ def recording_routes(
         ("/Calls/{call}/Recordings/{sid}", call_recording, False),
     ]
     return [
-        ResourceRoute(base + path, _endpoint(api, handlers, public=public))
+        ResourceRoute(base + path, Dispatcher(flavors, handlers, public=public))
         for path, handlers, public in table
     ]
-
-
-def _endpoint(
-    api: CompatApi, handlers: dict[str, Handler], *, public: bool
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        flavor, account_id = api.flavor_for(request.path_params["account"])
-        try:
-            if not public:
-                account_id = (await authenticate(request, flavor, account_id)).id
-            elif account_id is None:
-                raise _not_found(request)
-            handler = handler_for(handlers, request)
-            return await handler(request, flavor, account_id)
-        except ApiError as exc:
-            return flavor.error_response(exc, request.url.path, exc.all_errors)
-        except ClientDisconnect:
-            return client_gone(request)
-        except Exception:
-            # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
-            log.exception("%s %s failed", request.method, request.url.path)
-            error = InternalError("An internal error occurred; the request may be retried")
-            return flavor.error_response(error, request.url.path)
-
-    return endpoint
 
 
 __all__ = [
