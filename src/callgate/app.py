@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from callgate.dialects.twilio.api import CompatApi
 from callgate.dialects.twilio.engine_face import CompatFace
 from callgate.dialects.twilio.events_api import event_routes
 from callgate.dialects.twilio.face import TWILIO
+from callgate.dialects.twilio.http import FastRoutes
 from callgate.dialects.twilio.recordings_api import recording_routes
 from callgate.engine.faces import Face
 from callgate.engine.runner import Engine
@@ -197,33 +197,29 @@ def create_app(
         Route("/healthz", health),
     ]
     app = CallgateApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
-    app.shortcuts = [twilio_api.calls_shortcut(), laml_api.calls_shortcut()]
+    app.fast = FastRoutes(routes)
     app.state.settings = settings
     return app
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 class CallgateApp(Starlette):
-    """Starlette, with the busiest resource (a Calls list: create call) served straight from here.
+    """Starlette, with the `hot` resources (the Calls list: create call) served straight from here.
 
-    Its requests skip the middleware stack and the router, which cost as much as a quarter of a
-    create-call's time on the event loop; nothing there concerns them: the endpoint turns every
-    exception into the vendor's error body itself, and no route before it could match its path.
+    Their requests skip the middleware stack and the router, which cost as much as a quarter of a
+    create-call's time on the event loop; nothing there concerns them: their dispatcher turns every
+    exception into the vendor's error body itself, and no route before them could match their paths.
+    `fast = FastRoutes(())` sends everything through the router (the plain twin).
     """
 
-    shortcuts: list[tuple[re.Pattern[str], Endpoint]] = []
+    fast: FastRoutes = FastRoutes(())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path = scope["path"]
-            for pattern, endpoint in self.shortcuts:
-                match = pattern.fullmatch(path)
-                if match is not None:
-                    scope["app"] = self
-                    scope["path_params"] = match.groupdict()
-                    response = await endpoint(Request(scope, receive, send))
-                    await response(scope, receive, send)
-                    return
+            found = self.fast.match(scope["path"])
+            if found is not None:
+                endpoint, scope["path_params"] = found
+                scope["app"] = self
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from callgate.core.call import Call
+from callgate.core.errors import InvalidCallState
+from callgate.core.status import CallStatus
 from callgate.engine.recordings import CallRecorder, RecordingService
 from callgate.store.base import Page, RecordingFilter
 from callgate.telephony.aio.media import MediaClock, RtpStream
@@ -237,3 +240,101 @@ async def test_a_lost_workers_recording_keeps_what_its_file_holds(store, tmp_pat
     stored = {r.id: r.status for r in await service.of_call(account_id, call.id)}
     assert stored == {written.id: "completed", lost.id: "absent"}
     out.close()
+
+
+class Calls:
+    """The calls as the recordings service sees them (`RunningCalls`): a table, and the changes told."""
+
+    def __init__(self, *calls: Call, ends_on_change: bool = False) -> None:
+        self.calls = {c.id: c for c in calls}
+        self.told: list[tuple[uuid.UUID, str]] = []
+        self.ends_on_change = ends_on_change
+
+    async def get(self, account_id: uuid.UUID, call_id: uuid.UUID) -> Call | None:
+        call = self.calls.get(call_id)
+        return call if call is not None and call.account_id == account_id else None
+
+    async def recordings_changed(self, account_id: uuid.UUID, call_id: uuid.UUID, verb: str = "record"):
+        if self.ends_on_change:
+            raise InvalidCallState(f"Call is not in-progress. Cannot {verb}.")
+        self.told.append((call_id, verb))
+        return await self.get(account_id, call_id)
+
+
+async def live_call(store) -> Call:
+    return replace(make_call(await new_account_id(store)), status=CallStatus.IN_PROGRESS)
+
+
+async def test_start_on_call_stores_the_recording_and_tells_the_call(store, tmp_path):
+    call = await live_call(store)
+    calls = Calls(call)
+    service = RecordingService(store, clock=lambda: T0)
+    started = await service.start_on_call(
+        calls, call.account_id, call.id, folder=tmp_path, channels="dual", trim="trim-silence",
+        status_callback="https://app.example/rec", status_callback_events=("in-progress", "completed"),
+    )  # fmt: skip
+    assert started is not None
+    assert (started.source, started.status, started.channels, started.trim) == (
+        "StartCallRecordingAPI", "in-progress", 2, True,
+    )  # fmt: skip
+    assert started.path == str(tmp_path.resolve() / f"{started.id}.wav")
+    stored = await store.get_recording(call.account_id, started.id)
+    assert stored is not None and replace(stored, seq=None) == started
+    assert calls.told == [(call.id, "record")]
+
+
+async def test_start_on_call_refuses_a_call_not_in_progress_and_answers_none_for_no_call(store, tmp_path):
+    call = await live_call(store)
+    service = RecordingService(store)
+    ringing = replace(call, status=CallStatus.RINGING)
+    with pytest.raises(InvalidCallState, match=r"^Call is not in-progress. Cannot record.$"):
+        await service.start_on_call(Calls(ringing), call.account_id, call.id, folder=tmp_path)
+    assert await service.start_on_call(Calls(), call.account_id, call.id, folder=tmp_path) is None
+    with pytest.raises(InvalidCallState):  # it ended between the check and the news
+        await service.start_on_call(
+            Calls(call, ends_on_change=True), call.account_id, call.id, folder=tmp_path
+        )
+    assert await service.of_call(call.account_id, call.id) == []  # nothing left behind
+
+
+async def test_control_on_call_pauses_resumes_and_stops_the_current_recording(store, tmp_path):
+    call = await live_call(store)
+    calls = Calls(call)
+    service = RecordingService(store, clock=lambda: T0)
+    first = await service.start_on_call(calls, call.account_id, call.id, folder=tmp_path)
+    second = await service.start_on_call(calls, call.account_id, call.id, folder=tmp_path)
+    assert first is not None and second is not None
+    paused = await service.control_on_call(calls, call.account_id, call.id, None, "paused", "skip")
+    assert paused is not None and (paused.id, paused.status, paused.pause_behavior) == (
+        second.id,
+        "paused",
+        "skip",
+    )
+    resumed = await service.control_on_call(calls, call.account_id, call.id, first.id, "in-progress", "skip")
+    assert resumed is not None and (resumed.id, resumed.status) == (first.id, "in-progress")
+    assert calls.told[-2:] == [(call.id, "update the recording")] * 2
+    stopped = await service.control_on_call(calls, call.account_id, call.id, first.id, "stopped")
+    assert stopped is not None and stopped.status == "stopped"
+    with pytest.raises(
+        InvalidCallState, match="^The recording is stopped: only a recording in progress can change$"
+    ):
+        await service.control_on_call(calls, call.account_id, call.id, first.id, "paused")
+
+
+async def test_control_on_call_refuses_what_it_may_not_change(store, tmp_path):
+    call = await live_call(store)
+    service = RecordingService(store, clock=lambda: T0)
+    verb = service.planned(call, source="RecordVerb", folder=tmp_path)
+    await store.insert_recording(verb)
+    with pytest.raises(InvalidCallState, match="^A recording made by RecordVerb cannot be paused"):
+        await service.control_on_call(Calls(call), call.account_id, call.id, verb.id, "paused")
+    # Twilio.CURRENT skips a recording the API may not control; another call's sid is no recording of this one
+    assert await service.control_on_call(Calls(call), call.account_id, call.id, None, "paused") is None
+    assert (
+        await service.control_on_call(Calls(call), call.account_id, uuid.uuid4(), verb.id, "paused") is None
+    )
+    api = await service.start_on_call(Calls(call), call.account_id, call.id, folder=tmp_path)
+    assert api is not None
+    ended = replace(call, status=CallStatus.COMPLETED)
+    with pytest.raises(InvalidCallState, match=r"^Call is not in-progress. Cannot update the recording.$"):
+        await service.control_on_call(Calls(ended), call.account_id, call.id, api.id, "paused")

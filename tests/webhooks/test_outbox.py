@@ -24,6 +24,7 @@ from callgate.store.base import Outgoing
 from callgate.webhooks.client import WebhookClient
 from callgate.webhooks.outbox import Dispatcher
 from callgate.webhooks.retry import RetrySchedule
+from callgate.webhooks.transport import MockTransport, Request, Response
 from tests.conftest import free_port
 from tests.engine.webapp import WebApp
 
@@ -260,3 +261,25 @@ async def test_a_receiver_down_for_a_few_seconds_gets_every_callback_on_the_real
     rows = await rows_of(clean_store, items)
     assert [r.state for r in rows] == ["delivered"] * len(items)
     assert min(r.attempts for r in rows) >= 5
+
+
+async def test_the_outbox_retries_through_an_injected_transport_with_no_socket(clean_store):
+    """A receiver that answers 503 twice, then 200: the dispatcher tries again on its schedule."""
+    answers = [503, 503, 200]
+    seen: list[tuple[str, bytes]] = []
+
+    def receiver(request: Request) -> Response:
+        seen.append((str(request.url), request.body))
+        return Response(answers.pop(0), {"content-type": "text/plain"}, b"", False)
+
+    (item,) = callbacks("https://app.example/status", calls=1, each=1)
+    await clean_store.add_webhooks([item])
+    clock = FakeClock(T0)
+    async with WebhookClient(transport=MockTransport(receiver)) as webhooks:
+        dispatcher = Dispatcher(clean_store, webhooks, unsigned, clock=clock, draw=random.Random(19).random)
+        (row,) = await follow(dispatcher, clock, [item], until=T0 + timedelta(hours=1))
+    assert (row.state, row.attempts, row.last_status) == ("delivered", 3, 200)
+    assert [url for url, _ in seen] == ["https://app.example/status"] * 3
+    assert seen[0][1] == f"CallSid={item.call_id}&SequenceNumber=0".encode()
+    log = await clean_store.requests_of(item.call_id)  # type: ignore[arg-type]
+    assert [r.response["status"] for r in log] == [503, 503, 200]

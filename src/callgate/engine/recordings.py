@@ -6,6 +6,12 @@ sent) and writes a WAV file as the call goes, through `telephony.media.recorder.
 file (trimming it if asked) and stores it `completed` with its duration, or `absent` when nothing
 was left to keep. Files are `<folder>/<recording id>.wav`; an MP3 asked for is made once and kept
 beside it (`.mp3`), and both go when the recording is deleted.
+
+The Recordings API's two commands on a call in progress are service functions too:
+`start_on_call` (CreateCallRecording) stores the recording and tells whoever runs the call, and
+`control_on_call` (UpdateCallRecording) pauses, resumes or stops one; the call is reached through
+`RunningCalls` (the `CallService` in the app). Both answer None for what does not exist (the route
+renders its 404) and raise `InvalidCallState` (21220) for what the call's or recording's state forbids.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID, uuid4
 
 import numpy as np
 
 from callgate.core.call import Call
+from callgate.core.errors import InvalidCallState
+from callgate.core.status import CallStatus
 from callgate.engine.clock import new_id, utcnow
 from callgate.store.base import Page, Recording, RecordingFilter, Store
 from callgate.telephony.aio.media import RtpStream
@@ -34,6 +42,21 @@ log = logging.getLogger(__name__)
 
 MediaFormat = Literal["wav", "mp3"]
 CONTENT_TYPES: dict[str, str] = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
+#: the recordings of a call that the API may pause, resume and stop (by their source)
+CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
+#: the statuses of a recording that is going
+GOING = ("in-progress", "paused")
+
+
+class RunningCalls(Protocol):
+    """What the recordings service needs of the calls: read one, and tell whoever runs it that its
+    recordings changed (`CallService.recordings_changed`: InvalidCallState unless in progress)."""
+
+    async def get(self, account_id: UUID, call_id: UUID) -> Call | None: ...
+
+    async def recordings_changed(
+        self, account_id: UUID, call_id: UUID, verb: str = "record"
+    ) -> Call | None: ...
 
 
 class CallRecorder:
@@ -189,6 +212,92 @@ class RecordingService:
         """Pause, resume or stop a recording that is going; None if it is not (or does not exist)."""
         return await self.store.control_recording(account_id, recording_id, status, pause_behavior,
                                                   self.clock())  # fmt: skip
+
+    async def start_on_call(
+        self,
+        calls: RunningCalls,
+        account_id: UUID,
+        call_id: UUID,
+        *,
+        folder: Path,
+        channels: int | str = "mono",
+        track: str = "both",
+        trim: bool | str = "do-not-trim",
+        status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_events: tuple[str, ...] = ("completed",),
+    ) -> Recording | None:
+        """Start recording a call in progress (the API's CreateCallRecording): the recording is stored
+        `in-progress` and the worker running the call starts writing it at once. None if there is no
+        such call (or it went away meanwhile); InvalidCallState unless it is in progress."""
+        call = await calls.get(account_id, call_id)
+        if call is None:
+            return None
+        if call.status is not CallStatus.IN_PROGRESS:
+            raise InvalidCallState("Call is not in-progress. Cannot record.")
+        recording = self.planned(
+            call,
+            source="StartCallRecordingAPI",
+            channels=channels,
+            track=track,
+            trim=trim,
+            folder=folder,
+            status_callback=status_callback,
+            status_callback_method=status_callback_method,
+            status_callback_events=status_callback_events,
+        )
+        await self.store.insert_recording(recording)
+        try:
+            moved = await calls.recordings_changed(account_id, call_id)
+        except BaseException:
+            await self.store.delete_recording(account_id, recording.id)  # the call ended meanwhile
+            raise
+        if moved is None:
+            await self.store.delete_recording(account_id, recording.id)
+            return None
+        return recording
+
+    async def control_on_call(
+        self,
+        calls: RunningCalls,
+        account_id: UUID,
+        call_id: UUID,
+        recording_id: UUID | None,
+        status: str,
+        pause_behavior: str = "silence",
+    ) -> Recording | None:
+        """Pause (`paused`, with `pause_behavior` skip or silence), resume (`in-progress`) or stop
+        (`stopped`) a recording of a call in progress (the API's UpdateCallRecording); `recording_id`
+        None names the last controllable one going now. The worker running the call follows at once.
+        None if there is no such recording of this call; InvalidCallState if its source or status, or
+        the call's, forbids the change."""
+        if recording_id is None:
+            going = [
+                r
+                for r in await self.of_call(account_id, call_id)
+                if r.status in GOING and r.source in CONTROLLABLE
+            ]
+            if not going:
+                return None
+            rec = going[-1]
+        else:
+            found = await self.store.get_recording(account_id, recording_id)
+            if found is None or found.call_id != call_id:
+                return None
+            rec = found
+        if rec.source not in CONTROLLABLE:
+            raise InvalidCallState(f"A recording made by {rec.source} cannot be paused, resumed or stopped")
+        if rec.status not in GOING:
+            raise InvalidCallState(f"The recording is {rec.status}: only a recording in progress can change")
+        call = await calls.get(account_id, call_id)
+        if call is None or call.status is not CallStatus.IN_PROGRESS:
+            raise InvalidCallState("Call is not in-progress. Cannot update the recording.")
+        behavior = pause_behavior if status == "paused" else None
+        changed = await self.control(account_id, rec.id, status, behavior)
+        if changed is None:  # it ended meanwhile
+            raise InvalidCallState("The recording is no longer in progress")
+        await calls.recordings_changed(account_id, call_id, "update the recording")
+        return changed
 
     async def of_call(self, account_id: UUID, call_id: UUID) -> list[Recording]:
         """Every recording of a call, oldest first."""

@@ -1,4 +1,5 @@
-"""Persistence: one `Store` protocol, one SQL implementation for SQLite and PostgreSQL.
+"""Persistence: one small Protocol per aggregate (`Store` is their union), one SQL implementation
+of each for SQLite and PostgreSQL.
 
 The names are loaded on first use, so that a submodule can be imported without SQLAlchemy (the
 SQLite insert process, `callgate.store.sqlite_process`, starts in a few tens of milliseconds).

@@ -1,5 +1,5 @@
-"""The webhook client: sends webhooks the way Twilio does over one pool of kept-alive connections
-(`http11.Http11Pool`), and logs them.
+"""The webhook client: sends webhooks the way Twilio does through a `Transport` (by default the guarded
+pool of kept-alive connections, `transport.Http11Transport`), and logs them.
 
 `WebhookClient.send(WebhookRequest)` takes the configured URL (connection overrides in its fragment),
 the method and the form parameters, and returns a `Delivery` with every attempt made:
@@ -14,8 +14,9 @@ the method and the form parameters, and returns a `Delivery` with every attempt 
 - Redirects (301, 302, 303, 307, 308) are followed up to `max_redirects` hops, each hop checked,
   signed and logged as an attempt of its own; 303, and 301/302 after a POST, continue as a GET
   without a body (RFC 9110 15.4), 307/308 repeat the method and body.
-- Every destination passes the `HostGuard` before anything is sent, and the transport connects only
-  to addresses the guard has approved (see ssrf.py).
+- The transport carries each exchange: the real one (`Http11Transport`) passes every destination
+  through the `HostGuard` before anything is sent and connects only to addresses the guard has
+  approved (see ssrf.py); a test hands in a `MockTransport` and needs no socket.
 - The response body is read up to `max_body` bytes (64 KB, Twilio's TwiML limit, by default); more is
   error 11750 and the rest is never read. Each attempt logs the first 1024 bytes.
 
@@ -38,9 +39,9 @@ from typing import Any
 import httpx
 
 from callgate.webhooks.form import encode_form
-from callgate.webhooks.http11 import Http11Pool, Response
 from callgate.webhooks.overrides import Overrides, OverrideWarning, WebhookUrl
 from callgate.webhooks.ssrf import BlockedDestination, HostGuard, UnresolvableHost
+from callgate.webhooks.transport import Http11Transport, Request, Response, Transport
 
 USER_AGENT = "TwilioProxy/1.1"
 MAX_DOCUMENT_BYTES = 64 * 1024  # Twilio error 11750: "the response body is larger than 64 kB"
@@ -136,33 +137,29 @@ class _Exchange:
 
 
 class WebhookClient:
-    """Sends webhooks over one pool of kept-alive connections (`http11.Http11Pool`), guarded."""
+    """Sends webhooks through `transport`; without one, through the guarded pool of kept-alive
+    connections (`Http11Transport(guard, verify=verify)`; `guard` and `verify` are for it alone)."""
 
     def __init__(
         self,
         *,
+        transport: Transport | None = None,
         guard: HostGuard | None = None,
         user_agent: str = USER_AGENT,
         max_redirects: int = MAX_REDIRECTS,
         clock: Callable[[], float] = time.time,
         verify: ssl.SSLContext | str | bool = True,
     ) -> None:
-        self.guard = guard or HostGuard()
-        self._verify = verify
-        self._pool: Http11Pool | None = None  # made on the loop that uses it
+        if transport is not None and guard is not None:
+            raise ValueError("a transport given brings its own guard")
+        self.transport: Transport = transport or Http11Transport(guard, verify=verify)
         self.user_agent = user_agent
         self.max_redirects = max_redirects
         self._clock = clock
 
-    def _http(self) -> Http11Pool:
-        if self._pool is None:
-            self._pool = Http11Pool(self.guard, verify=self._verify)
-        return self._pool
-
     async def close(self) -> None:
-        """Close the kept-alive connections."""
-        if self._pool is not None:
-            await self._pool.aclose()
+        """Close the transport (the kept-alive connections)."""
+        await self.transport.aclose()
 
     async def __aenter__(self) -> WebhookClient:
         return self
@@ -275,19 +272,17 @@ class WebhookClient:
         headers = {"host": wire.netloc.decode("ascii")} | {name.lower(): value for name, value in sent}
         limit = LOGGED_BODY_BYTES if request.max_body is None else request.max_body
         try:
+            exchange = Request(
+                method,
+                wire,
+                sent,
+                content,
+                connect_timeout=overrides.connect_timeout_ms / 1000,
+                read_timeout=overrides.read_timeout_ms / 1000,
+                limit=limit,
+            )
             async with asyncio.timeout_at(deadline):
-                await self.guard.check(url)  # refused here, before anything is sent
-                # A kept-alive connection the server closed as we reused it (its idle timeout and
-                # ours crossed) is sent again once, on a new connection (see Http11Pool).
-                response = await self._http().request(
-                    method,
-                    wire,
-                    sent,
-                    content,
-                    connect_timeout=overrides.connect_timeout_ms / 1000,
-                    read_timeout=overrides.read_timeout_ms / 1000,
-                    limit=limit,
-                )
+                response = await self.transport.handle(exchange)  # the guard refuses before sending
                 data, overflow = response.body, response.overflow
         except TimeoutError:
             ran_out = f"total time of {overrides.total_timeout_ms} ms ran out"

@@ -19,10 +19,11 @@ An IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) IPv6 address is judg
 address. `allowed_hosts` names hosts, or CIDR blocks, that pass whatever they resolve to.
 
 Checking a name and then letting the HTTP library resolve it again would let a DNS answer change in
-between (DNS rebinding). So the check is made where the connection is made: `GuardedNetworkBackend`
-is the httpcore network backend of the webhook client; it resolves the host once, checks every
-address, and connects to one of those very addresses. TLS still verifies the certificate against the
-host name, and SNI carries the name, because httpcore starts TLS with the origin's host name.
+between (DNS rebinding). So the check is made where the connection is made: the webhook client's
+real transport (`transport.Http11Transport`, over `http11.Http11Pool`) and `GuardedNetworkBackend`
+(the httpcore network backend that fetches `<Play>` audio) resolve the host once, check every
+address, and connect to one of those very addresses. TLS still verifies the certificate against the
+host name, and SNI carries the name.
 """
 
 from __future__ import annotations

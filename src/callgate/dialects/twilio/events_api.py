@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -32,17 +31,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError
 from callgate.dialects.params import Kind, Param, openapi_query, parse_form
 from callgate.dialects.responses import JSONResponse
-from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response
+from callgate.dialects.twilio.api import _not_found, _page_response
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid
 from callgate.dialects.twilio.http import (
+    Dispatcher,
+    Handler,
     PageRequest,
     ResourceRoute,
-    authenticate,
-    handler_for,
     query_form,
     services,
 )
@@ -52,8 +50,6 @@ from callgate.store.base import NotificationRecord, RequestRecord
 
 log = logging.getLogger(__name__)
 
-#: (request, face, the authenticated account)
-Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
 
 #: the faces that have these resources (see the module docstring for SignalWire)
 SERVED_FLAVORS = frozenset({"twilio"})
@@ -277,7 +273,6 @@ def event_routes(prefix: str, flavors: tuple[Flavor, ...]) -> list[BaseRoute]:
     flavors)`); none if no flavor there has them."""
     if not any(flavor.name in SERVED_FLAVORS for flavor in flavors):
         return []
-    api = CompatApi(prefix, flavors)
     base = f"{prefix}/2010-04-01/Accounts/{{account}}"
     fetch: dict[str, Handler] = {"GET": fetch_notification}
     # `.json` first: `{sid}` would otherwise swallow the suffix.
@@ -293,27 +288,13 @@ def event_routes(prefix: str, flavors: tuple[Flavor, ...]) -> list[BaseRoute]:
         ("/Calls/{call}/Notifications/{sid}.json", fetch),
         ("/Calls/{call}/Notifications/{sid}", fetch),
     ]
-    return [ResourceRoute(base + path, _endpoint(api, handlers)) for path, handlers in table]
+    return [
+        ResourceRoute(base + path, Dispatcher(flavors, handlers, serves=_served)) for path, handlers in table
+    ]
 
 
-def _endpoint(api: CompatApi, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        flavor, account_id = api.flavor_for(request.path_params["account"])
-        try:
-            if flavor.name not in SERVED_FLAVORS:
-                raise _not_found(request)
-            account = await authenticate(request, flavor, account_id)
-            handler = handler_for(handlers, request)
-            return await handler(request, flavor, account.id)
-        except ApiError as exc:
-            return flavor.error_response(exc, request.url.path, exc.all_errors)
-        except Exception:
-            # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
-            log.exception("%s %s failed", request.method, request.url.path)
-            error = InternalError("An internal error occurred; the request may be retried")
-            return flavor.error_response(error, request.url.path)
-
-    return endpoint
+def _served(flavor: Flavor) -> bool:
+    return flavor.name in SERVED_FLAVORS
 
 
 # OpenAPI

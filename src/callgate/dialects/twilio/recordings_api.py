@@ -10,29 +10,26 @@ A recording is found only under its own account, so another account's sid answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from callgate.core.errors import ApiError, InternalError, InvalidCallState
-from callgate.core.status import CallStatus
 from callgate.dialects.params import Kind, Param, parse_form
 from callgate.dialects.responses import JSONResponse
-from callgate.dialects.twilio.api import CompatApi, _not_found, _page_response, _raise_all
+from callgate.dialects.twilio.api import _not_found, _page_response, _raise_all
 from callgate.dialects.twilio.commands import _day_bounds
 from callgate.dialects.twilio.flavor import Flavor, prefixed_sid, uuid_sid
 from callgate.dialects.twilio.http import (
+    Dispatcher,
+    Handler,
     PageRequest,
     ResourceRoute,
-    authenticate,
-    client_gone,
-    handler_for,
     query_form,
     read_form,
     services,
@@ -45,8 +42,6 @@ from callgate.store.base import Recording, RecordingFilter
 
 log = logging.getLogger(__name__)
 
-#: (request, face, the account the path names: authenticated unless the route is public)
-Handler = Callable[[Request, Flavor, UUID], Awaitable[Response]]
 
 # Recording sids: `RE` + 32 hex digits on Twilio, the UUID on SignalWire (as the webhooks render them).
 _PARSE_RECORDING: dict[str, Callable[[str], UUID | None]] = {
@@ -69,8 +64,6 @@ MEDIA_QUERY = (Param("RequestedChannels", Kind.INT, code=20001, minimum=1, maxim
 
 #: Twilio's alias for the recording of a call that is going now (in-progress or paused)
 CURRENT = "Twilio.CURRENT"
-#: the recordings of a call that the API may pause, resume and stop
-CONTROLLABLE = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
 #: CreateCallRecording: start recording a call in progress
 START_RECORDING = (
     Param(
@@ -284,33 +277,19 @@ async def start_call_recording(request: Request, flavor: Flavor, account_id: UUI
     parsed = parse_form(await read_form(request), START_RECORDING)
     _raise_all(parsed)
     values = {p.target: p.default for p in START_RECORDING if p.default is not None} | parsed.values
-    call_id = _call_id(request, flavor)
-    calls = services(request).calls
-    call = await calls.get(account_id, call_id)
-    if call is None:
-        raise _not_found(request)
-    if call.status is not CallStatus.IN_PROGRESS:
-        raise InvalidCallState("Call is not in-progress. Cannot record.")
-    recordings = recording_service(request)
-    recording = recordings.planned(
-        call,
-        source="StartCallRecordingAPI",
+    recording = await recording_service(request).start_on_call(
+        services(request).calls,
+        account_id,
+        _call_id(request, flavor),
+        folder=_recordings_dir(request),
         channels=values["channels"],
         track=values["track"],
         trim=values["trim"],
-        folder=_recordings_dir(request),
         status_callback=values.get("callback"),
         status_callback_method=values["callback_method"],
         status_callback_events=tuple(values.get("events") or ("completed",)),
     )
-    await recordings.store.insert_recording(recording)
-    try:
-        moved = await calls.recordings_changed(account_id, call_id)
-    except BaseException:
-        await recordings.store.delete_recording(account_id, recording.id)  # the call ended meanwhile
-        raise
-    if moved is None:
-        await recordings.store.delete_recording(account_id, recording.id)
+    if recording is None:
         raise _not_found(request)
     body = recording_json(recording, flavor, base_url=_base_url(request), via_call=True)
     return JSONResponse(body, status_code=201)
@@ -321,33 +300,21 @@ async def control_call_recording(request: Request, flavor: Flavor, account_id: U
     names the one going now. The worker running the call follows at once."""
     parsed = parse_form(await read_form(request), CONTROL_RECORDING)
     _raise_all(parsed)
-    status = parsed.values["status"]
     call_id = _call_id(request, flavor)
-    recordings = recording_service(request)
-    if request.path_params["sid"] == CURRENT:
-        going = [
-            r
-            for r in await recordings.of_call(account_id, call_id)
-            if r.status in ("in-progress", "paused") and r.source in CONTROLLABLE
-        ]
-        if not going:
-            raise _not_found(request)
-        rec = going[-1]
-    else:
-        rec = await _find(request, flavor, account_id, call_id)
-    if rec.source not in CONTROLLABLE:
-        raise InvalidCallState(f"A recording made by {rec.source} cannot be paused, resumed or stopped")
-    if rec.status not in ("in-progress", "paused"):
-        raise InvalidCallState(f"The recording is {rec.status}: only a recording in progress can change")
-    calls = services(request).calls
-    call = await calls.get(account_id, call_id)
-    if call is None or call.status is not CallStatus.IN_PROGRESS:
-        raise InvalidCallState("Call is not in-progress. Cannot update the recording.")
-    behavior = parsed.values.get("pause_behavior", "silence") if status == "paused" else None
-    changed = await recordings.control(account_id, rec.id, status, behavior)
-    if changed is None:  # it ended meanwhile
-        raise InvalidCallState("The recording is no longer in progress")
-    await calls.recordings_changed(account_id, call_id, "update the recording")
+    sid = request.path_params["sid"]
+    recording_id = None if sid == CURRENT else parse_recording(flavor, sid)
+    if recording_id is None and sid != CURRENT:
+        raise _not_found(request)
+    changed = await recording_service(request).control_on_call(
+        services(request).calls,
+        account_id,
+        call_id,
+        recording_id,
+        parsed.values["status"],
+        parsed.values.get("pause_behavior", "silence"),
+    )
+    if changed is None:
+        raise _not_found(request)
     return JSONResponse(recording_json(changed, flavor, base_url=_base_url(request), via_call=True))
 
 
@@ -380,7 +347,6 @@ def recording_routes(
     prefix: str, flavors: tuple[Flavor, ...], *, media_auth: bool = False
 ) -> list[BaseRoute]:
     """The Recordings routes under `prefix`, for `flavors` (as `CompatApi(prefix, flavors)`)."""
-    api = CompatApi(prefix, flavors)
     base = f"{prefix}/2010-04-01/Accounts/{{account}}"
     media_public = not media_auth
     fetch_or_delete: dict[str, Handler] = {"GET": fetch_recording, "DELETE": delete_recording}
@@ -404,34 +370,9 @@ def recording_routes(
         ("/Calls/{call}/Recordings/{sid}", call_recording, False),
     ]
     return [
-        ResourceRoute(base + path, _endpoint(api, handlers, public=public))
+        ResourceRoute(base + path, Dispatcher(flavors, handlers, public=public))
         for path, handlers, public in table
     ]
-
-
-def _endpoint(
-    api: CompatApi, handlers: dict[str, Handler], *, public: bool
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        flavor, account_id = api.flavor_for(request.path_params["account"])
-        try:
-            if not public:
-                account_id = (await authenticate(request, flavor, account_id)).id
-            elif account_id is None:
-                raise _not_found(request)
-            handler = handler_for(handlers, request)
-            return await handler(request, flavor, account_id)
-        except ApiError as exc:
-            return flavor.error_response(exc, request.url.path, exc.all_errors)
-        except ClientDisconnect:
-            return client_gone(request)
-        except Exception:
-            # Never a bare text/plain 500: the SDKs can only read the vendor's error body.
-            log.exception("%s %s failed", request.method, request.url.path)
-            error = InternalError("An internal error occurred; the request may be retried")
-            return flavor.error_response(error, request.url.path)
-
-    return endpoint
 
 
 __all__ = [
