@@ -149,7 +149,12 @@ class RtpStream:
 
     @classmethod
     async def open(
-        cls, host: str = "127.0.0.1", clock: MediaClock | None = None, *, shared: bool = False
+        cls,
+        host: str = "127.0.0.1",
+        clock: MediaClock | None = None,
+        *,
+        shared: bool = False,
+        entropy: Entropy = _SYSTEM_RANDOM,
     ) -> RtpStream:
         """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`: ports
         of its own, or with `shared` the process's one shared port pair on `host` (`SharedRtpPort`)."""
@@ -163,12 +168,12 @@ class RtpStream:
         if shared:
             clock = clock if clock is not None else media_clock()
             port = await clock.shared_port(family, host)
-            stream = cls(None, clock, port)
+            stream = cls(None, clock, port, entropy=entropy)
             port.attach(stream)
             stream.rtcp = port.rtcp  # type: ignore[assignment]
             return stream
         rtp_sock, rtcp_sock = bound_pair(family, host)
-        stream = cls(rtp_sock, clock)
+        stream = cls(rtp_sock, clock, entropy=entropy)
         try:
             _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
         except BaseException:
