@@ -63,6 +63,7 @@ system-deps:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests tests_signalwire bench scripts
 	$(BIN)/mypy
+	PYTHONPATH=src $(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

@@ -51,6 +51,8 @@ def main() -> int:
         != 0
     )
     lint_failed += run("mypy", [str(venv / "mypy")], env) != 0
+    src_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))}
+    lint_failed += run("import contracts", [str(venv / "lint-imports")], src_env) != 0
     main_xml, sw_xml = RESULTS / "main.xml", RESULTS / "signalwire.xml"
     for xml in (main_xml, sw_xml):
         xml.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import socket
 import numpy as np
 import pytest
 
-from callgate.telephony.aio import rtp_port
+from callgate.telephony.aio import batch_io, rtp_port
 from callgate.telephony.aio.media import MediaClock, RtpStream
 from callgate.telephony.media import g711
 from callgate.telephony.media.audio import frames
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.anyio
 def batched(request, monkeypatch) -> bool:
     """Both ways of moving the packets: Linux's batch calls, and the fallback without them."""
     if request.param == "one by one":
-        monkeypatch.setattr(rtp_port, "_BATCH_CALLS", None)
-    elif rtp_port._BATCH_CALLS is None:
+        monkeypatch.setattr(batch_io, "_BATCH_CALLS", None)
+    elif batch_io._BATCH_CALLS is None:
         pytest.skip("no sendmmsg/recvmmsg here")
     return request.param == "sendmmsg"
 
@@ -128,7 +128,7 @@ async def test_a_peer_that_answers_calls_on_one_address_is_told_apart_by_announc
         server.send(to, 0x5555, b"\x05" * 160)  # nobody's
         server.send(to, 0x2222, b"\x04" * 160)
         await until(lambda: s1.stats.packets_received == 2 and s2.stats.packets_received == 2, s1)
-        assert (s1._remote_ssrc, s2._remote_ssrc) == (0x1111, 0x2222)
+        assert (s1.session.remote_ssrc, s2.session.remote_ssrc) == (0x1111, 0x2222)
         assert port.unmatched == 2
         s2.close()  # s1 is alone on the address again, and still hears only its own SSRC
         server.send(to, 0x2222)
@@ -176,10 +176,10 @@ async def test_streams_of_one_port_never_share_an_ssrc(batched):
     port = s1.port
     assert port is not None
     twin = RtpStream(None, clock, port)
-    twin.ssrc = s1.ssrc  # the 1-in-2**32 draw, forced
+    twin.session.ssrc = s1.ssrc  # the 1-in-2**32 draw, forced
     try:
         port.attach(twin)
-        assert twin.ssrc != s1.ssrc and twin._cname == f"callgate-{twin.ssrc:08x}@callgate"
+        assert twin.ssrc != s1.ssrc and twin.session.cname == f"callgate-{twin.ssrc:08x}@callgate"
         assert len(port) == 2
     finally:
         twin.close()
@@ -187,7 +187,7 @@ async def test_streams_of_one_port_never_share_an_ssrc(batched):
 
 
 async def test_rtcp_from_a_shared_address_reaches_the_call_its_sender_announced(batched):
-    from callgate.telephony.aio.media import bound_pair
+    from callgate.telephony.aio.udp import bound_pair
     from callgate.telephony.rtp.rtcp import SenderReport, serialize_compound
 
     clock = MediaClock()
@@ -203,8 +203,8 @@ async def test_rtcp_from_a_shared_address_reaches_the_call_its_sender_announced(
         s1.sending = s2.sending = False
         rtcp.sendto(serialize_compound([SenderReport(0xBBBB, 1 << 32, 0, 0, 0, ())]), rtcp_to)
         rtcp.sendto(serialize_compound([SenderReport(0xCCCC, 1 << 32, 0, 0, 0, ())]), rtcp_to)  # nobody's
-        await until(lambda: port.rtcp.unmatched == 1 and s2._last_sr is not None, s1)
-        assert s1._last_sr is None
+        await until(lambda: port.rtcp.unmatched == 1 and s2.session.last_sr is not None, s1)
+        assert s1.session.last_sr is None
     finally:
         s1.close()
         s2.close()
@@ -246,7 +246,7 @@ async def test_an_echo_of_several_calls_goes_back_to_each_sender(batched):
             stream.close()
         echo.close()
     for stream, ear, sound in zip(streams, ears, sounds, strict=True):
-        assert stream._remote_ssrc == stream.ssrc
+        assert stream.session.remote_ssrc == stream.ssrc
         assert best_alignment(np.concatenate(ear), sound) > 0.95
     assert streams[0].port is not None and streams[0].port.unmatched == 0
 
@@ -277,7 +277,7 @@ async def test_calls_of_the_process_to_each_other_on_the_shared_port(batched):
         for stream in (a, b, c, d):
             stream.close()
     for listener, speaker in ((a, b), (b, a), (c, d), (d, c)):
-        assert listener._remote_ssrc == speaker.ssrc
+        assert listener.session.remote_ssrc == speaker.ssrc
         assert best_alignment(np.concatenate(ears[listener]), sounds[speaker]) > 0.95
     assert a.port is not None and a.port.unmatched == 0
 
@@ -444,7 +444,7 @@ async def test_garbage_from_a_peer_is_counted_by_its_call_and_from_strangers_by_
         stranger.close()
 
 
-@pytest.mark.skipif(rtp_port._BATCH_CALLS is None, reason="no recvmmsg here")
+@pytest.mark.skipif(batch_io._BATCH_CALLS is None, reason="no recvmmsg here")
 async def test_one_read_takes_a_bounded_number_of_datagrams():
     """A flood on the port cannot keep the clock from its ticks: a read takes at most 8 batches of 64;
     the rest waits for the next slot."""

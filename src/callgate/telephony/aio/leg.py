@@ -20,6 +20,7 @@ from callgate.telephony.sip.digest import DigestClient
 from callgate.telephony.sip.errors import RemoteProtocolError
 from callgate.telephony.sip.layer import Address, RequestReceived, StrayResponse
 from callgate.telephony.sip.message import Request, Response, response_for
+from callgate.telephony.sip.outgoing import Finished, OutgoingInvite, Ringing
 from callgate.telephony.sip.sdp import (
     Negotiated,
     SessionDescription,
@@ -157,7 +158,7 @@ class CallLeg:
             self.endpoint.register_call(self.call_id, self._in_dialog_request, partial(self._stray, uac))
             queue = self.endpoint.send_request(invite, self.destination)
             assert queue is not None
-            response = await self._await_final(queue, uac, invite, deadline)
+            response = await self._await_final(queue, uac, deadline)
             if isinstance(response, TransportFailed):
                 self.endpoint.unregister_call(self.call_id)
                 self.final_status = 503  # 8.1.3.1: a transport failure counts as a 503
@@ -193,60 +194,44 @@ class CallLeg:
             return DialResult(_outcome(response.status), response.status, response.reason)
 
     async def _await_final(
-        self, queue: asyncio.Queue[Event], uac: UacInvite, invite: Request, deadline: float
+        self, queue: asyncio.Queue[Event], uac: UacInvite, deadline: float
     ) -> Response | TransportFailed | None:
-        """The INVITE's final response (None on Timer B, TransportFailed if it could not be sent).
-        Past `deadline` the INVITE is canceled; a CANCEL waits for a provisional response first
-        (RFC 3261 9.1)."""
+        """The INVITE's final response (None on Timer B, TransportFailed if it could not be sent);
+        `OutgoingInvite` decides (the CANCEL past `deadline`, after a provisional response), this
+        moves its requests and waits for its timer."""
         loop = asyncio.get_running_loop()
-        give_up = provisional = canceled = False
-        canceled_at = 0.0
         # RFC 3261 9.1: 64*T1 after a CANCEL without a final response, the INVITE is over.
-        cancel_limit = self.endpoint.layer.timers.timeout
+        attempt = OutgoingInvite(uac, deadline, self.endpoint.layer.timers.timeout)
         while True:
-            if canceled:
-                timeout: float | None = max(0.0, canceled_at + cancel_limit - loop.time())
-            elif give_up:
-                timeout = None  # waiting for a provisional response before we may CANCEL
-            else:
-                timeout = max(0.0, deadline - loop.time())
+            for request in attempt.requests_to_send():
+                # A CANCEL goes where the INVITE went (9.1); ACKs along the dialog's route.
+                hop = self.destination if request.method == "CANCEL" else await self._hop(request)
+                self.endpoint.send_request(request, hop)
+            while (outgoing := attempt.next_event()) is not None:
+                if isinstance(outgoing, Finished):
+                    self._timed_out = self._timed_out or attempt.timed_out
+                    return outgoing.result
+                if isinstance(outgoing, Ringing):
+                    self.ringing.set()
+                elif self.media is not None and self.negotiated is None:
+                    # Early media (RFC 3960): an SDP answer in a provisional response starts the audio
+                    # now, so ringback and announcements ("the number you have called...") are heard.
+                    if self._connect_media(outgoing.response) is None:
+                        self.early_media.set()
+            self._timed_out = self._timed_out or attempt.timed_out
+            timer = attempt.get_timer()
             try:
                 if queue.empty():
+                    timeout = None if timer is None else max(0.0, timer - loop.time())
                     async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for on 3.11
                         event = await queue.get()
                 else:
                     event = queue.get_nowait()
             except TimeoutError:
-                if canceled:
-                    return None  # no final response to our CANCEL: give up (9.1)
-                give_up = self._timed_out = True
-                if provisional:
-                    self.endpoint.send_request(build_cancel(invite), self.destination)
-                    canceled, canceled_at = True, loop.time()
+                assert timer is not None
+                attempt.handle_timer(max(loop.time(), timer))  # (the loop may wake a clock tick early)
                 continue
-            if isinstance(event, TimedOut):
-                return None
-            if isinstance(event, TransportFailed):
-                return event
-            if not isinstance(event, ResponseReceived):
-                continue
-            response = event.response
-            for request in uac.on_response(response):
-                self.endpoint.send_request(request, await self._hop(request))
-            if response.status < 200:
-                provisional = True
-                if response.status in (180, 183):
-                    self.ringing.set()
-                if response.body and self.media is not None and self.negotiated is None:
-                    # Early media (RFC 3960): an SDP answer in a provisional response starts the audio
-                    # now, so ringback and announcements ("the number you have called...") are heard.
-                    if self._connect_media(response) is None:
-                        self.early_media.set()
-                if give_up and not canceled:
-                    self.endpoint.send_request(build_cancel(invite), self.destination)
-                    canceled, canceled_at = True, loop.time()
-            else:
-                return response
+            attempt.handle_event(event, loop.time())
 
     def _connect_media(self, response: Response) -> str | None:
         """Start the audio the answer describes; the reason it cannot, if so."""

@@ -26,23 +26,21 @@ a lost one) is decoded and handed to the listeners: recorders, echo, detectors.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import os
 import random
-import select
 import socket
 import struct
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from callgate.telephony.aio.clock import PERIOD, MediaClock
 from callgate.telephony.aio.rtp_port import SharedRtpPort
+from callgate.telephony.aio.udp import bound_pair, ip_family
 from callgate.telephony.media import g711
 from callgate.telephony.media.audio import FRAME, Samples
 from callgate.telephony.media.tones import DtmfDetector
@@ -50,212 +48,25 @@ from callgate.telephony.rtp.dtmf import DtmfReceiver, DtmfSender
 from callgate.telephony.rtp.errors import PacketError
 from callgate.telephony.rtp.jitter import JitterBuffer
 from callgate.telephony.rtp.packet import RtpPacket
-from callgate.telephony.rtp.rtcp import (
-    Goodbye,
-    ReceiverReport,
-    SenderReport,
-    SourceDescription,
-    middle_32,
-    ntp_from_unix,
-    parse_compound,
-    serialize_compound,
-)
-from callgate.telephony.rtp.stats import CallQuality, ReceiverStats, round_trip_time
+from callgate.telephony.rtp.session import Entropy, RtpSession
 from callgate.telephony.sip.sdp import Negotiated
 
 log = logging.getLogger(__name__)
 
-PERIOD = 0.02
+__all__ = ["PERIOD", "MediaClock", "RtpStream", "StreamStats", "bridge", "media_clock"]
+
 _FIXED = struct.Struct("!BBHII")  # the RTP fixed header
-_monotonic = time.monotonic
+_SYSTEM_RANDOM = random.SystemRandom()  # SSRCs and first sequence numbers from the OS (RFC 3550 5.1)
 SILENT_FRAME = np.zeros(FRAME, dtype=np.int16)
-MAX_CATCH_UP_TICKS = 500  # a stall longer than 10 s loses its time beyond that (a suspended process)
-
-
-class MediaClock:
-    """Ticks every registered stream every 20 ms, from one task.
-
-    The task wakes every `period / slots` (2 ms) and ticks the streams of that slot: each stream
-    keeps its exact 20 ms grid (shifted by its slot), and the process's sending is spread over the
-    period instead of leaving in one burst, so no tick waits behind a thousand others. When the
-    process stalls (more than five periods late), the missed ticks are not sent in a burst; each
-    stream's listeners get their frames at once instead (`_catch_up`), so a recording or a detector
-    keeps the call's time.
-    """
-
-    def __init__(self, period: float = PERIOD, slots: int = 10) -> None:
-        self.period = period
-        self.slots = slots
-        self._slots: list[dict[int, RtpStream]] = [{} for _ in range(slots)]
-        self._where: dict[int, int] = {}
-        self._count = 0
-        self._task: asyncio.Task[None] | None = None
-        self.lateness: deque[float] = deque(maxlen=200_000)  # seconds each slot's tick was late
-        self._poller = _poller()
-        self._readers: dict[int, _Readable] = {}  # socket fd -> the stream or shared port reading it
-        self._ports: dict[tuple[int, str], SharedRtpPort] = {}  # (family, host) -> its shared port
-        self._opening: dict[tuple[int, str], asyncio.Future[SharedRtpPort]] = {}
-
-    def _running(self) -> None:
-        """Start the clock's task if it is not running on this loop."""
-        loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            if self._task is not None and self._task.get_loop() is not loop:
-                # streams of a loop that is gone are gone too (their sockets with them)
-                self._slots = [{} for _ in range(self.slots)]
-                self._where.clear()
-                self._count = 0
-                close = getattr(self._poller, "close", None)  # an epoll holds a descriptor
-                if close is not None:
-                    close()
-                self._poller = _poller()
-                self._readers.clear()
-                for port in self._ports.values():
-                    port.close()
-                self._ports.clear()
-                self._opening.clear()
-            self._task = loop.create_task(self._run())
-
-    def read(self, reader: _Readable, sock: socket.socket) -> None:
-        """Read `sock` for `reader` (a stream, or a shared port) from now on, until `unread`."""
-        self._running()
-        self._poller.register(sock.fileno(), select.POLLIN)
-        self._readers[sock.fileno()] = reader
-
-    async def shared_port(self, family: socket.AddressFamily, host: str) -> SharedRtpPort:
-        """The process's shared RTP port on `host`, opened on first use (and again after its last
-        stream has closed)."""
-        self._running()
-        key = (int(family), host)
-        while True:
-            port = self._ports.get(key)
-            if port is None:
-                opening = self._opening.get(key)
-                if opening is None:  # one open at a time: calls that start together share the port
-                    opening = self._opening[key] = asyncio.ensure_future(self._open_port(key, family, host))
-                port = await asyncio.shield(opening)  # a caller cancelled meanwhile leaves it open
-            if not port.closed:  # (its last stream may have closed before this one could join)
-                return port
-
-    async def _open_port(
-        self, key: tuple[int, str], family: socket.AddressFamily, host: str
-    ) -> SharedRtpPort:
-        try:
-            port = await SharedRtpPort.open(family, host)
-        finally:
-            del self._opening[key]
-        self._ports[key] = port
-        self.read(port, port.sock)
-        # Whoever asked for it joins at once; if they were all cancelled meanwhile, nobody will.
-        asyncio.get_running_loop().call_later(1.0, self.release, port)
-        return port
-
-    def release(self, port: SharedRtpPort) -> None:
-        """A stream has left `port`: close the port when it was the last."""
-        if len(port) or port.closed:
-            return
-        for key, open_port in list(self._ports.items()):
-            if open_port is port:
-                del self._ports[key]
-        port.flush()
-        self.unread(port.sock)
-        port.close()
-
-    def unread(self, sock: socket.socket) -> None:
-        fd = sock.fileno()
-        if self._readers.pop(fd, None) is not None:
-            self._poller.unregister(fd)
-
-    def add(self, stream: RtpStream) -> None:
-        self._running()
-        if id(stream) in self._where:
-            return
-        slot = min(range(self.slots), key=lambda i: len(self._slots[i]))  # the least busy slot
-        self._slots[slot][id(stream)] = stream
-        self._where[id(stream)] = slot
-        self._count += 1
-
-    def remove(self, stream: RtpStream) -> None:
-        slot = self._where.pop(id(stream), None)
-        if slot is not None:
-            self._slots[slot].pop(id(stream), None)
-            self._count -= 1
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        step = self.period / self.slots
-        start, n = loop.time(), 0
-        poll, readers = self._poller.poll, self._readers
-        while self._where or self._readers:
-            target = start + n * step
-            # Behind time too, a turn of the loop between slots: the sockets are read there, and a
-            # clock that never yielded while late would leave the packets received meanwhile unread.
-            await asyncio.sleep(max(0.0, target - loop.time()))
-            now = loop.time()
-            streams = self._slots[n % self.slots]
-            if streams:
-                self.lateness.append(max(0.0, now - target))
-            late = now - target
-            if late > 5 * self.period:  # the process stalled: no burst of late ticks, but no lost time
-                start, n = now - (n % self.slots) * step, n % self.slots
-                self._catch_up(min(round(late / self.period), MAX_CATCH_UP_TICKS))
-            n += 1
-            if readers:
-                self._read(poll, readers)
-            for stream in list(streams.values()):
-                try:
-                    stream.tick()
-                except Exception:  # one broken stream must not stop the others
-                    log.exception("media stream tick failed")
-                    self.remove(stream)
-            for port in self._ports.values():  # the slot's packets of shared ports leave together
-                if port.queued:
-                    port.flush()
-
-    def _read(self, poll: Callable[[float], list[tuple[int, int]]], readers: dict[int, _Readable]) -> None:
-        """Read the sockets that hold datagrams (one datagram each, or a shared port's batch)."""
-        for fd, _ in poll(0):
-            reader = readers.get(fd)
-            if reader is not None:
-                try:
-                    reader.readable()
-                except Exception:  # one stream's packet must not stop the clock
-                    log.exception("reading RTP failed")
-
-    def _catch_up(self, missed: int) -> None:
-        """The process stalled for `missed` ticks. Nothing is sent for them (a burst of stale audio
-        helps no far end), but each stream's listeners still get a frame for each, what arrived
-        meanwhile, read from the sockets as it goes: a recording keeps the call's length and its
-        audio, a detector counts the time that passed."""
-        streams = [stream for slot in self._slots for stream in slot.values()]
-        for _ in range(missed):
-            if self._readers:
-                self._read(self._poller.poll, self._readers)
-            for stream in streams:
-                try:
-                    stream.missed_tick()
-                except Exception:
-                    log.exception("media stream tick failed")
-                    self.remove(stream)
-
-
-class _Readable(Protocol):
-    def readable(self) -> None: ...
 
 
 _CLOCK: MediaClock | None = None
 
 
-def _poller() -> select.epoll | select.poll:
-    """epoll where there is one (it answers with the ready sockets only), else poll."""
-    return select.epoll() if hasattr(select, "epoll") else select.poll()
-
-
 def media_clock() -> MediaClock:
-    """The process's clock (made on first use)."""
+    """The clock of the streams whose caller passes none (made on first use). The composition root
+    should make a `MediaClock` and hand it to `RtpStream.open`; until every caller does (the engine's
+    runner and the sandbox's phones do not yet), this is the one they share."""
     global _CLOCK
     if _CLOCK is None:
         _CLOCK = MediaClock()
@@ -282,9 +93,16 @@ class RtpStream:
     """One call's RTP: open it, tell it the far end (`connect`), then play, press, listen."""
 
     def __init__(
-        self, sock: socket.socket | None, clock: MediaClock | None = None, port: SharedRtpPort | None = None
+        self,
+        sock: socket.socket | None,
+        clock: MediaClock | None = None,
+        port: SharedRtpPort | None = None,
+        *,
+        entropy: Entropy = _SYSTEM_RANDOM,
     ) -> None:
         self.clock = clock if clock is not None else media_clock()
+        # SSRC, sequence, timestamp and RTCP: pure state, given the time and a random source
+        self.session = session = RtpSession(entropy)
         # Its own socket (non-blocking, bound; read by the clock, written on its ticks), or a shared port.
         self.sock = sock
         self.port = port
@@ -293,9 +111,6 @@ class RtpStream:
         self.codec = "PCMU"
         self.payload_type = 0
         self.dtmf_payload_type: int | None = 101
-        self.ssrc = struct.unpack("!I", os.urandom(4))[0]
-        self._seq = struct.unpack("!H", os.urandom(2))[0]
-        self._ts = struct.unpack("!I", os.urandom(4))[0]
         self._plays: deque[_Playback] = deque()
         self._digits: deque[tuple[DtmfSender, asyncio.Future[None]]] = deque()
         self._jitter = JitterBuffer(depth=2)
@@ -306,35 +121,45 @@ class RtpStream:
         self.sending = True
         self.rtcp: _RtcpPort | None = None
         self.rtcp_remote: tuple[str, int] | None = None
-        self.quality = CallQuality(8000)
-        self._receiver = ReceiverStats(8000)
-        self._last_sr: tuple[int, float] | None = None  # (LSR, when) of the peer's last SR
+        self.quality = session.quality
+        self._receiver = session.receiver
         self._closed = False
         self._inband: DtmfDetector | None = None
-        self._ticks = 0
-        self.rtcp_interval = 250  # ticks between RTCP reports, on average (5 s, RFC 3550 6.2)
-        self._next_report = self.rtcp_interval
-        self._cname = f"callgate-{self.ssrc:08x}@callgate"
         self._silence = bytes([g711.SILENCE["PCMU"]]) * FRAME
         self._last_frame: Samples | None = None
         self._last_payload = b""
-        self._remote_ssrc: int | None = None
-        self._announced_ssrc: int | None = None  # on a shared port: the SSRC the peer's SDP announced
+
+    @property
+    def ssrc(self) -> int:
+        return self.session.ssrc
+
+    @property
+    def rtcp_interval(self) -> int:
+        """Ticks between RTCP reports, on average (250: 5 s, RFC 3550 6.2)."""
+        return self.session.rtcp_interval
+
+    @rtcp_interval.setter
+    def rtcp_interval(self, ticks: int) -> None:
+        self.session.rtcp_interval = ticks
 
     def new_ssrc(self) -> None:
         """Draw another SSRC (before the stream has sent anything: a shared port's streams need
         SSRCs of their own)."""
-        self.ssrc = struct.unpack("!I", os.urandom(4))[0]
-        self._cname = f"callgate-{self.ssrc:08x}@callgate"
+        self.session.new_ssrc()
 
     @classmethod
     async def open(
-        cls, host: str = "127.0.0.1", clock: MediaClock | None = None, *, shared: bool = False
+        cls,
+        host: str = "127.0.0.1",
+        clock: MediaClock | None = None,
+        *,
+        shared: bool = False,
+        entropy: Entropy = _SYSTEM_RANDOM,
     ) -> RtpStream:
         """A stream on an even port, its RTCP on the next one (RFC 3550 11), both on `host`: ports
         of its own, or with `shared` the process's one shared port pair on `host` (`SharedRtpPort`)."""
         loop = asyncio.get_running_loop()
-        family = _ip_family(host)
+        family = ip_family(host)
         if family is None:  # a name: bound on the first address it resolves to
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
             if not infos:
@@ -343,12 +168,12 @@ class RtpStream:
         if shared:
             clock = clock if clock is not None else media_clock()
             port = await clock.shared_port(family, host)
-            stream = cls(None, clock, port)
+            stream = cls(None, clock, port, entropy=entropy)
             port.attach(stream)
             stream.rtcp = port.rtcp  # type: ignore[assignment]
             return stream
         rtp_sock, rtcp_sock = bound_pair(family, host)
-        stream = cls(rtp_sock, clock)
+        stream = cls(rtp_sock, clock, entropy=entropy)
         try:
             _, rtcp = await loop.create_datagram_endpoint(partial(_RtcpPort, stream), sock=rtcp_sock)
         except BaseException:
@@ -370,7 +195,7 @@ class RtpStream:
     def sdp_ssrc(self) -> dict[str, Any]:
         """What our SDP announces of the stream (`build_offer`/`answer_offer` keywords): on a shared
         port its SSRC and CNAME (RFC 5576), so that a peer sharing a port too can tell calls apart."""
-        return {"ssrc": self.ssrc, "cname": self._cname} if self.port is not None else {}
+        return {"ssrc": self.ssrc, "cname": self.session.cname} if self.port is not None else {}
 
     def connect(
         self,
@@ -466,12 +291,7 @@ class RtpStream:
     # the clock's call
 
     def tick(self) -> None:
-        self._ticks += 1
-        if self._ticks == 1:
-            self._next_report = max(1, self.rtcp_interval // 2)  # 6.2: the first report comes sooner
-        if self._ticks >= self._next_report:
-            # RFC 3550 6.2: about every 5 s, randomised by 0.5-1.5 so that streams do not synchronise.
-            self._next_report = self._ticks + max(1, int(self.rtcp_interval * (0.5 + random.random())))
+        if self.session.tick():  # an RTCP report is due (about every 5 s, RFC 3550 6.2)
             self._send_rtcp()
         self._hand_over(self._next_outbound())
 
@@ -494,8 +314,9 @@ class RtpStream:
 
     def _next_outbound(self) -> Samples:
         """Send this tick's packet(s); the audio sent (silence while digits go as events)."""
-        ts = self._ts
-        self._ts = (self._ts + FRAME) & 0xFFFFFFFF
+        session = self.session
+        ts = session.timestamp
+        session.timestamp = (ts + FRAME) & 0xFFFFFFFF  # RtpSession.next_timestamp, inline (every tick)
         while self._digits:
             sender, done = self._digits[0]
             packets = sender.tick(ts)
@@ -529,7 +350,7 @@ class RtpStream:
                 self._last_frame, self._last_payload = samples, payload
             name = self._sockaddr
             if name is not None and not self._closed:  # on a shared port: queued, without `_send`
-                seq = self._seq = (self._seq + 1) & 0xFFFF
+                seq = session.sequence = (session.sequence + 1) & 0xFFFF
                 self.port.queue(self, name, self.payload_type, seq, ts, payload)  # type: ignore[union-attr]
                 stats = self.stats
                 stats.packets_sent += 1
@@ -541,7 +362,7 @@ class RtpStream:
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
         if self.remote is None or self._closed:
             return
-        seq = self._seq = (self._seq + 1) & 0xFFFF
+        seq = self.session.next_sequence()
         second = payload_type | 0x80 if marker else payload_type
         stats = self.stats
         if self.port is not None:
@@ -583,7 +404,7 @@ class RtpStream:
     def audio_received(self, seq: int, timestamp: int, ssrc: int, payload: bytes, arrival: float) -> None:
         """A plain audio packet, its header read (by `datagram_received`, or by a shared port)."""
         self.stats.packets_received += 1
-        self._remote_ssrc = ssrc
+        self.session.remote_ssrc = ssrc
         self._jitter.push(seq, payload)
         self._receiver.on_packet(seq, timestamp, arrival)
 
@@ -593,7 +414,7 @@ class RtpStream:
         if len(data) > 12 and data[0] == 0x80 and (data[1] & 0x7F) == self.payload_type:
             # The common case, a plain audio packet (no CSRC, extension, padding): no object made.
             _, _, seq, timestamp, ssrc = _FIXED.unpack_from(data)
-            self.audio_received(seq, timestamp, ssrc, data[12:], _monotonic())
+            self.audio_received(seq, timestamp, ssrc, data[12:], self.clock.monotonic())
             return
         try:
             packet = RtpPacket.parse(data)
@@ -612,7 +433,7 @@ class RtpStream:
                 self._digit(digit)
         elif packet.payload_type == self.payload_type:
             self._jitter.push(packet.sequence, packet.payload)
-            self._receiver.on_packet(packet.sequence, packet.timestamp, _monotonic())
+            self._receiver.on_packet(packet.sequence, packet.timestamp, self.clock.monotonic())
 
     def _digit(self, digit: str) -> None:
         self.stats.digits_received.append(digit)
@@ -624,79 +445,17 @@ class RtpStream:
     def _send_rtcp(self, *, bye: bool = False) -> None:
         if self.rtcp is None or self.rtcp.transport is None or self.rtcp_remote is None:
             return
-        now = time.time()
-        blocks = []
-        if self._remote_ssrc is not None:
-            try:
-                block = self._receiver.report_block(self._remote_ssrc, time.monotonic(), self._last_sr)
-            except ValueError:
-                pass  # the peer's stream is still on probation (A.1): nothing to report yet
-            else:
-                blocks.append(block)
-                self.quality.add_report(block)  # our view of what we receive: jitter and loss
-        report: SenderReport | ReceiverReport
-        if self.stats.packets_sent:
-            # RFC 3550 6.4.1: counts since this SSRC began, 32 bits, payload octets only.
-            sent, octets = self.stats.packets_sent & 0xFFFFFFFF, self.stats.octets_sent & 0xFFFFFFFF
-            report = SenderReport(self.ssrc, ntp_from_unix(now), self._ts, sent, octets, tuple(blocks))
-        else:
-            report = ReceiverReport(self.ssrc, tuple(blocks))
-        packets: list[SenderReport | ReceiverReport | SourceDescription | Goodbye] = [
-            report,
-            SourceDescription.for_cname(self.ssrc, self._cname),
-        ]
-        if bye:
-            packets.append(Goodbye((self.ssrc,)))
-        self.rtcp.transport.sendto(serialize_compound(packets), self.rtcp_remote)
+        stats, clock = self.stats, self.clock
+        report = self.session.report(
+            clock.wall(), clock.monotonic(), stats.packets_sent, stats.octets_sent, bye=bye
+        )
+        self.rtcp.transport.sendto(report, self.rtcp_remote)
 
     def rtcp_received(self, data: bytes) -> None:
         try:
-            packets = parse_compound(data)
+            self.session.report_received(data, self.clock.wall(), self.clock.monotonic())
         except PacketError:
             self.stats.bad_packets += 1
-            return
-        arrival = middle_32(ntp_from_unix(time.time()))
-        for packet in packets:
-            if isinstance(packet, SenderReport):
-                self._last_sr = (middle_32(packet.ntp_timestamp), time.monotonic())
-            if isinstance(packet, SenderReport | ReceiverReport):
-                for block in packet.reports:
-                    if block.ssrc == self.ssrc:
-                        rtt = round_trip_time(block, arrival)
-                        if rtt is not None:
-                            self.quality.add_rtt(rtt)
-
-
-def _ip_family(host: str) -> socket.AddressFamily | None:
-    """AF_INET or AF_INET6 for an IP address literal; None for a name."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
-
-
-def bound_pair(family: socket.AddressFamily, host: str) -> tuple[socket.socket, socket.socket]:
-    """Two non-blocking UDP sockets on `host`, on an even port and the next one."""
-    for _ in range(100):
-        port = random.randrange(16384, 32767) & ~1
-        rtp = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            rtp.bind((host, port))
-        except OSError:
-            rtp.close()
-            continue
-        rtcp = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            rtcp.bind((host, port + 1))
-        except OSError:
-            rtp.close()
-            rtcp.close()
-            continue
-        rtp.setblocking(False)
-        rtcp.setblocking(False)
-        return rtp, rtcp
-    raise OSError(f"no free pair of RTP/RTCP ports on {host}")
 
 
 class _RtcpPort(asyncio.DatagramProtocol):
