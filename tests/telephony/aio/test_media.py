@@ -17,7 +17,7 @@ from callgate.telephony.media.tones import tone
 from callgate.telephony.rtp.rtcp import middle_32, ntp_from_unix
 from callgate.telephony.rtp.session import RtpSession
 from tests.audio_checks import best_alignment
-from tests.telephony.aio.waits import until
+from tests.telephony.aio.waits import ticks, until
 
 pytestmark = pytest.mark.anyio
 
