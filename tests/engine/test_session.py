@@ -15,9 +15,9 @@ import pytest
 from callgate.core.verbs import Document, Gather, Redirect, Verb
 from callgate.engine import session as session_module
 from callgate.engine.pacing import DOCUMENT_LIMIT_REACHED, MAX_IDLE_DOCUMENTS
-from callgate.engine.runner import FetchedDocument
 from callgate.engine.session import Session
-from callgate.engine.verbs import Goto
+from callgate.engine.shared import FetchedDocument
+from callgate.engine.verbs.base import Goto
 
 pytestmark = pytest.mark.anyio
 

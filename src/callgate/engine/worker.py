@@ -25,7 +25,8 @@ from callgate.core.call import Call
 from callgate.core.events import CallEnded, CallEvent, CallFailed, CallUpdated
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.limiter import CpsLimiter
-from callgate.engine.runner import CallRunner, Engine
+from callgate.engine.runner import CallRunner
+from callgate.engine.shared import Engine
 from callgate.store.base import Run
 
 log = logging.getLogger("callgate.worker")
