@@ -7,7 +7,8 @@ the outbox in the same transaction. A call ended through the API while it runs i
 last figures (SIP code, audio quality) are then written as `CallSettled`.
 
 The runner keeps the call's lifecycle; its recordings (`call_recordings.py`), who answered
-(`detection.py`) and its <Dial>'s child calls (`children.py`) are jobs of their own.
+(`detection.py`), its <Dial>'s child calls (`children.py`) and its audio figures (`quality.py`) are
+jobs of their own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from callgate.core.call import Account, Call, CallQuality
+from callgate.core.call import Account, Call
 from callgate.core.events import (
     CallAnswered,
     CallBusy,
@@ -33,7 +34,7 @@ from callgate.core.events import (
     CallUpdated,
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
-from callgate.engine import detection
+from callgate.engine import detection, quality
 from callgate.engine.call_recordings import CallRecordings
 from callgate.engine.children import Children
 from callgate.engine.session import Inline, Session
@@ -370,7 +371,11 @@ class CallRunner:
         data.update(await self.recordings.finish_call_recording())
         price = self.engine.calls.rates.price(self.call.to, duration)
         moved = await self._apply(
-            CallEnded(data), end_time=end, duration_s=duration, quality=self._quality(), price=price
+            CallEnded(data),
+            end_time=end,
+            duration_s=duration,
+            quality=quality.measured(self.media, self.call.quality),
+            price=price,
         )
         if moved is None:
             await self._settle(200, data)
@@ -399,28 +404,10 @@ class CallRunner:
             return
         await session.run(Goto(url, method, kind="voice"))
 
-    def _quality(self) -> CallQuality:
-        if self.media is None:
-            return self.call.quality
-        q = self.media.quality
-        stats = self.media.stats
-        if stats.packets_received == 0 and q.rtt_avg_ms is None:
-            return self.call.quality
-        return CallQuality(
-            audio_in_mos=round(q.mos(), 2),
-            audio_rtt_avg_ms=None if q.rtt_avg_ms is None else round(q.rtt_avg_ms),
-            audio_rtt_min_ms=None if q.rtt_min_ms is None else round(q.rtt_min_ms),
-            audio_rtt_max_ms=None if q.rtt_max_ms is None else round(q.rtt_max_ms),
-            audio_out_jitter_min_ms=round(q.jitter_ms) if q._jitters_ms else None,  # noqa: SLF001
-            audio_out_jitter_max_ms=round(q.jitter_max_ms),
-            audio_out_jitter_avg_ms=round(q.jitter_ms),
-            audio_out_lost=q.packets_lost,
-        )
-
     async def _settle(self, sip_code: int | None, data: dict[str, Any] | None = None) -> None:
         """The call ended elsewhere (the API): add what only the runner knows."""
         with contextlib.suppress(InvalidTransition):
-            changes: dict[str, Any] = {"quality": self._quality()}
+            changes: dict[str, Any] = {"quality": quality.measured(self.media, self.call.quality)}
             if sip_code is not None:
                 changes["sip_result_code"] = sip_code
             await self._apply(CallSettled(data or {}), **changes)
