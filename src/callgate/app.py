@@ -28,8 +28,8 @@ from callgate.dialects.twilio.face import TWILIO
 from callgate.dialects.twilio.http import FastRoutes
 from callgate.dialects.twilio.recordings_api import recording_routes
 from callgate.engine.faces import Face
-from callgate.engine.runner import Engine
 from callgate.engine.services import Services
+from callgate.engine.shared import Engine
 from callgate.engine.worker import Worker
 from callgate.store import SqlStore
 from callgate.store.base import Outgoing, Store

@@ -1,7 +1,7 @@
 """The call engine's edges: shutdown, failures, cancellation at every stage, <Dial> races, whispers,
 rate limits across accounts, TimeLimit changed through the API.
 
-Unit tests drive `CallRunner`, `Worker` and `<Dial>`'s `_first_to_answer` on a real store (the SIP
+Unit tests drive `CallRunner`, `Worker` and `<Dial>`'s `first_to_answer` on a real store (the SIP
 dialer is the only stand-in: its `leg()` waits, as DNS SRV/A look-ups for a `sip:` URI do). End-to-end
 tests run `callgate serve` (tests/engine/server.py) against the sandbox phones and a real web app.
 """
@@ -23,9 +23,10 @@ from callgate.config import Settings
 from callgate.core.call import CallOptions, CreateCall, UpdateCall
 from callgate.core.status import CallStatus
 from callgate.engine.accounts import create_account
-from callgate.engine.runner import CallRunner, Engine
+from callgate.engine.children import first_to_answer
+from callgate.engine.runner import CallRunner
 from callgate.engine.services import Services
-from callgate.engine.verbs.dial import _first_to_answer
+from callgate.engine.shared import Engine
 from callgate.engine.worker import Worker
 from callgate.telephony.aio.leg import DialResult, Outcome
 from tests.engine.server import Serve, twilio_user
@@ -124,7 +125,7 @@ async def test_a_dial_party_aborted_while_its_route_resolves_is_not_dialled(stor
 
 
 class _Party:
-    """A <Dial> party for `_first_to_answer`: answers at once, or (late) has its 200 OK in and is
+    """A <Dial> party for `first_to_answer`: answers at once, or (late) has its 200 OK in and is
     still writing CallAnswered when the abort comes, as `CallRunner.connect` does after its dial task
     is done (abort() then has nothing to cancel)."""
 
@@ -148,7 +149,7 @@ class _Party:
 @pytest.mark.anyio
 async def test_a_second_answer_after_the_winner_is_hung_up():
     first, late = _Party(late=False), _Party(late=True)
-    winner = await _first_to_answer([first, late], 30)  # type: ignore[list-item]
+    winner = await first_to_answer([first, late], 30)  # type: ignore[list-item]
     assert winner is first
     assert late.ended is not None, "the late answer was left up"
 

@@ -5,22 +5,31 @@ fed from the call's stream.
 detector from the answer until it is known who answered, the far end hangs up, or `stop` is set
 (the call ends on this side); it answers what is known by then, `unknown` when nothing was decided.
 The interim result (`machine_start` while a DetectMessageEnd greeting goes on) is handed to
-`on_interim` first, for SignalWire's AsyncAmdPartialResults. The runner writes the result on the
-call and sends the AsyncAmdStatusCallback.
+`on_interim` first, for SignalWire's AsyncAmdPartialResults. `AnswerDetection` runs it for a call's
+runner: it writes the result on the call and sends the AsyncAmdStatusCallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from callgate.core.call import CallOptions
+from callgate.core.call import Call, CallOptions
+from callgate.core.events import CallEvent, CallSettled, CallUpdated
+from callgate.engine.callbacks import outgoing
+from callgate.engine.faces import Face
+from callgate.engine.shared import Engine
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.media.amd import AmdSettings, MachineDetector
 from callgate.telephony.media.audio import Samples
 
+log = logging.getLogger("callgate.engine")
+
 OnInterim = Callable[[str, int], Awaitable[None]]  # (answered_by, detection ms)
+#: writes an event on the call (the runner's): the call as it now is, None if it had already ended
+Apply = Callable[..., Awaitable[Call | None]]
 
 
 def amd_settings(options: CallOptions) -> AmdSettings | None:
@@ -86,4 +95,67 @@ async def listen(
     return answered_by, detector.elapsed_ms
 
 
-__all__ = ["OnInterim", "amd_settings", "listen"]
+class AnswerDetection:
+    """The detection of who answered one call, in a task of its own which the call's end lets finish:
+    the result is written even when the document is stopped meanwhile (the API ended the call)."""
+
+    def __init__(self, engine: Engine, face: Face, current: Callable[[], Call], apply: Apply) -> None:
+        self.engine = engine
+        self.face = face
+        self._current = current
+        self._apply = apply
+        self._task: asyncio.Future[None] | None = None
+        self._stop = asyncio.Event()  # the call ends: detection says what it knows by then
+
+    def start(self, settings: AmdSettings, media: RtpStream, hangup: asyncio.Event) -> asyncio.Future[None]:
+        """Detect who answered (`listen`), until known or the call ends (either side), write AnsweredBy
+        on the call (what is known by then: `unknown` if nothing was decided) and, with AsyncAmd, send
+        the AsyncAmdStatusCallback; with AsyncAmdPartialResults, the interim result (`machine_start`
+        while a greeting goes on) goes there first."""
+        self._task = asyncio.ensure_future(self._detect(settings, media, hangup))
+        return self._task
+
+    def stop(self) -> None:
+        """The call ends: detection still going says what it knows."""
+        self._stop.set()
+
+    async def finished(self) -> None:
+        """Wait for the result to be written (answered_by is written before the call's end)."""
+        if self._task is None:
+            return
+        (failed,) = await asyncio.gather(self._task, return_exceptions=True)
+        if isinstance(failed, Exception):
+            log.error("call %s: machine detection failed", self._current().id, exc_info=failed)
+
+    async def _detect(self, settings: AmdSettings, media: RtpStream, hangup: asyncio.Event) -> None:
+        options = self._current().options
+
+        async def interim(answered_by: str, detection_ms: int) -> None:
+            await self._callback(self._current(), answered_by, detection_ms)
+
+        partials = interim if options.async_amd and options.async_amd_partial_results else None
+        answered_by, took_ms = await listen(settings, media, hangup, self._stop, partials)
+        event: CallEvent = CallUpdated(
+            {"changed": ["answered_by"], "answered_by": answered_by, "detection_ms": took_ms}
+        )
+        call = await self._apply(event, answered_by=answered_by)
+        if call is None:  # ended through the API meanwhile: the result is still the call's
+            call = await self._apply(CallSettled({"answered_by": answered_by}), answered_by=answered_by)
+        if call is not None and options.async_amd:
+            await self._callback(call, answered_by, took_ms)
+
+    async def _callback(self, call: Call, answered_by: str, detection_ms: int) -> None:
+        """Queue an AsyncAmdStatusCallback request, if the call has the URL."""
+        options = call.options
+        if not options.async_amd_status_callback:
+            return
+        engine = self.engine
+        params = self.face.amd_params(call, answered_by=answered_by, detection_duration_ms=detection_ms)
+        item = outgoing(call, kind="amd", url=options.async_amd_status_callback,
+                        method=options.async_amd_status_callback_method, params=params, at=engine.clock(),
+                        item_id=engine.ids())  # fmt: skip
+        await engine.store.add_webhooks([item])
+        engine.wake_outbox()
+
+
+__all__ = ["AnswerDetection", "Apply", "OnInterim", "amd_settings", "listen"]

@@ -5,6 +5,10 @@ answered  -> SendDigits -> the document (Url, the application's VoiceUrl, or inl
 Every move is written through `CallService.apply`, which puts the status callbacks it causes into
 the outbox in the same transaction. A call ended through the API while it runs is hung up here; its
 last figures (SIP code, audio quality) are then written as `CallSettled`.
+
+The runner keeps the call's lifecycle; its recordings (`call_recordings.py`), who answered
+(`detection.py`), its <Dial>'s child calls (`children.py`) and its audio figures (`quality.py`) are
+jobs of their own.
 """
 
 from __future__ import annotations
@@ -12,14 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from callgate.core.call import Account, Call, CallQuality
+from callgate.core.call import Account, Call
 from callgate.core.events import (
     CallAnswered,
     CallBusy,
@@ -34,26 +34,15 @@ from callgate.core.events import (
     CallUpdated,
 )
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
-from callgate.core.verbs import StartRecording
-from callgate.engine import detection
-from callgate.engine.accounts import AccountDirectory
-from callgate.engine.callbacks import outgoing
-from callgate.engine.calls import CallService
-from callgate.engine.clock import new_id, utcnow
-from callgate.engine.faces import Face, Params, RecordingRef
-from callgate.engine.recordings import RecordingHandle, RecordingService
+from callgate.engine import detection, quality
+from callgate.engine.call_recordings import CallRecordings
+from callgate.engine.children import Children
 from callgate.engine.session import Inline, Session
-from callgate.engine.verbs import Goto
-from callgate.store.base import NotificationRecord, Recording, Store
-from callgate.telephony.aio.dialer import Dialer
-from callgate.telephony.aio.fetch import AudioFetcher
+from callgate.engine.shared import Engine
+from callgate.engine.verbs.base import Goto
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
-from callgate.telephony.aio.tts import Speaker
-from callgate.telephony.media.amd import AmdSettings
 from callgate.telephony.routing import Unroutable, byoc_trunk
-from callgate.webhooks.client import Attempt, WebhookClient, WebhookRequest
-from callgate.webhooks.outbox import request_record
 
 log = logging.getLogger("callgate.engine")
 
@@ -61,122 +50,6 @@ log = logging.getLogger("callgate.engine")
 UNROUTABLE = 13224  # the number or address cannot be called
 REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
 INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
-#: the recordings of a whole call, which the Recordings API may pause, resume and stop
-CALL_RECORDINGS = ("OutboundAPI", "StartCallRecordingAPI", "StartCallRecordingTwiML")
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedDocument:
-    url: str
-    status: int | None
-    content_type: str | None
-    body: bytes
-    error_code: int | None
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-
-@dataclass
-class Engine:
-    """What every call's runner shares: the store, the services, SIP, speech, audio, HTTP."""
-
-    store: Store
-    calls: CallService
-    faces: Mapping[str, Face]
-    dialer: Dialer
-    http: WebhookClient
-    speaker: Speaker
-    audio: AudioFetcher
-    recordings: RecordingService
-    recordings_dir: Path
-    media_host: str = "127.0.0.1"
-    #: every call's RTP on the process's one shared port (`SharedRtpPort`), not on ports of its own
-    media_shared: bool = False
-    clock: Callable[[], datetime] = utcnow
-    ids: Callable[[], UUID] = new_id
-    running: dict[UUID, CallRunner] = field(default_factory=dict)
-    #: the worker that runs these calls (its leases cover <Dial>'s child calls too)
-    owner: str = ""
-    lease_s: float = 15.0
-    #: tells the outbox dispatcher there is something new to deliver
-    wake_outbox: Callable[[], None] = lambda: None
-    #: the accounts, cached (None: read from the store each time)
-    accounts: AccountDirectory | None = None
-
-    async def account(self, account_id: UUID) -> Account | None:
-        if self.accounts is not None:
-            return await self.accounts.get(account_id)
-        return await self.store.get_account(account_id)
-
-    async def notify(
-        self,
-        call: Call,
-        code: int,
-        message: str,
-        *,
-        level: str = "error",
-        url: str | None = None,
-        method: str | None = None,
-    ) -> None:
-        log.log(logging.WARNING if level == "warning" else logging.ERROR, "call %s: %s %s", call.id, code,
-                message)  # fmt: skip
-        await self.store.add_notification(
-            NotificationRecord(
-                id=self.ids(),
-                account_id=call.account_id,
-                call_id=call.id,
-                created_at=self.clock(),
-                level=level,
-                code=code,
-                message=message,
-                request_url=url,
-                request_method=method,
-            )
-        )
-
-    async def fetch_document(
-        self, call: Call, account: Account, face: Face, url: str, method: str, params: Params, *, kind: str
-    ) -> FetchedDocument:
-        """Request a document, signed as the call's face signs, and log every attempt."""
-        delivery = await self.http.send(
-            WebhookRequest(
-                url=url,
-                method=method.upper(),
-                params=params,
-                headers_for=lambda final_url, sent: face.sign(account, final_url, sent),
-            )
-        )
-        for attempt in delivery.attempts:
-            await self.log_attempt(call, kind, attempt)
-        final = delivery.final
-        error = None if delivery.ok else (final.error_code or 11200)
-        if error is not None:
-            await self.notify(call, error, final.error or f"HTTP {final.status} from {url}", url=url,
-                              method=method)  # fmt: skip
-        return FetchedDocument(
-            url=final.url.split("#", 1)[0],
-            status=final.status,
-            content_type=delivery.content_type,
-            body=delivery.body,
-            error_code=error,
-        )
-
-    async def log_attempt(self, call: Call, kind: str, attempt: Attempt) -> None:
-        await self.store.log_request(request_record(call.account_id, call.id, kind, attempt))
-
-    async def recording_event(self, call: Call, face: Face, recording: Recording, status: str) -> None:
-        """The recording's own RecordingStatusCallback for `status`, if it asked for that event."""
-        url = recording.status_callback
-        if not url or status not in recording.status_callback_events:
-            return
-        ref = RecordingRef.of(recording)
-        params = face.recording_status_params(call, recording=ref, status=status)
-        item = outgoing(call, kind="recording", url=url, method=recording.status_callback_method,
-                        params=params, at=self.clock(), item_id=self.ids())  # fmt: skip
-        await self.store.add_webhooks([item])
-        self.wake_outbox()
 
 
 def _terminal_event(result: DialResult) -> type[CallEvent]:
@@ -202,14 +75,8 @@ class CallRunner:
         self._stopping = asyncio.Event()  # the worker is shutting down
         self._limit_changed = asyncio.Event()  # TimeLimit changed through the API
         self._dial: asyncio.Task[DialResult] | None = None
-        #: the call's recordings started while it runs (the Recordings API, <Start><Recording>), being written
-        self._started_recordings: dict[UUID, RecordingHandle] = {}
-        self._recordings_lock = asyncio.Lock()
-        self._recordings_sync: asyncio.Task[None] | None = None
-        self._amd_task: asyncio.Future[None] | None = None
-        self._amd_stop = asyncio.Event()  # the call ends: detection says what it knows by then
-        #: the recordings documents started, with the names they gave them
-        self._named_recordings: list[tuple[str | None, UUID]] = []
+        self.recordings = CallRecordings(engine, self.face, lambda: self.call)
+        self.amd = detection.AnswerDetection(engine, self.face, lambda: self.call, self._apply)
 
     # the API's changes to a running call (through CallService listeners)
 
@@ -225,7 +92,7 @@ class CallRunner:
         if isinstance(event, CallUpdated) and "time_limit_s" in event.data.get("changed", ()):
             self._limit_changed.set()
         if isinstance(event, CallUpdated) and "recordings" in event.data.get("changed", ()):
-            self._sync_recordings_soon()
+            self.recordings.sync_soon()
         if isinstance(event, CallUpdated) and self.session is not None:
             changed = set(event.data.get("changed", ()))
             options = call.options
@@ -249,6 +116,10 @@ class CallRunner:
         if self.session is not None:
             self.session.call = self.call
         return self.call
+
+    def _child(self, call: Call, account: Account) -> CallRunner:
+        """The runner of one of this call's <Dial> parties."""
+        return CallRunner(self.engine, call, account)
 
     def _now(self) -> datetime:
         return self.engine.clock().replace(microsecond=0)
@@ -346,6 +217,7 @@ class CallRunner:
             return await self._not_dialled()
         self.leg = leg
         self.media = leg.media = await RtpStream.open(engine.media_host, shared=engine.media_shared)
+        self.recordings.media = self.media
         if self._given_up():
             return await self._not_dialled()
         # Twilio's start_time: when the call was dialled (empty only before that); once answered, the
@@ -408,21 +280,10 @@ class CallRunner:
         session = self.session = Session(
             self.engine, self.call, self.account, self.face, self.media, leg.remote_hangup
         )
-        session.call_recordings = self
+        session.call_recordings = self.recordings
+        session.children = Children(self.engine, session, self._child)
         if options.record:
-            recording = self.engine.recordings.planned(
-                self.call,
-                source="OutboundAPI",
-                channels=options.recording_channels,
-                track=options.recording_track,
-                trim=options.trim,
-                folder=self.engine.recordings_dir,
-                status_callback=options.recording_status_callback,
-                status_callback_method=options.recording_status_callback_method,
-                status_callback_events=options.recording_status_callback_events or ("completed",),
-            )
-            self._recording = await self.engine.recordings.start(recording, self.media)
-            await self.engine.recording_event(self.call, self.face, self._recording.recording, "in-progress")
+            await self.recordings.start_call_recording(options)
         work = asyncio.ensure_future(self._converse(session))
         stops: dict[asyncio.Future[Any], str | None] = {
             asyncio.ensure_future(leg.remote_hangup.wait()): "remote",
@@ -491,7 +352,8 @@ class CallRunner:
         if self._ended:
             return
         self._ended = True
-        self._amd_stop.set()  # detection still going ends with the call, and says what it knows
+        self.recordings.close()
+        self.amd.stop()  # detection still going ends with the call, and says what it knows
         leg = self.leg
         assert leg is not None
         end = at or self._now()  # the call ends now, not when the far end answers our BYE
@@ -501,160 +363,22 @@ class CallRunner:
                 await leg.hangup()
         if self.media is not None:
             self.media.close()
-        if self._amd_task is not None:  # answered_by is written before the end
-            (failed,) = await asyncio.gather(self._amd_task, return_exceptions=True)
-            if isinstance(failed, Exception):
-                log.error("call %s: machine detection failed", self.call.id, exc_info=failed)
+        await self.amd.finished()  # answered_by is written before the end
         start = self.call.start_time
         duration = 0 if start is None else max(0, int((end - start).total_seconds()))
         data: dict[str, Any] = {"by": by or ("remote" if leg.remote_hangup.is_set() else "callgate")}
-        await self._finish_started_recordings()
-        data.update(await self._finish_recording())
+        await self.recordings.finish_started()
+        data.update(await self.recordings.finish_call_recording())
         price = self.engine.calls.rates.price(self.call.to, duration)
         moved = await self._apply(
-            CallEnded(data), end_time=end, duration_s=duration, quality=self._quality(), price=price
+            CallEnded(data),
+            end_time=end,
+            duration_s=duration,
+            quality=quality.measured(self.media, self.call.quality),
+            price=price,
         )
         if moved is None:
             await self._settle(200, data)
-
-    _recording: RecordingHandle | None = None
-
-    # recordings controlled through the API
-
-    def _sync_recordings_soon(self) -> None:
-        """The call's recordings changed through the API: do what their rows now say, in order."""
-        previous = self._recordings_sync
-
-        async def sync() -> None:
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            try:
-                await self._sync_recordings()
-            except Exception:
-                log.exception("call %s: could not follow a change to its recordings", self.call.id)
-
-        self._recordings_sync = asyncio.ensure_future(sync())
-
-    async def _sync_recordings(self) -> None:
-        engine = self.engine
-        async with self._recordings_lock:
-            if self._ended or self.media is None:
-                return
-            rows = await engine.recordings.of_call(self.call.account_id, self.call.id)
-            for row in rows:
-                if row.source not in CALL_RECORDINGS:
-                    continue
-                handle = self._started_recordings.get(row.id)
-                if handle is None and self._recording is not None and self._recording.recording.id == row.id:
-                    handle = self._recording
-                if handle is None:
-                    await self._begin_api_recording(row)
-                elif row.status == "paused":
-                    handle.recorder.pause(row.pause_behavior)
-                elif row.status == "in-progress":
-                    handle.recorder.resume()
-                elif row.status == "stopped":
-                    await self._stop_recording(handle)
-
-    async def _begin_api_recording(self, row: Recording) -> None:
-        engine = self.engine
-        if row.source != "StartCallRecordingAPI" or self.media is None:
-            return
-        if row.status == "stopped":  # stopped before it began: nothing was recorded
-            await engine.recording_event(self.call, self.face, await engine.recordings.abandon(row), "absent")
-        elif row.status in ("in-progress", "paused"):
-            handle = engine.recordings.attach(row, self.media, engine.recordings_dir)
-            self._started_recordings[row.id] = handle
-            await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
-
-    async def _stop_recording(self, handle: RecordingHandle) -> None:
-        """Finish a recording before the call ends (stopped through the API) and report it."""
-        if handle is self._recording:
-            self._recording = None
-        else:
-            del self._started_recordings[handle.recording.id]
-        recording = await self.engine.recordings.finish(handle)
-        await self.engine.recording_event(self.call, self.face, recording, recording.status)
-
-    async def start_twiml_recording(self, verb: StartRecording, callback_url: str | None) -> None:
-        """<Start><Recording>: record the call from now on, as the API would have started it."""
-        engine = self.engine
-        recording = engine.recordings.planned(
-            self.call, source="StartCallRecordingTwiML", channels=verb.channels, track=verb.track,
-            trim=verb.trim, folder=engine.recordings_dir, status_callback=callback_url,
-            status_callback_method=verb.recording_status_callback_method,
-            status_callback_events=verb.recording_status_callback_events,
-        )  # fmt: skip
-        async with self._recordings_lock:
-            if self._ended or self.media is None:
-                return
-            handle = await engine.recordings.start(recording, self.media)
-            self._started_recordings[recording.id] = handle
-            self._named_recordings.append((verb.name, recording.id))
-        await engine.recording_event(self.call, self.face, handle.recording, "in-progress")
-
-    async def stop_twiml_recording(self, name: str | None) -> None:
-        """<Stop><Recording>: end the recording started under `name` (None: every one a document began)."""
-        async with self._recordings_lock:
-            chosen = [rid for given, rid in self._named_recordings if name is None or given == name]
-            self._named_recordings = [(g, rid) for g, rid in self._named_recordings if rid not in chosen]
-            for recording_id in chosen:
-                handle = self._started_recordings.get(recording_id)
-                if handle is not None:  # not already stopped through the API
-                    await self._stop_recording(handle)
-
-    async def _finish_started_recordings(self) -> None:
-        """The call ends: every recording started while it ran (API, document) ends with it, and is
-        reported."""
-        if self._recordings_sync is not None:
-            await asyncio.gather(self._recordings_sync, return_exceptions=True)
-        async with self._recordings_lock:
-            for handle in list(self._started_recordings.values()):
-                with contextlib.suppress(Exception):
-                    await self._stop_recording(handle)
-
-    async def _finish_recording(self) -> dict[str, Any]:
-        """End the call's recording (Record=true); what the end's callbacks say about it."""
-        handle, self._recording = self._recording, None
-        if handle is None:
-            return {}
-        recording = await self.engine.recordings.finish(handle)
-        # An `absent` one is reported too (RecordingStatusCallbackEvent=absent), without its audio.
-        return {"recording": RecordingRef.of(recording).to_json(), "recording_status": recording.status}
-
-    async def _detect_machine(self, settings: AmdSettings) -> None:
-        """Detect who answered (`engine/detection.py`), until known or the call ends (either side),
-        write AnsweredBy on the call (what is known by then: `unknown` if nothing was decided) and,
-        with AsyncAmd, send the AsyncAmdStatusCallback; with AsyncAmdPartialResults, the interim
-        result (`machine_start` while a greeting goes on) goes there first."""
-        assert self.media is not None and self.leg is not None
-        options = self.call.options
-
-        async def interim(answered_by: str, detection_ms: int) -> None:
-            await self._amd_callback(self.call, answered_by, detection_ms)
-
-        partials = interim if options.async_amd and options.async_amd_partial_results else None
-        answered_by, took_ms = await detection.listen(settings, self.media, self.leg.remote_hangup,
-                                                      self._amd_stop, partials)  # fmt: skip
-        event = CallUpdated({"changed": ["answered_by"], "answered_by": answered_by, "detection_ms": took_ms})
-        call = await self._apply(event, answered_by=answered_by)
-        if call is None:  # ended through the API meanwhile: the result is still the call's
-            call = await self._apply(CallSettled({"answered_by": answered_by}), answered_by=answered_by)
-        if call is not None and options.async_amd:
-            await self._amd_callback(call, answered_by, took_ms)
-
-    async def _amd_callback(self, call: Call, answered_by: str, detection_ms: int) -> None:
-        """Queue an AsyncAmdStatusCallback request, if the call has the URL."""
-        options = call.options
-        if not options.async_amd_status_callback:
-            return
-        engine = self.engine
-        params = self.face.amd_params(call, answered_by=answered_by, detection_duration_ms=detection_ms)
-        item = outgoing(call, kind="amd", url=options.async_amd_status_callback,
-                        method=options.async_amd_status_callback_method, params=params, at=engine.clock(),
-                        item_id=engine.ids())  # fmt: skip
-        await engine.store.add_webhooks([item])
-        engine.wake_outbox()
 
     async def _converse(self, session: Session) -> None:
         options = self.call.options
@@ -662,11 +386,12 @@ class CallRunner:
             await session.press(options.send_digits)
         amd = detection.amd_settings(options)
         if amd is not None:
+            assert self.media is not None and self.leg is not None
             # A task of its own, which the call's end lets finish (`end`): the result is written even
             # when the document is stopped meanwhile (the API ended the call).
-            self._amd_task = asyncio.ensure_future(self._detect_machine(amd))
+            detecting = self.amd.start(amd, self.media, self.leg.remote_hangup)
             if not options.async_amd:  # the document waits for the result, and its request says who answered
-                await asyncio.shield(self._amd_task)
+                await asyncio.shield(detecting)
         if options.markup:
             await session.run(Inline(options.markup))
             return
@@ -679,31 +404,13 @@ class CallRunner:
             return
         await session.run(Goto(url, method, kind="voice"))
 
-    def _quality(self) -> CallQuality:
-        if self.media is None:
-            return self.call.quality
-        q = self.media.quality
-        stats = self.media.stats
-        if stats.packets_received == 0 and q.rtt_avg_ms is None:
-            return self.call.quality
-        return CallQuality(
-            audio_in_mos=round(q.mos(), 2),
-            audio_rtt_avg_ms=None if q.rtt_avg_ms is None else round(q.rtt_avg_ms),
-            audio_rtt_min_ms=None if q.rtt_min_ms is None else round(q.rtt_min_ms),
-            audio_rtt_max_ms=None if q.rtt_max_ms is None else round(q.rtt_max_ms),
-            audio_out_jitter_min_ms=round(q.jitter_ms) if q._jitters_ms else None,  # noqa: SLF001
-            audio_out_jitter_max_ms=round(q.jitter_max_ms),
-            audio_out_jitter_avg_ms=round(q.jitter_ms),
-            audio_out_lost=q.packets_lost,
-        )
-
     async def _settle(self, sip_code: int | None, data: dict[str, Any] | None = None) -> None:
         """The call ended elsewhere (the API): add what only the runner knows."""
         with contextlib.suppress(InvalidTransition):
-            changes: dict[str, Any] = {"quality": self._quality()}
+            changes: dict[str, Any] = {"quality": quality.measured(self.media, self.call.quality)}
             if sip_code is not None:
                 changes["sip_result_code"] = sip_code
             await self._apply(CallSettled(data or {}), **changes)
 
 
-__all__ = ["CallRunner", "Engine", "FetchedDocument"]
+__all__ = ["CallRunner"]

@@ -1,9 +1,10 @@
 """One answered call running its documents: fetch, parse, run the verbs, follow Goto, end.
 
-The session is what a verb sees of the call: its audio (`play`, `press`, `digit_listeners`), speech
-and audio files, the current document's URL (relative URLs resolve against it), and the debugger
-(`notify`). The API can interrupt it (`interrupt`): the running verb stops at once and the new
-document (a URL or inline markup) runs instead, as Twilio does for a call updated with Url or Twiml.
+The session is what a verb sees of the call (it is the verbs' `CallContext`, `verbs/base.py`): its
+audio (`play`, `press`, `digit_listeners`), speech and audio files, the current document's URL
+(relative URLs resolve against it), the debugger (`notify`), recordings and child calls. The API
+can interrupt it (`interrupt`): the running verb stops at once and the new document (a URL or inline
+markup) runs instead, as Twilio does for a call updated with Url or Twiml.
 
 Documents fetched in a row without media progress (a verb that played, waited or listened) are paced
 and bounded (`DocumentPacer`), so a `<Redirect>` loop ends the call instead of running until its time
@@ -19,7 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urljoin
 
 import numpy as np
@@ -29,13 +30,14 @@ from callgate.core.verbs import Dial, Document, DocumentError, Gather, Play, Rec
 from callgate.engine.callbacks import outgoing
 from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.pacing import DOCUMENT_LIMIT_REACHED, DocumentPacer
-from callgate.engine.verbs import Goto, Stop, runner_for
+from callgate.engine.recordings import RecordingHandle
+from callgate.engine.shared import Engine
+from callgate.engine.verbs.base import AudioListener, ChildCalls, Goto, Stop
+from callgate.engine.verbs.registry import runner_for
+from callgate.store.base import Recording
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.media.audio import frames
 from callgate.telephony.media.g711 import Samples
-
-if TYPE_CHECKING:
-    from callgate.engine.runner import Engine
 
 log = logging.getLogger("callgate.engine")
 
@@ -59,7 +61,7 @@ class Inline:
 Target = Goto | Inline
 
 
-class CallRecordings(Protocol):
+class RecordingControl(Protocol):
     """What runs the call offers a document for <Start><Recording> and <Stop><Recording>."""
 
     async def start_twiml_recording(self, verb: StartRecording, callback_url: str | None) -> None: ...
@@ -85,18 +87,37 @@ class Session:
         self.media = media
         self.document_url: str | None = None
         #: the call's own recordings (set by the call's runner; None: a document cannot start one)
-        self.call_recordings: CallRecordings | None = None
+        self.call_recordings: RecordingControl | None = None
+        #: the call's child calls (set by the call's runner; None: a document cannot <Dial>)
+        self._children: ChildCalls | None = None
         self._interrupt: Target | None = None
         self._inner: asyncio.Task[Target | None] | None = None
         #: documents fetched since the call last made media progress
         self.pacer = DocumentPacer()
         self._progressed = False
 
-    # what verbs use
+    # what verbs use (`verbs.base.CallContext`)
+
+    @property
+    def children(self) -> ChildCalls:
+        if self._children is None:
+            raise RuntimeError("this call cannot place child calls")
+        return self._children
+
+    @children.setter
+    def children(self, children: ChildCalls) -> None:
+        self._children = children
 
     @property
     def digit_listeners(self) -> list[Callable[[str], object]]:
         return self.media.digit_listeners
+
+    @property
+    def audio_listeners(self) -> list[AudioListener]:
+        return self.media.listeners
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
 
     def absolute(self, url: str) -> str:
         return urljoin(self.document_url, url) if self.document_url else url
@@ -169,6 +190,18 @@ class Session:
             return
         url = verb.recording_status_callback
         await self.call_recordings.start_twiml_recording(verb, None if url is None else self.absolute(url))
+
+    async def begin_recording(
+        self, *, source: str, channels: str, track: str, trim: bool | str
+    ) -> RecordingHandle:
+        engine = self.engine
+        recording = engine.recordings.planned(
+            self.call, source=source, channels=channels, track=track, trim=trim, folder=engine.recordings_dir
+        )
+        return await engine.recordings.start(recording, self.media)
+
+    async def finish_recording(self, handle: RecordingHandle) -> Recording:
+        return await self.engine.recordings.finish(handle)
 
     async def stop_recording(self, name: str | None) -> None:
         if self.call_recordings is not None:

@@ -19,16 +19,27 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from callgate.core.call import Call
+from callgate.core.call import Account, Call
 from callgate.core.events import CallEnded, CallEvent, CallFailed, CallUpdated
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine.limiter import CpsLimiter
-from callgate.engine.runner import CallRunner, Engine
+from callgate.engine.runner import CallRunner
+from callgate.engine.shared import Engine, RunningCall
 from callgate.store.base import Run
 
 log = logging.getLogger("callgate.worker")
+
+
+class Runnable(RunningCall, Protocol):
+    """A claimed call's runner (`runner.CallRunner`)."""
+
+    async def run(self) -> None: ...
+
+
+#: makes the runner of a claimed call
+Spawn = Callable[[Engine, Call, Account], Runnable]
 
 
 def worker_name() -> str:
@@ -47,8 +58,10 @@ class Worker:
         batch: int = 64,
         owner: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        spawn: Spawn = CallRunner,
     ) -> None:
         self.engine = engine
+        self._spawn = spawn
         self.owner = owner or worker_name()
         self.limiter = CpsLimiter(cps)
         self.lease_s = lease_s
@@ -183,12 +196,12 @@ class Worker:
         if account is None:
             await store.end_run(call.id)
             return
-        runner = CallRunner(self.engine, call, account)
+        runner = self._spawn(self.engine, call, account)
         self.engine.running[call.id] = runner
         task = asyncio.create_task(self._run(runner), name=f"call-{call.id}")
         self._tasks.add(task)
 
-    async def _run(self, runner: CallRunner) -> None:
+    async def _run(self, runner: Runnable) -> None:
         try:
             await runner.run()
         finally:

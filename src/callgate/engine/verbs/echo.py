@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Echo
-from callgate.engine.verbs import Step
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Step
 
 
-async def run(session: Session, verb: Echo) -> Step:
-    await session.echo(verb.timeout_s)
+async def run(ctx: CallContext, verb: Echo) -> Step:
+    await ctx.echo(verb.timeout_s)
     return None

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
 
 from callgate.core.verbs import Gather, Pause, Play, Say
-from callgate.engine.verbs import Goto, Step, pause, play, say
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs import pause, play, say
+from callgate.engine.verbs.base import CallContext, Goto, Step
 
 
-async def run(session: Session, verb: Gather) -> Step:
+async def run(ctx: CallContext, verb: Gather) -> Step:
     digits: list[str] = []
     finished: list[str] = []
     done = asyncio.Event()
@@ -37,9 +34,9 @@ async def run(session: Session, verb: Gather) -> Step:
         if verb.num_digits is not None and len(digits) >= verb.num_digits:
             done.set()
 
-    session.digit_listeners.append(on_digit)
+    ctx.digit_listeners.append(on_digit)
     try:
-        prompts = asyncio.ensure_future(_prompts(session, verb))
+        prompts = asyncio.ensure_future(_prompts(ctx, verb))
         key = asyncio.ensure_future(pressed.wait())
         try:
             await asyncio.wait({prompts, key}, return_when=asyncio.FIRST_COMPLETED)
@@ -47,7 +44,7 @@ async def run(session: Session, verb: Gather) -> Step:
             key.cancel()
             if not prompts.done():
                 prompts.cancel()
-                session.stop_playing()
+                ctx.stop_playing()
                 with contextlib.suppress(asyncio.CancelledError):
                     await prompts
         while not done.is_set():
@@ -57,14 +54,14 @@ async def run(session: Session, verb: Gather) -> Step:
             except TimeoutError:
                 break
     finally:
-        session.digit_listeners.remove(on_digit)
+        ctx.digit_listeners.remove(on_digit)
     collected = "".join(digits)
     if not collected and not verb.action_on_empty_result:
         return None
-    params = session.face.gather_params(
-        session.call, digits=collected, finished_on_key=finished[0] if finished else None
+    params = ctx.face.gather_params(
+        ctx.call, digits=collected, finished_on_key=finished[0] if finished else None
     )
-    url = session.absolute(verb.action) if verb.action else session.document_url
+    url = ctx.absolute(verb.action) if verb.action else ctx.document_url
     if url is None:
         # An inline document has no URL to come back to: Twilio goes on with the next verb.
         return None
@@ -80,11 +77,11 @@ async def _either(done: asyncio.Event, pressed: asyncio.Event) -> None:
             w.cancel()
 
 
-async def _prompts(session: Session, verb: Gather) -> None:
+async def _prompts(ctx: CallContext, verb: Gather) -> None:
     for child in verb.children:
         if isinstance(child, Say):
-            await say.run(session, child)
+            await say.run(ctx, child)
         elif isinstance(child, Play):
-            await play.run(session, child)
+            await play.run(ctx, child)
         elif isinstance(child, Pause):
-            await pause.run(session, child)
+            await pause.run(ctx, child)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Hangup
-from callgate.engine.verbs import Step, Stop
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Step, Stop
 
 
-async def run(session: Session, verb: Hangup) -> Step:
+async def run(ctx: CallContext, verb: Hangup) -> Step:
     return Stop()

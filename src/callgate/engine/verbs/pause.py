@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Pause
-from callgate.engine.verbs import Step
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Step
 
 
-async def run(session: Session, verb: Pause) -> Step:
-    await session.wait(verb.length_s)
+async def run(ctx: CallContext, verb: Pause) -> Step:
+    await ctx.wait(verb.length_s)
     return None

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Play
-from callgate.engine.verbs import Step
-from callgate.telephony.aio.fetch import FetchError
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, FetchError, Step
 
 MAX_LOOPS = 1000
 #: Twilio's debugger: the URL of a <Play> could not be fetched or decoded
@@ -17,21 +11,21 @@ PLAY_FETCH_FAILED = 11200
 PLAY_BAD_AUDIO = 13227
 
 
-async def run(session: Session, verb: Play) -> Step:
+async def run(ctx: CallContext, verb: Play) -> Step:
     if verb.digits:
-        await session.press(verb.digits)
+        await ctx.press(verb.digits)
         return None
     if not verb.url:
         return None
-    url = session.absolute(verb.url)
+    url = ctx.absolute(verb.url)
     try:
-        samples = await session.audio(url)
+        samples = await ctx.audio(url)
     except FetchError as exc:
-        await session.notify(PLAY_FETCH_FAILED, f"Play: {exc}", level="warning", url=url, method="GET")
+        await ctx.notify(PLAY_FETCH_FAILED, f"Play: {exc}", level="warning", url=url, method="GET")
         return None
     except ValueError as exc:
-        await session.notify(PLAY_BAD_AUDIO, f"Play: {url} is not audio Callgate can play: {exc}",
+        await ctx.notify(PLAY_BAD_AUDIO, f"Play: {url} is not audio Callgate can play: {exc}",
                              level="warning", url=url, method="GET")  # fmt: skip
         return None
-    await session.play(samples, verb.loop or MAX_LOOPS)
+    await ctx.play(samples, verb.loop or MAX_LOOPS)
     return None

@@ -11,17 +11,11 @@ through the outbox.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from callgate.core.verbs import Record
-from callgate.engine.faces import RecordingRef
-from callgate.engine.verbs import Goto, Step
-from callgate.telephony.media.g711 import Samples
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Goto, RecordingRef, Samples, Step
 
 BEEP_HZ = 1000.0
 BEEP_S = 0.5
@@ -34,23 +28,13 @@ def beep() -> Samples:
     return (np.sin(2 * np.pi * BEEP_HZ * t) * 8000).astype(np.int16)
 
 
-async def run(session: Session, verb: Record) -> Step:
+async def run(ctx: CallContext, verb: Record) -> Step:
     if verb.play_beep:
-        await session.play(beep())
-    engine = session.engine
-    recording = engine.recordings.planned(
-        session.call,
-        source="RecordVerb",
-        channels="mono",
-        track="inbound",
-        trim=verb.trim,
-        folder=engine.recordings_dir,
-    )
-    handle = await engine.recordings.start(recording, session.media)
+        await ctx.play(beep())
+    handle = await ctx.begin_recording(source="RecordVerb", channels="mono", track="inbound", trim=verb.trim)
     finished_by: list[str] = []
     done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    last_voice = [loop.time()]
+    last_voice = [ctx.monotonic()]
 
     def on_digit(key: str) -> None:
         if verb.finish_on_key and key in verb.finish_on_key and not done.is_set():
@@ -59,41 +43,40 @@ async def run(session: Session, verb: Record) -> Step:
 
     def on_audio(inbound: Samples, _outbound: Samples) -> None:
         if int(np.abs(inbound.astype(np.int32)).mean()) >= SILENCE_LEVEL:
-            last_voice[0] = loop.time()
+            last_voice[0] = ctx.monotonic()
 
-    session.digit_listeners.append(on_digit)
-    session.media.listeners.append(on_audio)
+    ctx.digit_listeners.append(on_digit)
+    ctx.audio_listeners.append(on_audio)
     try:
-        await _until_done(session, verb, done, last_voice)
+        await _until_done(ctx, verb, done, last_voice)
     finally:
-        session.digit_listeners.remove(on_digit)
-        session.media.listeners.remove(on_audio)
-        recording = await asyncio.shield(engine.recordings.finish(handle))
-    if session.hung_up.is_set() and not finished_by:
+        ctx.digit_listeners.remove(on_digit)
+        ctx.audio_listeners.remove(on_audio)
+        recording = await asyncio.shield(ctx.finish_recording(handle))
+    if ctx.hung_up.is_set() and not finished_by:
         finished_by.append("hangup")
     if recording.status != "completed":
         return None
     ref = RecordingRef.of(recording)
-    await session.recording_callback(
+    await ctx.recording_callback(
         verb.recording_status_callback,
         verb.recording_status_callback_method,
         verb.recording_status_callback_events,
         ref,
     )
-    url = session.absolute(verb.action) if verb.action else session.document_url
+    url = ctx.absolute(verb.action) if verb.action else ctx.document_url
     if url is None:
         return None
-    params = session.face.record_action_params(
-        session.call, recording=ref, digits=finished_by[0] if finished_by else None
+    params = ctx.face.record_action_params(
+        ctx.call, recording=ref, digits=finished_by[0] if finished_by else None
     )
     return Goto(url, verb.method, tuple(params), kind="action")
 
 
-async def _until_done(session: Session, verb: Record, done: asyncio.Event, last_voice: list[float]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + verb.max_length_s
-    while not done.is_set() and not session.hung_up.is_set():
-        now = loop.time()
+async def _until_done(ctx: CallContext, verb: Record, done: asyncio.Event, last_voice: list[float]) -> None:
+    deadline = ctx.monotonic() + verb.max_length_s
+    while not done.is_set() and not ctx.hung_up.is_set():
+        now = ctx.monotonic()
         if now >= deadline:
             return
         wake = deadline
@@ -102,7 +85,7 @@ async def _until_done(session: Session, verb: Record, done: asyncio.Event, last_
             if now >= quiet_until:
                 return
             wake = min(wake, quiet_until)
-        waits = {asyncio.ensure_future(done.wait()), asyncio.ensure_future(session.hung_up.wait())}
+        waits = {asyncio.ensure_future(done.wait()), asyncio.ensure_future(ctx.hung_up.wait())}
         try:
             await asyncio.wait(waits, timeout=max(0.0, wake - now), return_when=asyncio.FIRST_COMPLETED)
         finally:

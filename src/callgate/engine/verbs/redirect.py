@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Redirect
-from callgate.engine.verbs import Goto, Step
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Goto, Step
 
 
-async def run(session: Session, verb: Redirect) -> Step:
-    return Goto(session.absolute(verb.url), verb.method, kind="redirect")
+async def run(ctx: CallContext, verb: Redirect) -> Step:
+    return Goto(ctx.absolute(verb.url), verb.method, kind="redirect")

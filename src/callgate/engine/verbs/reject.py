@@ -6,14 +6,9 @@ left to refuse: like Twilio for an answered call, <Reject> ends the call (comple
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import Reject
-from callgate.engine.verbs import Step, Stop
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Step, Stop
 
 
-async def run(session: Session, verb: Reject) -> Step:
+async def run(ctx: CallContext, verb: Reject) -> Step:
     return Stop()

@@ -11,15 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from typing import TYPE_CHECKING
 
 from callgate.core.verbs import Say, cut_text
-from callgate.engine.verbs import Step
-from callgate.telephony.aio.tts import SpeechError, pieces
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
-    from callgate.telephony.media.g711 import Samples
+from callgate.engine.verbs.base import CallContext, Samples, SpeechError, Step, pieces
 
 #: Twilio stops a `loop="0"` <Say> after this many repetitions
 MAX_LOOPS = 1000
@@ -29,11 +23,11 @@ SAY_TOO_LONG = 13521
 MAX_TEXT_CHARS = 5000
 
 
-async def run(session: Session, verb: Say) -> Step:
+async def run(ctx: CallContext, verb: Say) -> Step:
     text = verb.text
     if len(text) > MAX_TEXT_CHARS:
         text = cut_text(text, MAX_TEXT_CHARS)
-        await session.notify(SAY_TOO_LONG, f"Say: the text is {len(verb.text)} characters; the limit is "
+        await ctx.notify(SAY_TOO_LONG, f"Say: the text is {len(verb.text)} characters; the limit is "
                                            f"{MAX_TEXT_CHARS}: the first {len(text)} are spoken",
                              level="warning")  # fmt: skip
     parts = pieces(text)
@@ -42,20 +36,20 @@ async def run(session: Session, verb: Say) -> Step:
     loops = verb.loop or MAX_LOOPS
     try:
         if len(parts) == 1:
-            await session.play(await session.speak(parts[0], verb.voice, verb.language), loops)
+            await ctx.play(await ctx.speak(parts[0], verb.voice, verb.language), loops)
         else:
-            await _speak_in_pieces(session, verb, parts, loops)
+            await _speak_in_pieces(ctx, verb, parts, loops)
     except SpeechError as exc:
-        await session.notify(SAY_FAILED, f"Say: the text could not be spoken: {exc}", level="warning")
+        await ctx.notify(SAY_FAILED, f"Say: the text could not be spoken: {exc}", level="warning")
     return None
 
 
-async def _speak_in_pieces(session: Session, verb: Say, parts: list[str], loops: int) -> None:
+async def _speak_in_pieces(ctx: CallContext, verb: Say, parts: list[str], loops: int) -> None:
     """Play the pieces in order, `loops` times, rendering each next piece while one plays."""
     order = itertools.chain.from_iterable(itertools.repeat(parts, loops))
 
     def render(text: str) -> asyncio.Task[Samples]:
-        return asyncio.ensure_future(session.speak(text, verb.voice, verb.language))
+        return asyncio.ensure_future(ctx.speak(text, verb.voice, verb.language))
 
     ahead: asyncio.Task[Samples] | None = render(next(order))
     try:
@@ -63,7 +57,7 @@ async def _speak_in_pieces(session: Session, verb: Say, parts: list[str], loops:
             samples = await ahead
             following = next(order, None)
             ahead = None if following is None else render(following)
-            await session.play(samples)
+            await ctx.play(samples)
     finally:
         if ahead is not None:  # the call ended or the verb was interrupted: stop rendering
             ahead.cancel()

@@ -4,18 +4,13 @@ as for a recording that API started."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from callgate.core.verbs import StartRecording, StopRecording
-from callgate.engine.verbs import Step
-
-if TYPE_CHECKING:
-    from callgate.engine.session import Session
+from callgate.engine.verbs.base import CallContext, Step
 
 
-async def run(session: Session, verb: StartRecording | StopRecording) -> Step:
+async def run(ctx: CallContext, verb: StartRecording | StopRecording) -> Step:
     if isinstance(verb, StartRecording):
-        await session.start_recording(verb)
+        await ctx.start_recording(verb)
     else:
-        await session.stop_recording(verb.name)
+        await ctx.stop_recording(verb.name)
     return None
