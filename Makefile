@@ -11,7 +11,8 @@ UNIT_TESTS := tests/core tests/telephony/sip tests/telephony/rtp tests/telephony
 	tests/telephony/test_routing.py tests/test_layering.py tests/dialects/test_params.py \
 	tests/dialects/twilio/test_commands.py tests/dialects/twilio/test_twiml.py \
 	tests/dialects/twilio/test_addresses.py tests/webhooks/test_retry.py tests/webhooks/test_overrides.py \
-	tests/test_architecture.py tests/test_locks.py
+	tests/test_architecture.py tests/test_locks.py tests/test_import_cycles.py \
+	tests/engine/verbs tests/engine/test_session.py tests/engine/test_worker.py tests/engine/test_quality.py
 
 .PHONY: serve test install install-test system-deps lint typecheck unit cov bench lock diagrams clean
 
