@@ -3,8 +3,8 @@ response written to the socket together with its body.
 
 uvicorn writes a response's status line and headers as soon as the app sends
 `http.response.start`, then the body as a second write. Each write is a system call, and over a
-fast network the first one wakes the client to read a head without a body. Measured on
-`POST .../Calls.json` under `wrk -c32` (bench/api_create.py): the two writes were about a fifth of the
+fast network the first one wakes the client to read a head without a body. On
+`POST .../Calls.json` under `wrk -c32` (bench/api_create.py) the two writes were a large share of the
 event loop's time. Here a head waits for the body that the app sends in the same turn of the event
 loop, and both leave in one write; a head whose body is not sent in that turn (a streamed response
 that takes its time) leaves at the end of the turn, alone, as before.

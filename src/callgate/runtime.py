@@ -4,8 +4,8 @@ The garbage collector: CPython starts a young collection every 700 net allocatio
 objects, and every hundredth is a full collection that walks every live object. A process placing
 calls makes and drops tens of thousands of small objects a second (SIP messages, headers, events)
 while it keeps a large, long-lived heap (modules, the app, the calls in flight), so with the defaults
-it spent a tenth to a fifth of its CPU time collecting (measured with `gc.callbacks` around
-bench/sip_cps.py). Reference counting frees nearly all of those objects; the cycle collector only
+it spent a large share of its CPU time collecting (`gc.callbacks` around bench/sip_cps.py shows
+it). Reference counting frees nearly all of those objects; the cycle collector only
 needs to run now and then.
 
 Open files: a call holds two UDP sockets (RTP and RTCP) for its media, and many systems start a

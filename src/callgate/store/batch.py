@@ -28,8 +28,8 @@ class InsertBatcher:
     """Write (call row, event row) pairs in batches of up to `max_batch`, through `write_many`.
 
     The writer waits `linger_s` after the first row of a batch before it gathers the rest: under
-    load that lets a whole wave of requests share one commit (measured in bench/api_create.py:
-    0.3 ms lifts create-call throughput by about a sixth); idle, it adds 0.3 ms to a create.
+    load that lets a whole wave of requests share one commit (bench/api_create.py shows
+    the throughput it gains, docs/PERFORMANCE.md); idle, it adds `linger_s` to a create.
 
     When a batch fails with an error that `is_row_error` blames on the rows (a constraint, a value
     the column refuses), its rows are retried one by one so that only the bad ones fail. Any other

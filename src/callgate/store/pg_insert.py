@@ -1,9 +1,9 @@
 """New calls on PostgreSQL: one round trip a batch, on connections of their own, several at a time.
 
 Through SQLAlchemy, a batch of new calls was four round trips on a pooled connection (BEGIN, one
-executemany per table, COMMIT), one batch after the other: under load the event loop sat idle for
-a quarter of its time waiting for the commit, and SQLAlchemy's asyncio adapter (greenlets, cursor
-wrappers) took about a tenth of the loop's time (py-spy). Here a batch is one statement per new
+executemany per table, COMMIT), one batch after the other: under load the event loop sat idle
+waiting for the commit, and SQLAlchemy's asyncio adapter (greenlets, cursor wrappers) took a good
+share of the loop's time (py-spy shows both). Here a batch is one statement per new
 call that inserts both its rows (a data-modifying WITH), sent with asyncpg's `executemany`: the
 Binds of every row and a single Sync, which PostgreSQL runs as one implicit transaction, committed
 once (all the rows or none). Up to `connections` batches are in flight, each on its own connection; batches

@@ -79,8 +79,8 @@ class SqlCore:
         """`insert_process`: on a SQLite file, new calls are written by a child process
         (callgate.store.sqlite_process), on another core than the event loop's. For an API node,
         whose writes are nearly all new calls: beside the engine's writes in the same process, the
-        two writers take turns through SQLite's busy handler (measured with bench/engine_e2e.py at
-        100 calls a second: callback p99 22-42 ms against 7-23 without it)."""
+        two writers take turns through SQLite's busy handler, which bench/engine_e2e.py shows in the
+        callbacks' p99 latency (docs/PERFORMANCE.md)."""
         self.url = url
         # JSON columns read with orjson (several per call event on the engine's hot path).
         self.engine: AsyncEngine = create_async_engine(

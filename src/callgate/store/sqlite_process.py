@@ -2,9 +2,9 @@
 
 Why a process: the stdlib driver lets go of the interpreter lock while SQLite runs a statement, but
 binding a batch's values and taking the lock back after each statement happen under it, so a writer
-thread and a busy event loop trade the lock all the time. Measured here: a thread inserting batches
-of 32 call-sized rows made 37,000 rows a second alone and 1,800 beside a thread running Python, and
-`callgate serve`'s event loop and writer thread together never used more than one core. A child
+thread and a busy event loop trade the lock all the time. A thread inserting batches of
+call-sized rows beside a thread running Python makes a small fraction of the rows it makes alone, and
+`callgate serve`'s event loop and writer thread together never use more than one core. A child
 process has an interpreter of its own: the event loop parses and answers requests on one core while
 the child writes the rows on another.
 

@@ -32,8 +32,8 @@ class MultiRowInsert:
 
     Why: the stdlib driver lets go of the interpreter lock around each run of a statement, and takes
     it back after. Beside an event loop that is busy, taking it back waits for the loop's thread to
-    let go: up to the switch interval (5 ms). Measured here with a thread inserting call rows by
-    executemany beside a thread running Python: 160-192 rows a second, against some 30,000 alone.
+    let go: up to the switch interval (5 ms). A thread inserting call rows by executemany beside
+    a thread running Python makes a tiny fraction of the rows it makes alone.
     A batch of 32 calls made 64 such waits; as one statement per table it makes two.
     """
 

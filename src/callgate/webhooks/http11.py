@@ -1,7 +1,7 @@
 """A small HTTP/1.1 client for webhooks: a keep-alive pool of asyncio connections, httptools' parser.
 
 Webhooks are small requests with small answers, many a second: httpx (its client, models and
-httpcore's pool over h11) cost about a quarter of the engine's CPU time per call. This does only
+httpcore's pool over h11) cost a large share of the engine's CPU time per call. This does only
 what a webhook needs, with the same behaviour where it matters:
 
 - connections go only to the addresses `HostGuard.resolve` approves at connect time (a DNS

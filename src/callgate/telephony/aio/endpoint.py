@@ -141,9 +141,9 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def _send(self, data: bytes, destination: Address) -> None:
         """Queue `data`; it leaves with every other datagram queued in this turn of the event loop.
 
-        A datagram that has to wake its receiver costs the sender three times as much CPU as one
-        that finds it awake (measured here over loopback: 26-33 us against 8-9 us for `sendto`, the
-        kernel delivering it to the far end within the call), so sending the requests and
+        A datagram that has to wake its receiver costs the sender several times as much CPU as one
+        that finds it awake (over loopback the kernel delivers it to the far end within the
+        `sendto`), so sending the requests and
         responses of many calls back to back, rather than one whenever each is ready, wakes the far
         end once for the lot. The wait is the rest of the loop's turn, well under a millisecond.
         """

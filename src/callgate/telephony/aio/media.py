@@ -1,13 +1,14 @@
 """RTP media for a call: a UDP socket per stream (or one shared port), one clock for every stream.
 
 `MediaClock` is the single scheduler: one task wakes every 20 ms on a fixed grid and has each
-stream send its frame (measured on this machine: a task per stream falls apart near 1,000 streams,
-one task with a short tick holds them). It keeps how late each tick was, for the benchmark.
+stream send its frame (a task per stream falls behind at a thousand streams where one task with a
+short tick keeps time: bench/media_concurrency.py, docs/PERFORMANCE.md). It keeps how late each
+tick was, for the benchmark.
 
 The clock also reads the streams' RTP sockets: they are not given to the event loop. Each slot
 (every 2 ms) asks the clock's own poller which sockets hold a datagram and reads one from each.
 Through the loop, every datagram woke the process and cost two reads (the second to learn the
-socket was empty); here a thousand streams' packets cost a few hundred polls a second, and a packet
+socket was empty); here the packets of every stream cost one poll a slot, and a packet
 waits at most one slot (2 ms) before it reaches its jitter buffer. RTCP (a packet every few
 seconds) stays with the loop.
 

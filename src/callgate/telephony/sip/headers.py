@@ -118,7 +118,7 @@ _KEYS: dict[str, str] = {}
 class Header:
     """One header line: the name as written, the value (unfolded), and the raw line if it came in.
     `key` is the canonical name, for lookups. (A plain class: a message makes one per line, and a
-    dataclass's generated `__init__` plus `__post_init__` cost twice as much.)"""
+    dataclass's generated `__init__` plus `__post_init__` cost more.)"""
 
     __slots__ = ("name", "value", "raw", "key")
 
