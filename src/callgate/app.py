@@ -58,6 +58,7 @@ async def start_engine(
 ) -> RunningEngine:
     from callgate.config import split_host_port
     from callgate.engine.clock import utcnow
+    from callgate.telephony.aio.clock import MediaClock
     from callgate.telephony.aio.dialer import Dialer
     from callgate.telephony.aio.fetch import AudioFetcher
     from callgate.telephony.aio.tts import speaker
@@ -88,6 +89,7 @@ async def start_engine(
         recordings_dir=Path(settings.recordings),
         media_host=media_host,
         media_shared=settings.media_ports == "shared",
+        media_clock=MediaClock(),
         accounts=services.accounts,
     )
 

@@ -213,11 +213,12 @@ async def _start_sandbox(settings: Settings, phones: Any) -> Any:
         return await SandboxProcess.start(address)
     from callgate.config import split_host_port
     from callgate.sandbox.uas import Sandbox
+    from callgate.telephony.aio.clock import MediaClock
 
     host, port = split_host_port(address, 5080)
     recordings = _recordings_dir(settings.sandbox_recordings)
     try:
-        return await Sandbox.start(host, port, phones=phones, recordings=recordings)
+        return await Sandbox.start(host, port, phones=phones, recordings=recordings, media_clock=MediaClock())
     except OSError as exc:
         logging.getLogger("callgate.sandbox").warning("sandbox not started on %s: %s", address, exc)
         return None
@@ -248,9 +249,12 @@ async def _sandbox(
     from callgate.config import split_host_port
     from callgate.sandbox.process import wait_for_parent
     from callgate.sandbox.uas import Sandbox
+    from callgate.telephony.aio.clock import MediaClock
 
     host, port = split_host_port(address, 5080)
-    sandbox = await Sandbox.start(host, port, phones=phones, recordings=_recordings_dir(recordings))
+    sandbox = await Sandbox.start(
+        host, port, phones=phones, recordings=_recordings_dir(recordings), media_clock=MediaClock()
+    )
     bound_host, bound_port = sandbox.address
     print(f"Callgate sandbox phones on sip:{bound_host}:{bound_port} (docs/SANDBOX.md)", flush=True)
     settle_heap()

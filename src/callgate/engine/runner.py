@@ -216,7 +216,9 @@ class CallRunner:
         if self._given_up():
             return await self._not_dialled()
         self.leg = leg
-        self.media = leg.media = await RtpStream.open(engine.media_host, shared=engine.media_shared)
+        self.media = leg.media = await RtpStream.open(
+            engine.media_host, shared=engine.media_shared, clock=engine.media_clock
+        )
         self.recordings.media = self.media
         if self._given_up():
             return await self._not_dialled()

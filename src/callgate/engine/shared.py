@@ -22,6 +22,7 @@ from callgate.engine.clock import new_id, utcnow
 from callgate.engine.faces import Face, Params, RecordingRef
 from callgate.engine.recordings import RecordingService
 from callgate.store.base import NotificationRecord, Recording, Store
+from callgate.telephony.aio.clock import MediaClock
 from callgate.telephony.aio.dialer import Dialer
 from callgate.telephony.aio.fetch import AudioFetcher
 from callgate.telephony.aio.tts import Speaker
@@ -74,6 +75,9 @@ class Engine:
     media_host: str = "127.0.0.1"
     #: every call's RTP on the process's one shared port (`SharedRtpPort`), not on ports of its own
     media_shared: bool = False
+    #: the clock that ticks every stream of these calls (one per process, made by the composition
+    #: root; None: telephony's default)
+    media_clock: MediaClock | None = None
     clock: Callable[[], datetime] = utcnow
     ids: Callable[[], UUID] = new_id
     running: dict[UUID, RunningCall] = field(default_factory=dict)

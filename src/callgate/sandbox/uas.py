@@ -36,6 +36,7 @@ from callgate.sandbox.plan import (
     duration,
     phone_for,
 )
+from callgate.telephony.aio.clock import MediaClock
 from callgate.telephony.aio.endpoint import SipEndpoint, is_address
 from callgate.telephony.aio.entropy import token_hex
 from callgate.telephony.aio.fetch import AudioFetcher, FetchError
@@ -91,8 +92,11 @@ class Sandbox:
         time_scale: float = 1.0,
         phones: Mapping[str, Phone] | None = None,
         recordings: Path | None = None,
+        media_clock: MediaClock | None = None,
     ) -> None:
         self.recordings = recordings
+        #: the clock of its phones' streams (None: telephony's default)
+        self.media_clock = media_clock
         self._fetcher = AudioFetcher()
         self.endpoint = endpoint
         self.tcp = tcp
@@ -113,9 +117,11 @@ class Sandbox:
         phones: Mapping[str, Phone] | None = None,
         tcp: bool = True,
         recordings: Path | None = None,
+        media_clock: MediaClock | None = None,
     ) -> Sandbox:
         udp, stream = await open_udp_and_tcp(host, port, timers, tcp=tcp)
-        return cls(udp, tcp=stream, time_scale=time_scale, phones=phones, recordings=recordings)
+        return cls(udp, tcp=stream, time_scale=time_scale, phones=phones, recordings=recordings,
+                   media_clock=media_clock)  # fmt: skip
 
     @property
     def endpoints(self) -> list[SipEndpoint]:
@@ -335,7 +341,7 @@ class Sandbox:
             return True
         try:
             offer = SessionDescription.parse(call.invite.body)
-            stream = await RtpStream.open(self.address[0])
+            stream = await RtpStream.open(self.address[0], clock=self.media_clock)
             host, port = stream.local_address
             host = advertised_host(host, call.source[0])  # never 0.0.0.0 (that means hold) in SDP
             answer, negotiated = answer_offer(offer, host, port, call.sdp_session, call.sdp_version)
