@@ -82,7 +82,7 @@ def create(engine: Account, app: VoiceApp, to: str, url: str, **params: str) -> 
     """Create Call on the SignalWire face, as its page documents the parameters; the call's sid."""
     form = {"To": to, "From": FROM, "Url": url, "StatusCallback": app.url("/status"), **params}
     response = engine.laml.post("/Calls.json", form)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text  # the seed documents 200
     return str(response.json()["sid"])
 
 
