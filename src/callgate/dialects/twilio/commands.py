@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from callgate.core.call import CallFilter, CallOptions, CreateCall, UpdateCall
@@ -60,9 +61,14 @@ def _choose_handler(parsed: Parsed, flavor: Flavor, *, required: bool) -> None:
     for attr in ignored:
         values.pop(attr, None)
     parsed.present.difference_update(flavor.markup_params)
-    # A bad value of an ignored parameter is no error either.
-    ignored_names = {p.name for p in schemas.create_call(flavor) if p.target in ignored}
-    parsed.errors[:] = [e for e in parsed.errors if e.param not in ignored_names]
+    if parsed.errors:  # a bad value of an ignored parameter is no error either
+        ignored_names = _names_of(flavor, ignored)
+        parsed.errors[:] = [e for e in parsed.errors if e.param not in ignored_names]
+
+
+@cache
+def _names_of(flavor: Flavor, targets: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(p.name for p in schemas.create_call(flavor) if p.target in targets)
 
 
 def _check_markup(parsed: Parsed, flavor: Flavor) -> None:
