@@ -49,7 +49,7 @@ IGNORED_ATTRIBUTES["Recording"] = frozenset({"recordingConfigurationId"})
 
 
 class Reader:
-    """Reads elements into verbs, collecting the notices on the way."""
+    """Checks elements against the schema for the verb readers, collecting the notices on the way."""
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
