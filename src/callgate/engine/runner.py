@@ -33,6 +33,7 @@ from callgate.core.events import (
     CallSettled,
     CallUpdated,
 )
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine import detection, quality
 from callgate.engine.call_recordings import CallRecordings
@@ -46,10 +47,7 @@ from callgate.telephony.routing import Unroutable, byoc_trunk
 
 log = logging.getLogger("callgate.engine")
 
-#: Twilio's debugger codes used here
-UNROUTABLE = 13224  # the number or address cannot be called
 REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
-INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
 
 
 def _terminal_event(result: DialResult) -> type[CallEvent]:
@@ -132,9 +130,8 @@ class CallRunner:
         except Exception as exc:
             log.exception("call %s: the runner failed", self.call.id)
             with contextlib.suppress(Exception):
-                await self.engine.notify(
-                    self.call, INTERNAL_FAILURE, f"Callgate failed running the call: {exc}"
-                )
+                failed = Notice(NoticeKind.INTERNAL_FAILURE, f"Callgate failed running the call: {exc}")
+                await self.engine.notify(self.call, failed)
             with contextlib.suppress(Exception):
                 if self.call.status is CallStatus.IN_PROGRESS and self.leg is not None:
                     await self.end(by="error")
@@ -210,7 +207,7 @@ class CallRunner:
                 byoc=byoc,
             )
         except Unroutable as exc:
-            await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
+            await engine.notify(call, Notice(NoticeKind.UNROUTABLE, f"Cannot call {call.to}: {exc}"))
             await self._apply(CallFailed({"reason": str(exc)}), end_time=self._now())
             return False
         if self._given_up():
@@ -312,7 +309,8 @@ class CallRunner:
             except Exception as exc:
                 # A verb that failed: say so (log and debugger), then end the call as usual.
                 log.exception("call %s: a verb failed", self.call.id)
-                await self.engine.notify(self.call, INTERNAL_FAILURE, f"A verb failed: {exc}")
+                failed = Notice(NoticeKind.INTERNAL_FAILURE, f"A verb failed: {exc}")
+                await self.engine.notify(self.call, failed)
             await asyncio.shield(self.end(by, at=ended_at))
 
     async def _until_done(
