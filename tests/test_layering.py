@@ -147,3 +147,19 @@ def test_no_import_cycle(package):
 def test_the_cycle_finder_finds_one():
     assert _a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert _a_cycle({"a": {"b"}, "b": set()}) is None
+
+
+DIALECT_PACKAGES = ("callgate.dialects.twilio", "callgate.dialects.signalwire")
+COMPOSITION_ROOT = {"app.py", "cli.py"}
+
+
+def test_only_the_composition_root_imports_a_dialect_package():
+    """Everything else sees a dialect through its `dialects.registration.Dialect` (the import-linter
+    contract checks indirect imports too)."""
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        inside = relative.parts[:2] in (("dialects", "twilio"), ("dialects", "signalwire"))
+        if str(relative) in COMPOSITION_ROOT or inside:
+            continue
+        bad = {m for m in _all_imports(path) if m.startswith(DIALECT_PACKAGES)}
+        assert not bad, (str(relative), bad)

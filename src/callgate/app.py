@@ -19,14 +19,9 @@ from callgate.config import Settings
 from callgate.core.errors import ApiError, MethodNotAllowed, NotFound
 from callgate.core.pricing import RateTable
 from callgate.dialects.openapi import openapi_document
+from callgate.dialects.registration import AnyHot, Dialect, HotRoutes, owner
 from callgate.dialects.responses import JSONResponse
-from callgate.dialects.signalwire import SIGNALWIRE
-from callgate.dialects.twilio.api import CompatApi
-from callgate.dialects.twilio.engine_face import CompatFace
-from callgate.dialects.twilio.events_api import event_routes
-from callgate.dialects.twilio.face import TWILIO
-from callgate.dialects.twilio.http import FastRoutes
-from callgate.dialects.twilio.recordings_api import recording_routes
+from callgate.dialects.twilio.registration import COMPAT
 from callgate.engine.faces import Face
 from callgate.engine.services import Services
 from callgate.engine.shared import Engine
@@ -35,6 +30,9 @@ from callgate.store import SqlStore
 from callgate.store.base import Outgoing, Store
 from callgate.webhooks.outbox import Dispatcher
 from callgate.webhooks.retry import RetrySchedule
+
+#: every dialect this server speaks; the first answers for paths no dialect claims
+DIALECTS: tuple[Dialect, ...] = (COMPAT,)
 
 
 @dataclass
@@ -97,7 +95,7 @@ async def start_engine(
         account = await services.accounts.get(item.account_id)
         if account is None:
             return lambda _url, _params: {}
-        face = faces.get(item.dialect, faces["twilio"])
+        face = faces.get(item.dialect) or next(iter(faces.values()))
         return lambda url, params: face.sign(account, url, params)
 
     dispatcher = Dispatcher(
@@ -123,10 +121,9 @@ async def start_engine(
     return RunningEngine(engine, worker, dispatcher)
 
 
-def faces_for(settings: Settings) -> dict[str, Face]:
+def faces_for(settings: Settings, dialects: tuple[Dialect, ...] = DIALECTS) -> dict[str, Face]:
     """The engine's view of each dialect, by the name a call's options carry."""
-    base = settings.base_url
-    return {"twilio": CompatFace(TWILIO, base), "signalwire": CompatFace(SIGNALWIRE, base)}
+    return {name: face for dialect in dialects for name, face in dialect.faces(settings.base_url).items()}
 
 
 def create_app(
@@ -143,7 +140,7 @@ def create_app(
     """
     owned = store is None
     the_store: Store = store if store is not None else SqlStore(settings.db)
-    document = openapi_document()
+    document = openapi_document(DIALECTS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -184,22 +181,18 @@ def create_app(
             )
         else:
             error = NotFound(f"The requested resource {path} was not found")
-        flavor = SIGNALWIRE if path.startswith("/api/laml/") else TWILIO
-        return flavor.error_response(error, path)
+        return owner(DIALECTS, path).error_response(error, path)
 
-    twilio_api, laml_api = CompatApi("", (TWILIO, SIGNALWIRE)), CompatApi("/api/laml", (SIGNALWIRE,))
+    own = [(dialect, dialect.routes(settings)) for dialect in DIALECTS]
     routes = [
         # Most traffic first: Starlette tries routes in order.
-        *twilio_api.routes(),
-        *laml_api.routes(),
-        *recording_routes("", (TWILIO, SIGNALWIRE), media_auth=settings.recording_media_auth),
-        *recording_routes("/api/laml", (SIGNALWIRE,), media_auth=settings.recording_media_auth),
-        *event_routes("", (TWILIO, SIGNALWIRE)),
+        *(route for _, theirs in own for route in theirs),
         Route("/openapi.json", openapi),
         Route("/healthz", health),
     ]
     app = CallgateApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
-    app.fast = FastRoutes(routes)
+    hot = [dialect.hot(theirs) for dialect, theirs in own]
+    app.fast = hot[0] if len(hot) == 1 else AnyHot(tuple(hot))
     app.state.settings = settings
     return app
 
@@ -210,10 +203,10 @@ class CallgateApp(Starlette):
     Their requests skip the middleware stack and the router, which cost as much as a quarter of a
     create-call's time on the event loop; nothing there concerns them: their dispatcher turns every
     exception into the vendor's error body itself, and no route before them could match their paths.
-    `fast = FastRoutes(())` sends everything through the router (the plain twin).
+    `fast = AnyHot()` sends everything through the router (the plain twin).
     """
 
-    fast: FastRoutes = FastRoutes(())
+    fast: HotRoutes = AnyHot()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

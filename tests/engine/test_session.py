@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.verbs import Document, DocumentError, Gather, Hangup, Play, Redirect, Say, Verb
 from callgate.engine import session as session_module
-from callgate.engine.pacing import DOCUMENT_LIMIT_REACHED, MAX_IDLE_DOCUMENTS
+from callgate.engine.pacing import MAX_IDLE_DOCUMENTS
 from callgate.engine.session import Inline, Session
 from callgate.engine.shared import FetchedDocument
 from callgate.engine.verbs.base import Goto
@@ -32,7 +33,7 @@ class Engine:
     document: Document
     now: datetime = START
     fetched: list[datetime] = field(default_factory=list)
-    notes: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[tuple[NoticeKind, str]] = field(default_factory=list)
 
     def clock(self) -> datetime:
         return self.now
@@ -40,10 +41,10 @@ class Engine:
     async def fetch_document(self, call: Any, account: Any, face: Any, url: str, method: str, params: Any,
                              *, kind: str) -> FetchedDocument:  # fmt: skip
         self.fetched.append(self.now)
-        return FetchedDocument(url, status=200, content_type="text/xml", body=b"<Response/>", error_code=None)
+        return FetchedDocument(url, status=200, content_type="text/xml", body=b"<Response/>", failure=None)
 
-    async def notify(self, call: Any, code: int, message: str, **_: Any) -> None:
-        self.notes.append((code, message))
+    async def notify(self, call: Any, notice: Notice) -> None:
+        self.notes.append((notice.kind, notice.detail))
 
     @property
     def speaker(self) -> Any:
@@ -82,7 +83,7 @@ async def test_a_redirect_loop_is_paced_on_the_engines_clock_and_bounded(monkeyp
     span = (engine.fetched[-1] - engine.fetched[0]).total_seconds()
     assert span == pytest.approx(0.1 * (MAX_IDLE_DOCUMENTS - 10), abs=1e-3)
     ((code, message),) = engine.notes
-    assert code == DOCUMENT_LIMIT_REACHED and "50 documents in a row played nothing" in message
+    assert code is NoticeKind.DOCUMENT_LIMIT_REACHED and "50 documents in a row played nothing" in message
 
 
 async def test_a_verb_that_listened_for_a_second_is_progress(monkeypatch):
@@ -100,7 +101,7 @@ async def test_a_verb_that_listened_for_a_second_is_progress(monkeypatch):
     await asyncio.wait_for(session_for(engine).run(Goto("http://app.test/menu", kind="voice")), 10)
     # A hundred documents that listened, then fifty that did not: the limit counts from the last progress.
     assert len(engine.fetched) == 2 * MAX_IDLE_DOCUMENTS + MAX_IDLE_DOCUMENTS
-    assert [code for code, _ in engine.notes] == [DOCUMENT_LIMIT_REACHED]
+    assert [code for code, _ in engine.notes] == [NoticeKind.DOCUMENT_LIMIT_REACHED]
 
 
 # The document loop against a fake engine that serves each URL its own response.
@@ -112,7 +113,7 @@ class Site:
 
     pages: dict[str, tuple[str, bytes] | int]
     asked: list[tuple[str, str, list[tuple[str, str]], str]] = field(default_factory=list)
-    notes: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[tuple[NoticeKind, str]] = field(default_factory=list)
     now: datetime = START
 
     def clock(self) -> datetime:
@@ -123,12 +124,13 @@ class Site:
         self.asked.append((url, method, list(params), kind))
         page = self.pages[url]
         if isinstance(page, int):
-            return FetchedDocument(url, status=500, content_type=None, body=b"", error_code=page)
+            failed = Notice(NoticeKind.FETCH_FAILED, "HTTP 500", cause=page)
+            return FetchedDocument(url, status=500, content_type=None, body=b"", failure=failed)
         content_type, body = page
-        return FetchedDocument(url, status=200, content_type=content_type, body=body, error_code=None)
+        return FetchedDocument(url, status=200, content_type=content_type, body=body, failure=None)
 
-    async def notify(self, call: Any, code: int, message: str, **_: Any) -> None:
-        self.notes.append((code, message))
+    async def notify(self, call: Any, notice: Notice) -> None:
+        self.notes.append((notice.kind, notice.detail))
 
     speaker = Engine.speaker
 
@@ -148,8 +150,8 @@ class Face:
             verbs.append(Hangup() if word == "h" else Redirect(word[2:]))
         return Document(tuple(verbs))
 
-    def fallback_params(self, params: list[tuple[str, str]], *, error_code: int, error_url: str):
-        return [*params, ("ErrorCode", str(error_code)), ("ErrorUrl", error_url)]
+    def fallback_params(self, params: list[tuple[str, str]], *, error: Notice, error_url: str):
+        return [*params, ("ErrorCode", str(error.cause)), ("ErrorUrl", error_url)]
 
 
 def session_on(site: Site, fallback: str | None = None) -> Session:
@@ -207,7 +209,7 @@ async def test_a_wrong_content_type_is_12300_and_the_call_ends(ran):
     site = Site({"http://app.test/a": ("application/json", b"{}")})
     session = session_on(site)
     assert await session.run_for_hangup(Goto("http://app.test/a", kind="voice")) is True
-    assert site.notes == [(12300, "Invalid Content-Type: application/json")]
+    assert site.notes == [(NoticeKind.INVALID_CONTENT_TYPE, "Invalid Content-Type: application/json")]
     assert ran == []
 
 
@@ -223,7 +225,7 @@ async def test_a_failed_fetch_goes_to_the_fallback_with_the_error(ran):
 async def test_a_parse_error_reports_its_code_and_ends_the_call(ran):
     site = Site({"http://app.test/a": ("text/xml", b"x")})
     assert await session_on(site).run_for_hangup(Goto("http://app.test/a", kind="voice")) is True
-    assert site.notes == [(12100, "Document parse failure")]
+    assert site.notes == [(NoticeKind.DOCUMENT, "Document parse failure")]
 
 
 async def test_inline_markup_runs_without_a_url(ran):

@@ -25,15 +25,13 @@ from callgate.core.events import (
     CallNotAnswered,
     CallRinging,
 )
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.status import CallStatus
 from callgate.engine.call_recordings import CallRecordings
 from callgate.engine.shared import Engine
 from callgate.telephony.aio.leg import CallLeg, DialResult, Outcome
 from callgate.telephony.aio.media import RtpStream
 from callgate.telephony.routing import Unroutable, byoc_trunk
-
-#: Twilio's debugger code used here
-UNROUTABLE = 13224  # the number or address cannot be called
 
 
 def _terminal_event(result: DialResult) -> type[CallEvent]:
@@ -97,7 +95,7 @@ class Dialling(ABC):
                 byoc=byoc,
             )
         except Unroutable as exc:
-            await engine.notify(call, UNROUTABLE, f"Cannot call {call.to}: {exc}")
+            await engine.notify(call, Notice(NoticeKind.UNROUTABLE, f"Cannot call {call.to}: {exc}"))
             await self._apply(CallFailed({"reason": str(exc)}), end_time=self._now())
             return False
         if self._given_up():

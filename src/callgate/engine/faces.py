@@ -15,10 +15,20 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from callgate.core.call import Account, Call
+from callgate.core.notices import Notice
 from callgate.core.verbs import Document
 from callgate.store.base import Recording
 
 Params = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A notice as a dialect reports it: its code, message and level."""
+
+    code: int
+    message: str
+    level: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,14 @@ class Face(Protocol):
         dial_call_duration: int | None,
         recording: RecordingRef | None = None,
     ) -> Params: ...
-    def fallback_params(self, params: Params, *, error_code: int, error_url: str) -> Params: ...
+    def fallback_params(self, params: Params, *, error: Notice, error_url: str) -> Params:
+        """The parameters of the request to the fallback URL after `error` on `error_url`."""
+        ...
+
+    def notification(self, notice: Notice) -> Notification:
+        """`notice` in the dialect's own terms, as it is stored and reported."""
+        ...
+
     def sign(
         self, account: Account, url: str, params: Sequence[tuple[str, str]] | None
     ) -> dict[str, str]: ...

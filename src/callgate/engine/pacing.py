@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Twilio's code for a reply session that requested too many documents (a Redirect or action loop);
-#: Programmable Voice publishes none of its own for this
-DOCUMENT_LIMIT_REACHED = 14106
 MAX_IDLE_DOCUMENTS = 50  # Twilio's limit for that session
 FREE_DOCUMENTS = 10
 PACE_S = 0.1

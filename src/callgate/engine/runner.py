@@ -21,6 +21,7 @@ from typing import Any
 
 from callgate.core.call import Account, Call
 from callgate.core.events import CallEnded, CallEvent, CallFailed, CallSettled, CallUpdated
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.status import TERMINAL, CallStatus, InvalidTransition
 from callgate.engine import detection, quality
 from callgate.engine.call_recordings import CallRecordings
@@ -35,7 +36,6 @@ from callgate.telephony.aio.media import RtpStream
 log = logging.getLogger("callgate.engine")
 
 REPORT_GRACE_S = 5.0  # how long a verb may go on reporting after the far end hangs up
-INTERNAL_FAILURE = 12400  # Twilio's debugger: an internal failure while running the call
 
 
 class CallRunner(Dialling):
@@ -110,9 +110,8 @@ class CallRunner(Dialling):
         except Exception as exc:
             log.exception("call %s: the runner failed", self.call.id)
             with contextlib.suppress(Exception):
-                await self.engine.notify(
-                    self.call, INTERNAL_FAILURE, f"Callgate failed running the call: {exc}"
-                )
+                failed = Notice(NoticeKind.INTERNAL_FAILURE, f"Callgate failed running the call: {exc}")
+                await self.engine.notify(self.call, failed)
             with contextlib.suppress(Exception):
                 if self.call.status is CallStatus.IN_PROGRESS and self.leg is not None:
                     await self.end(by="error")
@@ -195,7 +194,8 @@ class CallRunner(Dialling):
             except Exception as exc:
                 # A verb that failed: say so (log and debugger), then end the call as usual.
                 log.exception("call %s: a verb failed", self.call.id)
-                await self.engine.notify(self.call, INTERNAL_FAILURE, f"A verb failed: {exc}")
+                failed = Notice(NoticeKind.INTERNAL_FAILURE, f"A verb failed: {exc}")
+                await self.engine.notify(self.call, failed)
             await asyncio.shield(self.end(by, at=ended_at))
 
     async def _until_done(

@@ -26,10 +26,11 @@ from urllib.parse import urljoin
 import numpy as np
 
 from callgate.core.call import Account, Call
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.verbs import Dial, Document, DocumentError, Gather, Play, Record, Say, StartRecording
 from callgate.engine.callbacks import outgoing
 from callgate.engine.faces import Face, Params, RecordingRef
-from callgate.engine.pacing import DOCUMENT_LIMIT_REACHED, DocumentPacer
+from callgate.engine.pacing import DocumentPacer
 from callgate.engine.recordings import RecordingHandle
 from callgate.engine.shared import Engine
 from callgate.engine.verbs.base import AudioListener, ChildCalls, Goto, Stop
@@ -42,8 +43,6 @@ from callgate.telephony.media.g711 import Samples
 log = logging.getLogger("callgate.engine")
 
 APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
-DOCUMENT_PARSE_FAILURE = 12100
-INVALID_CONTENT_TYPE = 12300
 FRAME = 160
 #: verbs that listen or ring: media progress when they kept the call this long (a Gather that waited
 #: for digits, a Dial that rang), not when they ended at once (a Dial that failed)
@@ -173,20 +172,13 @@ class Session:
             self.media.listeners.remove(listen)
             self.media.stop_playing()
 
-    async def notify(
-        self,
-        code: int,
-        message: str,
-        *,
-        level: str = "error",
-        url: str | None = None,
-        method: str | None = None,
-    ) -> None:
-        await self.engine.notify(self.call, code, message, level=level, url=url, method=method)
+    async def notify(self, notice: Notice) -> None:
+        await self.engine.notify(self.call, notice)
 
     async def start_recording(self, verb: StartRecording) -> None:
         if self.call_recordings is None:
-            await self.notify(13750, "<Start><Recording> cannot record this call", level="warning")
+            cannot = "<Start><Recording> cannot record this call"
+            await self.notify(Notice(NoticeKind.UNSUPPORTED, cannot, "warning"))
             return
         url = verb.recording_status_callback
         await self.call_recordings.start_twiml_recording(verb, None if url is None else self.absolute(url))
@@ -268,7 +260,9 @@ class Session:
         if wait is None:
             message = (f"Document retrieval limit reached: {self.pacer.limit} documents in a row played "
                        f"nothing (a <Redirect> or action loop?); not fetched: {target.url}")  # fmt: skip
-            await self.notify(DOCUMENT_LIMIT_REACHED, message, url=target.url, method=target.method)
+            await self.notify(
+                Notice(NoticeKind.DOCUMENT_LIMIT_REACHED, message, url=target.url, method=target.method)
+            )
             await self._application_error()
             return False
         if wait > 0:
@@ -289,7 +283,8 @@ class Session:
         if document is None:
             return None
         for notice in document.notices:
-            await self.notify(notice.code, notice.message, level=notice.level, url=self.document_url)
+            await self.notify(Notice(NoticeKind.DOCUMENT, notice.message, notice.level, self.document_url,
+                                     cause=notice.code))  # fmt: skip
         for verb in document.verbs:
             started = self._now()
             step = await runner_for(verb)(self, verb)
@@ -308,7 +303,7 @@ class Session:
             try:
                 return self.face.parse(target.markup)
             except DocumentError as exc:
-                await self.notify(exc.code, exc.message)
+                await self.notify(Notice(NoticeKind.DOCUMENT, exc.message, cause=exc.code))
                 await self._application_error()
                 return None
         document = await self._fetch(target)
@@ -316,8 +311,8 @@ class Session:
             return document
         fallback = self.call.options.fallback_url
         if fallback and target.kind in ("voice", "redirect", "action", "api"):
-            code = self._last_error or 11200
-            params = self.face.fallback_params(list(target.params), error_code=code, error_url=target.url)
+            error = self._last_error or Notice(NoticeKind.FETCH_FAILED, f"{target.url} was not fetched")
+            params = self.face.fallback_params(list(target.params), error=error, error_url=target.url)
             document = await self._fetch(
                 Goto(fallback, self.call.options.fallback_method, tuple(params), kind="fallback")
             )
@@ -326,7 +321,8 @@ class Session:
         await self._application_error()
         return None
 
-    _last_error: int | None = None
+    #: why the last document could not be run (what the fallback URL is told)
+    _last_error: Notice | None = None
 
     async def _fetch(self, target: Goto) -> Document | None:
         params: Params = [*self.face.voice_params(self.call), *target.params]
@@ -334,8 +330,8 @@ class Session:
         response = await self.engine.fetch_document(
             self.call, self.account, self.face, target.url, target.method, params, kind=target.kind
         )
-        self._last_error = response.error_code
-        if response.error_code is not None:
+        self._last_error = response.failure
+        if response.failure is not None:
             return None
         self.document_url = response.url
         content_type = (response.content_type or "").split(";")[0].strip().lower()
@@ -344,15 +340,17 @@ class Session:
         if content_type == "text/plain":
             return Document((Say(response.text),))
         if content_type and content_type not in ("text/xml", "application/xml", "text/html"):
-            self._last_error = INVALID_CONTENT_TYPE
-            await self.notify(INVALID_CONTENT_TYPE, f"Invalid Content-Type: {content_type}",
-                              url=response.url, method=target.method)  # fmt: skip
+            detail = f"Invalid Content-Type: {content_type}"
+            self._last_error = Notice(NoticeKind.INVALID_CONTENT_TYPE, detail, url=response.url,
+                                      method=target.method)  # fmt: skip
+            await self.notify(self._last_error)
             return None
         try:
             return self.face.parse(response.body)
         except DocumentError as exc:
-            self._last_error = exc.code
-            await self.notify(exc.code, exc.message, url=response.url, method=target.method)
+            self._last_error = Notice(NoticeKind.DOCUMENT, exc.message, url=response.url,
+                                      method=target.method, cause=exc.code)  # fmt: skip
+            await self.notify(self._last_error)
             return None
 
     async def _application_error(self) -> None:

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from callgate.core.call import Account, Call
 from callgate.core.events import CallEvent
+from callgate.core.notices import Notice, NoticeKind
 from callgate.engine.accounts import AccountDirectory
 from callgate.engine.callbacks import outgoing
 from callgate.engine.calls import CallService
@@ -52,7 +53,8 @@ class FetchedDocument:
     status: int | None
     content_type: str | None
     body: bytes
-    error_code: int | None
+    #: why the document could not be fetched (None: it was)
+    failure: Notice | None
 
     @property
     def text(self) -> str:
@@ -94,29 +96,26 @@ class Engine:
             return await self.accounts.get(account_id)
         return await self.store.get_account(account_id)
 
-    async def notify(
-        self,
-        call: Call,
-        code: int,
-        message: str,
-        *,
-        level: str = "error",
-        url: str | None = None,
-        method: str | None = None,
-    ) -> None:
-        log.log(logging.WARNING if level == "warning" else logging.ERROR, "call %s: %s %s", call.id, code,
-                message)  # fmt: skip
+    def face_for(self, call: Call) -> Face:
+        """The face `call` was made through (the first face for a dialect this process lacks)."""
+        return self.faces.get(call.options.dialect) or next(iter(self.faces.values()))
+
+    async def notify(self, call: Call, notice: Notice) -> None:
+        """Store `notice` in the call's debugger, in the terms of the call's dialect."""
+        note = self.face_for(call).notification(notice)
+        log.log(logging.WARNING if note.level == "warning" else logging.ERROR, "call %s: %s %s", call.id,
+                note.code, note.message)  # fmt: skip
         await self.store.add_notification(
             NotificationRecord(
                 id=self.ids(),
                 account_id=call.account_id,
                 call_id=call.id,
                 created_at=self.clock(),
-                level=level,
-                code=code,
-                message=message,
-                request_url=url,
-                request_method=method,
+                level=note.level,
+                code=note.code,
+                message=note.message,
+                request_url=notice.url,
+                request_method=notice.method,
             )
         )
 
@@ -135,16 +134,17 @@ class Engine:
         for attempt in delivery.attempts:
             await self.log_attempt(call, kind, attempt)
         final = delivery.final
-        error = None if delivery.ok else (final.error_code or 11200)
-        if error is not None:
-            await self.notify(call, error, final.error or f"HTTP {final.status} from {url}", url=url,
-                              method=method)  # fmt: skip
+        failure = None
+        if not delivery.ok:
+            detail = final.error or f"HTTP {final.status} from {url}"
+            failure = Notice(NoticeKind.FETCH_FAILED, detail, url=url, method=method, cause=final.error_code)
+            await self.notify(call, failure)
         return FetchedDocument(
             url=final.url.split("#", 1)[0],
             status=final.status,
             content_type=delivery.content_type,
             body=delivery.body,
-            error_code=error,
+            failure=failure,
         )
 
     async def log_attempt(self, call: Call, kind: str, attempt: Attempt) -> None:

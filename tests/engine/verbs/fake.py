@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 import numpy as np
 
 from callgate.core.call import Call, CallOptions
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.status import CallStatus
 from callgate.core.verbs import StartRecording
 from callgate.engine.faces import RecordingRef
@@ -87,7 +88,7 @@ class FakeContext:
     audio_listeners: list[AudioListener] = field(default_factory=list)
     #: what the verb did, in order: ("play", samples, loops), ("press", digits), ("wait", s), ...
     done: list[tuple[Any, ...]] = field(default_factory=list)
-    notes: list[tuple[int, str, str]] = field(default_factory=list)  # (code, message, level)
+    notes: list[tuple[NoticeKind, str, str]] = field(default_factory=list)  # (kind, detail, level)
     #: text -> samples of speech; a text missing here fails as speech does (SpeechError)
     speech: dict[str, Samples] = field(default_factory=dict)
     #: url -> audio, or the exception fetching it raises
@@ -155,16 +156,8 @@ class FakeContext:
     def absolute(self, url: str) -> str:
         return urljoin(self.document_url, url) if self.document_url else url
 
-    async def notify(
-        self,
-        code: int,
-        message: str,
-        *,
-        level: str = "error",
-        url: str | None = None,
-        method: str | None = None,
-    ) -> None:
-        self.notes.append((code, message, level))
+    async def notify(self, notice: Notice) -> None:
+        self.notes.append((notice.kind, notice.detail, notice.level))
 
     # recordings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from callgate.core.notices import NoticeKind
 from callgate.core.verbs import Play
 from callgate.engine.verbs import play
 from callgate.engine.verbs.base import FetchError
@@ -33,7 +34,10 @@ async def test_loop_zero_repeats_up_to_twilios_cap():
 
 @pytest.mark.parametrize(
     ("error", "code", "words"),
-    [(FetchError("HTTP 404"), 11200, "Play: HTTP 404"), (ValueError("not a WAV"), 13227, "is not audio")],
+    [
+        (FetchError("HTTP 404"), NoticeKind.AUDIO_FETCH_FAILED, "Play: HTTP 404"),
+        (ValueError("not a WAV"), NoticeKind.BAD_AUDIO, "is not audio"),
+    ],
 )
 async def test_a_file_that_cannot_be_played_is_a_warning(error, code, words):
     ctx = FakeContext(files={"https://app.test/a.wav": error})

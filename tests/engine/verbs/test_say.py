@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.verbs import Say
 from callgate.engine.verbs import say
 from callgate.telephony.aio.tts import PIECE_CHARS
@@ -21,7 +22,7 @@ class Session:
 
     rendered: list[str] = field(default_factory=list)
     played: list[tuple[int, int]] = field(default_factory=list)  # (samples, loops)
-    notes: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[tuple[NoticeKind, str]] = field(default_factory=list)
 
     async def speak(self, text: str, voice: str | None, language: str | None) -> np.ndarray:
         self.rendered.append(text)
@@ -31,8 +32,8 @@ class Session:
     async def play(self, samples: np.ndarray, loops: int = 1) -> None:
         self.played.append((len(samples), loops))
 
-    async def notify(self, code: int, message: str, **_: object) -> None:
-        self.notes.append((code, message))
+    async def notify(self, notice: Notice) -> None:
+        self.notes.append((notice.kind, notice.detail))
 
 
 async def test_text_beyond_the_limit_is_cut_and_spoken_in_pieces():
@@ -40,7 +41,7 @@ async def test_text_beyond_the_limit_is_cut_and_spoken_in_pieces():
     text = "Some words to say. " * 3200  # 60 KB, from a text/plain document
     await say.run(session, Say(text=text))  # type: ignore[arg-type]
     (note,) = session.notes
-    assert note[0] == 13521 and "the limit is 5000" in note[1]
+    assert note[0] is NoticeKind.SAY_TOO_LONG and "the limit is 5000" in note[1]
     assert all(len(piece) <= PIECE_CHARS for piece in session.rendered)
     assert 4900 < sum(len(p) + 1 for p in session.rendered) <= 5001
     assert [n for n, _ in session.played] == [len(p) for p in session.rendered], "each piece played in order"

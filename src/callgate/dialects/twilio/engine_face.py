@@ -8,11 +8,12 @@ from datetime import datetime
 from uuid import UUID
 
 from callgate.core.call import Account, Call
+from callgate.core.notices import Notice
 from callgate.core.verbs import Document
-from callgate.dialects.twilio import webhook
+from callgate.dialects.twilio import notices, webhook
 from callgate.dialects.twilio.flavor import Flavor
 from callgate.dialects.twilio.twiml import parse_document
-from callgate.engine.faces import RecordingRef
+from callgate.engine.faces import Notification, RecordingRef
 from callgate.webhooks.signature import signature_headers
 
 Params = list[tuple[str, str]]
@@ -100,8 +101,11 @@ class CompatFace:
             dial_bridged=dial_call_status == "completed",
         )
 
-    def fallback_params(self, params: Params, *, error_code: int, error_url: str) -> Params:
-        return webhook.fallback_params(params, error_code=error_code, error_url=error_url)
+    def fallback_params(self, params: Params, *, error: Notice, error_url: str) -> Params:
+        return webhook.fallback_params(params, error_code=notices.code(error), error_url=error_url)
+
+    def notification(self, notice: Notice) -> Notification:
+        return notices.notification(notice)
 
     def sign(self, account: Account, url: str, params: Sequence[tuple[str, str]] | None) -> dict[str, str]:
         key = account.webhook_signing_key if self.flavor.name == "signalwire" else account.auth_token

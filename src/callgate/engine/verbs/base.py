@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from callgate.core.call import Call, CallOptions
+from callgate.core.notices import Notice
 from callgate.core.verbs import StartRecording
 from callgate.engine.faces import Params, RecordingRef
 from callgate.telephony.aio.fetch import FetchError
@@ -153,15 +154,9 @@ class CallContext(Protocol):
     def absolute(self, url: str) -> str: ...
 
     # the debugger
-    async def notify(
-        self,
-        code: int,
-        message: str,
-        *,
-        level: str = "error",
-        url: str | None = None,
-        method: str | None = None,
-    ) -> None: ...
+    async def notify(self, notice: Notice) -> None:
+        """Report `notice` in the debugger; the call's dialect gives it its code."""
+        ...
 
     # recordings
     async def begin_recording(

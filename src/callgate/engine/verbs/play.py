@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.verbs import Play
 from callgate.engine.verbs.base import CallContext, FetchError, Step
 
 MAX_LOOPS = 1000
-#: Twilio's debugger: the URL of a <Play> could not be fetched or decoded
-PLAY_FETCH_FAILED = 11200
-PLAY_BAD_AUDIO = 13227
 
 
 async def run(ctx: CallContext, verb: Play) -> Step:
@@ -21,11 +19,11 @@ async def run(ctx: CallContext, verb: Play) -> Step:
     try:
         samples = await ctx.audio(url)
     except FetchError as exc:
-        await ctx.notify(PLAY_FETCH_FAILED, f"Play: {exc}", level="warning", url=url, method="GET")
+        await ctx.notify(Notice(NoticeKind.AUDIO_FETCH_FAILED, f"Play: {exc}", "warning", url, "GET"))
         return None
     except ValueError as exc:
-        await ctx.notify(PLAY_BAD_AUDIO, f"Play: {url} is not audio Callgate can play: {exc}",
-                             level="warning", url=url, method="GET")  # fmt: skip
+        detail = f"Play: {url} is not audio Callgate can play: {exc}"
+        await ctx.notify(Notice(NoticeKind.BAD_AUDIO, detail, "warning", url, "GET"))
         return None
     await ctx.play(samples, verb.loop or MAX_LOOPS)
     return None

@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 import itertools
 
+from callgate.core.notices import Notice, NoticeKind
 from callgate.core.verbs import Say, cut_text
 from callgate.engine.verbs.base import CallContext, Samples, SpeechError, Step, pieces
 
 #: Twilio stops a `loop="0"` <Say> after this many repetitions
 MAX_LOOPS = 1000
-SAY_FAILED = 13520
-SAY_TOO_LONG = 13521
 #: the longest text spoken (Twilio's largest voice limit, Google's 5000 characters)
 MAX_TEXT_CHARS = 5000
 
@@ -27,9 +26,9 @@ async def run(ctx: CallContext, verb: Say) -> Step:
     text = verb.text
     if len(text) > MAX_TEXT_CHARS:
         text = cut_text(text, MAX_TEXT_CHARS)
-        await ctx.notify(SAY_TOO_LONG, f"Say: the text is {len(verb.text)} characters; the limit is "
-                                           f"{MAX_TEXT_CHARS}: the first {len(text)} are spoken",
-                             level="warning")  # fmt: skip
+        detail = (f"Say: the text is {len(verb.text)} characters; the limit is {MAX_TEXT_CHARS}: "
+                  f"the first {len(text)} are spoken")  # fmt: skip
+        await ctx.notify(Notice(NoticeKind.SAY_TOO_LONG, detail, "warning"))
     parts = pieces(text)
     if not parts:
         return None
@@ -40,7 +39,8 @@ async def run(ctx: CallContext, verb: Say) -> Step:
         else:
             await _speak_in_pieces(ctx, verb, parts, loops)
     except SpeechError as exc:
-        await ctx.notify(SAY_FAILED, f"Say: the text could not be spoken: {exc}", level="warning")
+        detail = f"Say: the text could not be spoken: {exc}"
+        await ctx.notify(Notice(NoticeKind.SAY_FAILED, detail, "warning"))
     return None
 
 
