@@ -35,7 +35,8 @@ seconds; calls still unfinished then are counted as such and dropped with that s
 References in the same run, at the same rate (--reference):
 - `webhook`: the same receiver hit by a bare httpx.AsyncClient (a general-purpose client; Callgate's
   own is webhooks/http11.py) with the same callback bodies, 4 x rate requests a second, open-loop:
-  latency from the scheduled send to the arrival. The ceiling of the callback path without the engine and its store.
+  latency from the scheduled send to the arrival. The ceiling of the callback path without the engine
+  and its store.
 - `sip`: SIPp's built-in UAC calling the same sandbox phone at the same rate (INVITE, 180, 200, ACK,
   BYE): calls/s and the CPU the `callgate serve` process spends on it. The sandbox runs in its own
   child process by default (`sandbox_process`), so this is near zero; with CALLGATE_SANDBOX_PROCESS=false
