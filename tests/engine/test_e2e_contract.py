@@ -12,7 +12,7 @@ import pytest
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from tests.engine.server import Serve
+from tests.engine.server import Serve, twilio_user
 from tests.engine.webapp import Hit, WebApp
 from tests.telephony.aio.peers import Sipp, free_media_port
 
@@ -22,13 +22,6 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 FROM = "+14155550199"
 BYOC = "BY" + "c" * 32
 PROGRESS = ("initiated", "ringing", "in-progress")
-
-
-@pytest.fixture(scope="module")
-def webapp() -> Iterator[WebApp]:
-    app = WebApp().start()
-    yield app
-    app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +36,7 @@ def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sipp]:
 
 
 @pytest.fixture(scope="module")
-def serve(
-    tmp_path_factory: pytest.TempPathFactory, webapp: WebApp, carrier: Sipp
-) -> Iterator[tuple[Serve, dict]]:
+def user(tmp_path_factory: pytest.TempPathFactory, carrier: Sipp) -> Iterator[tuple[Client, WebApp]]:
     workdir = tmp_path_factory.mktemp("serve")
     config = workdir / "callgate.toml"
     # Its prefix matches no number of the tests: only a call naming its sid goes there.
@@ -54,19 +45,18 @@ def serve(
         f'sid = "{BYOC}"\n'
     )
     server = Serve(f"sqlite:///{workdir}/callgate.db", workdir, CALLGATE_CONFIG_FILE=str(config))
-    account = server.create_account()
-    webapp.tokens.add(account["twilio"]["auth_token"])
-    server.start()
-    yield server, account
-    server.stop()
+    with twilio_user(server) as (client, app, _account):
+        yield client, app
 
 
-@pytest.fixture
-def twilio(serve: tuple[Serve, dict]) -> Client:
-    server, account = serve
-    client = Client(account["twilio"]["account_sid"], account["twilio"]["auth_token"])
-    client.api.base_url = server.base_url
-    return client
+@pytest.fixture(scope="module")
+def twilio(user: tuple[Client, WebApp]) -> Client:
+    return user[0]
+
+
+@pytest.fixture(scope="module")
+def webapp(user: tuple[Client, WebApp]) -> WebApp:
+    return user[1]
 
 
 def hangs_up(text: str) -> str:

@@ -1,20 +1,8 @@
 """RTP media for a call: a UDP socket per stream (or one shared port), one clock for every stream.
 
-`MediaClock` is the single scheduler: one task wakes every 20 ms on a fixed grid and has each
-stream send its frame (a task per stream falls behind at a thousand streams where one task with a
-short tick keeps time: bench/media_concurrency.py, docs/PERFORMANCE.md). It keeps how late each
-tick was, for the benchmark.
-
-The clock also reads the streams' RTP sockets: they are not given to the event loop. Each slot
-(every 2 ms) asks the clock's own poller which sockets hold a datagram and reads one from each.
-Through the loop, every datagram woke the process and cost two reads (the second to learn the
-socket was empty); here the packets of every stream cost one poll a slot, and a packet
-waits at most one slot (2 ms) before it reaches its jitter buffer. RTCP (a packet every few
-seconds) stays with the loop.
-
-A stream opened with `shared=True` has no socket of its own: it uses the process's `SharedRtpPort`
-on its host (rtp_port.py), which the clock reads like a stream's socket and to which each slot's
-packets are queued and then sent together, one system call for the slot.
+The streams are ticked and their sockets read by the process's `MediaClock` (clock.py, which says
+how); a stream opened with `shared=True` uses the process's `SharedRtpPort` (rtp_port.py) instead of
+a socket of its own.
 
 `RtpStream` is one call's audio. Outgoing, on each tick it sends the next queued frame (speech,
 a file, a tone, an echo) or silence, G.711-encoded, or, while digits are being pressed, RFC 4733
